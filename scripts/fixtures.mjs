@@ -1,0 +1,47 @@
+// Prints (or, with --write CACHE, records) one JSON object with the absolute paths of what
+// `npm run setup` built: llama.cpp binaries and source, stock prebuilt libraries, models, code-server.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+const cache =
+  process.env.GGML_LENS_CACHE ??
+  path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "ggml-lens");
+const fixturesFile = path.join(cache, "fixtures.json");
+const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+
+function existing(p) {
+  return p && fs.existsSync(p) ? p : undefined;
+}
+
+function collect() {
+  const llamaDir = fs.readFileSync(path.join(cache, "llama.cpp.current"), "utf8").trim();
+  const bin = path.join(llamaDir, "build", "bin");
+  const prebuilt = fs.readdirSync(cache).find((d) => d.startsWith("prebuilt-linux-x64-"));
+  const codeServer = fs.readdirSync(cache).find((d) => d.startsWith("code-server-"));
+  const manifest = JSON.parse(fs.readFileSync(path.join(cache, "models", "manifest.json"), "utf8"));
+  return {
+    cache,
+    llamaCompletion: existing(path.join(bin, "llama-completion")),
+    llamaBench: existing(path.join(bin, "llama-bench")),
+    llamaServer: existing(path.join(bin, "llama-server")),
+    llamaLibDir: bin,
+    ggmlSource: path.join(llamaDir, "src"),
+    prebuiltLibDir: prebuilt && existing(path.join(cache, prebuilt, "bins", "linux-x64")),
+    codeServer: codeServer && existing(path.join(cache, codeServer, "node_modules", ".bin", "code-server")),
+    chromium: existing("/usr/bin/chromium"),
+    probeHelper: existing(path.join(repo, "bpf", "build", "ggml-lens-probe")),
+    models: Object.fromEntries(Object.entries(manifest.models).map(([k, v]) => [k, v.path])),
+  };
+}
+
+if (process.argv[2] === "--write") {
+  const fixtures = collect();
+  fs.writeFileSync(fixturesFile, JSON.stringify(fixtures, null, 2) + "\n");
+} else {
+  if (!fs.existsSync(fixturesFile)) {
+    console.error(`ggml-lens: no fixtures at ${fixturesFile}; run 'npm run setup' first`);
+    process.exit(1);
+  }
+  process.stdout.write(fs.readFileSync(fixturesFile, "utf8"));
+}

@@ -1,0 +1,235 @@
+# Steps of scripts/setup.sh. Each step checks what is already there and does only what is missing.
+# shellcheck shell=bash
+
+CACHE="${GGML_LENS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ggml-lens}"
+mkdir -p "$CACHE"
+
+# Pinned inputs: versions and the registry's integrity hashes.
+NODE_LLAMA_CPP_VERSION="3.21.1"
+NODE_LLAMA_CPP_INTEGRITY="sha512-E3N0Ev2Va0wzydvXYFwM9Hvyo07PoWjt8T/9GMc43Cvt8YkV/NU/tYUgEMC1grTPv2o9PRjQi0G3Wb5P/awiMg=="
+PREBUILT_PACKAGE="@node-llama-cpp/linux-x64"
+PREBUILT_INTEGRITY="sha512-Totj6RTDMGo3FoK2yNUaz/oGmZD0olAqTrRluFUWmu0kW2i9TOzHSW0OWCAiGkzRCVX0WsU2CyUQo/W2NYtdPA=="
+CODE_SERVER_VERSION="4.100.3"
+CODE_SERVER_INTEGRITY="sha512-q/Fh2DOxCRNhC/WiG/6sAhSKnj7ZACTVBaeeZ+rWjol//0FCbl/qg1ln5ecZ99jYcfqMxZZAyWcN+YBIo0DgpA=="
+LLAMA_TARGETS=(llama-bench llama-completion llama-server)
+LLAMA_CMAKE_FLAGS=(
+  -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGGML_NATIVE=ON -DGGML_OPENMP=OFF -DGGML_CCACHE=OFF
+  -DBUILD_SHARED_LIBS=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF
+  -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF
+  -DLLAMA_CURL=OFF
+)
+APT_PACKAGES=(
+  clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev pkg-config make cmake ninja-build
+  git elfutils dwarves gdb linux-perf bpftrace chromium libkrb5-dev ripgrep procps
+)
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+die() {
+  printf '[setup] error: %s\n' "$1" >&2
+  [ $# -gt 1 ] && printf '[setup] fix: %s\n' "$2" >&2
+  exit 1
+}
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+check_platform() {
+  [ "$(uname -s)" = Linux ] ||
+    die "ggml-lens needs Linux (found $(uname -s)): it profiles with eBPF uprobes" \
+      "run setup on a Linux machine (Debian 12 or newer), or in a Linux VM"
+  case "$(uname -m)" in
+    x86_64 | aarch64) ;;
+    *) die "unsupported CPU architecture $(uname -m)" "use an x86_64 or aarch64 Linux machine" ;;
+  esac
+  local node_major
+  node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+  [ "$node_major" -ge 20 ] || die "Node.js 20 or newer is required (found: ${node_major})" \
+    "install Node.js 20+ (for example from your distribution or nodejs.org)"
+}
+
+missing_apt_packages() {
+  local pkg
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || echo "$pkg"
+  done
+}
+
+install_apt_packages() {
+  command -v dpkg-query >/dev/null ||
+    die "this machine has no dpkg/apt; setup installs Debian packages" \
+      "install by hand the equivalents of: ${APT_PACKAGES[*]}"
+  local missing
+  missing="$(missing_apt_packages | tr '\n' ' ')"
+  if [ -z "${missing// /}" ]; then
+    log "Debian packages: all present"
+    return
+  fi
+  command -v apt-get >/dev/null ||
+    die "missing packages ($missing) and no apt-get to install them" "install them by hand"
+  is_root || die "missing Debian packages: $missing; installing them needs root" \
+    "run 'sudo apt-get install -y $missing' once, then 'npm run setup' again"
+  log "installing Debian packages: $missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+install_npm_packages() {
+  local stamp="$REPO/node_modules/.ggml-lens-lock.sha256" want
+  want="$(sha256sum "$REPO/package-lock.json" | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    log "npm packages: up to date"
+    return
+  fi
+  log "npm ci"
+  (cd "$REPO" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" >"$stamp"
+}
+
+mount_kernel_filesystems() {
+  is_root || return 0
+  mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
+  mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+}
+
+# Fetches NAME@VERSION's tarball with `npm pack` into the cache and checks its integrity hash.
+npm_pack_verified() {
+  local spec="$1" integrity="$2" dir="$CACHE/npm" tarball
+  mkdir -p "$dir"
+  tarball="$dir/$(echo "$spec" | sed 's|^@||; s|/|-|; s|@|-|').tgz"
+  if [ ! -f "$tarball" ] || [ "$(tarball_integrity "$tarball")" != "$integrity" ]; then
+    log "fetching $spec from the npm registry"
+    local tmp
+    tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack "$spec" --silent >/dev/null)
+    mv "$tmp"/*.tgz "$tarball"
+    rmdir "$tmp"
+  fi
+  [ "$(tarball_integrity "$tarball")" = "$integrity" ] ||
+    die "$spec: integrity mismatch for $tarball" "delete it and run setup again; if it persists the registry copy changed"
+  echo "$tarball"
+}
+
+tarball_integrity() { echo "sha512-$(openssl dgst -sha512 -binary "$1" | base64 -w0)"; }
+
+llama_dir() {
+  local tarball tag
+  tarball="$(npm_pack_verified "node-llama-cpp@$NODE_LLAMA_CPP_VERSION" "$NODE_LLAMA_CPP_INTEGRITY")"
+  tag="$(tar -xzOf "$tarball" package/llama/llama.cpp.info.json | node -p 'JSON.parse(require("fs").readFileSync(0)).tag')"
+  echo "$CACHE/llama.cpp-$tag|$tarball"
+}
+
+llama_outputs() {
+  local build="$1"
+  local t
+  for t in "${LLAMA_TARGETS[@]}"; do echo "$build/bin/$t"; done
+  find "$build/bin" -maxdepth 1 -name 'lib*.so*' -type f | sort
+}
+
+llama_build_is_intact() {
+  local dir="$1"
+  [ -f "$dir/build.sha256" ] && [ "$(cat "$dir/build.flags" 2>/dev/null)" = "${LLAMA_CMAKE_FLAGS[*]}" ] &&
+    (cd "$dir/build" && sha256sum --quiet -c "$dir/build.sha256" >/dev/null 2>&1)
+}
+
+prepare_llama_source() {
+  local dir="$1" tarball="$2" extract
+  if [ -f "$dir/src.ok" ] && git -C "$dir/src" rev-parse -q --verify HEAD >/dev/null 2>&1 &&
+    [ "$(git -C "$dir/src" diff --stat | sha256sum)" = "$(cat "$dir/src.ok")" ]; then
+    return
+  fi
+  log "unpacking llama.cpp source from node-llama-cpp@$NODE_LLAMA_CPP_VERSION"
+  extract="$(mktemp -d)"
+  tar -xzf "$tarball" -C "$extract" package/llama/gitRelease.bundle package/llama/patches
+  rm -rf "$dir/src" "$dir/build"
+  mkdir -p "$dir"
+  git clone -q "$extract/package/llama/gitRelease.bundle" "$dir/src" 2>/dev/null
+  local patch
+  for patch in "$extract"/package/llama/patches/*.diff; do
+    [ -f "$patch" ] && git -C "$dir/src" apply "$patch"
+  done
+  rm -rf "$extract"
+  git -C "$dir/src" diff --stat | sha256sum >"$dir/src.ok"
+}
+
+build_llama_cpp() {
+  local entry dir tarball
+  entry="$(llama_dir)"
+  dir="${entry%%|*}"
+  tarball="${entry#*|}"
+  prepare_llama_source "$dir" "$tarball"
+  if llama_build_is_intact "$dir"; then
+    log "llama.cpp: cached build intact ($dir)"
+    echo "$dir" >"$CACHE/llama.cpp.current"
+    return
+  fi
+  if [ -f "$dir/build.sha256" ]; then
+    log "llama.cpp: cached build is damaged or was built with other flags; rebuilding the damaged outputs"
+    (cd "$dir/build" && sha256sum -c "$dir/build.sha256" 2>/dev/null | grep -v ': OK$' | cut -d: -f1 | xargs -r rm -f)
+  fi
+  rm -f "$dir/build.sha256"
+  log "llama.cpp: building ${LLAMA_TARGETS[*]} in $dir/build (first time: ~20 min on 2 cores)"
+  cmake -S "$dir/src" -B "$dir/build" "${LLAMA_CMAKE_FLAGS[@]}" >"$dir/cmake.log" 2>&1 ||
+    die "llama.cpp configure failed" "see $dir/cmake.log"
+  ninja -C "$dir/build" "${LLAMA_TARGETS[@]}" >"$dir/ninja.log" 2>&1 ||
+    die "llama.cpp build failed" "see $dir/ninja.log"
+  echo "${LLAMA_CMAKE_FLAGS[*]}" >"$dir/build.flags"
+  (cd "$dir/build" && llama_outputs "$dir/build" | sed "s|^$dir/build/||" | xargs sha256sum) >"$dir/build.sha256"
+  echo "$dir" >"$CACHE/llama.cpp.current"
+}
+
+fetch_prebuilt_libs() {
+  local tarball dir="$CACHE/prebuilt-linux-x64-$NODE_LLAMA_CPP_VERSION"
+  [ "$(uname -m)" = x86_64 ] || return 0
+  if [ -f "$dir/ok" ]; then
+    log "prebuilt libraries: present"
+    return
+  fi
+  tarball="$(npm_pack_verified "$PREBUILT_PACKAGE@$NODE_LLAMA_CPP_VERSION" "$PREBUILT_INTEGRITY")"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  tar -xzf "$tarball" -C "$dir" --strip-components=1
+  touch "$dir/ok"
+}
+
+install_code_server() {
+  local dir="$CACHE/code-server-$CODE_SERVER_VERSION"
+  if [ -x "$dir/node_modules/.bin/code-server" ] && [ -f "$dir/ok" ]; then
+    log "code-server: present"
+    return
+  fi
+  log "installing code-server@$CODE_SERVER_VERSION (a real VS Code for the tests, ~2 min)"
+  rm -rf "$dir"
+  mkdir -p "$dir/tmp"
+  # code-server's postinstall downloads ripgrep unless it finds it in this cache: give it Debian's.
+  local rg_cache="$dir/tmp/vscode-ripgrep-cache-1.15.11"
+  mkdir -p "$rg_cache"
+  tar -czf "$rg_cache/ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz" -C /usr/bin rg
+  (cd "$dir" && echo '{"private":true}' >package.json &&
+    TMPDIR="$dir/tmp" npm_config_yes=true npm install "code-server@$CODE_SERVER_VERSION" \
+      --unsafe-perm --no-audit --no-fund --loglevel=error >"$dir/install.log" 2>&1) ||
+    die "code-server install failed" "see $dir/install.log"
+  grep -q "\"integrity\": \"$CODE_SERVER_INTEGRITY\"" "$dir/package-lock.json" ||
+    die "code-server: integrity hash differs from the pinned one" "delete $dir and run setup again"
+  touch "$dir/ok"
+}
+
+build_probe_helper() {
+  [ -f "$REPO/bpf/Makefile" ] || return 0
+  log "building the probe helper (bpf/)"
+  make -s -C "$REPO/bpf" >&2
+}
+
+make_models() {
+  local bench="$1" args=(--out "$CACHE/models")
+  [ "$bench" = 1 ] && args+=(--bench)
+  (cd "$REPO" && node_modules/.bin/tsx scripts/models/make-models.ts "${args[@]}")
+}
+
+build_bundles() {
+  log "bundling extension, CLI and webviews"
+  (cd "$REPO" && node scripts/build.mjs)
+}
+
+write_fixtures() {
+  (cd "$REPO" && node scripts/fixtures.mjs --write "$CACHE")
+}
