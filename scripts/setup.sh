@@ -20,6 +20,7 @@ done
 
 check_platform
 install_apt_packages
+install_recent_libbpf
 install_npm_packages
 mount_kernel_filesystems
 build_llama_cpp

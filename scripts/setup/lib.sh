@@ -18,8 +18,12 @@ LLAMA_CMAKE_FLAGS=(
   -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF
   -DLLAMA_CURL=OFF
 )
+# libbpf >= 1.4 (uprobe_multi links: many uprobes attached and detached in one go) and bpftool 7.5
+# come from bookworm-backports on Debian 12; newer releases have them in their main suite.
+BACKPORTS_PACKAGES=(libbpf-dev bpftool)
+MIN_LIBBPF_VERSION="1:1.4"
 APT_PACKAGES=(
-  clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev pkg-config make cmake ninja-build
+  clang llvm libelf-dev libdw-dev zlib1g-dev pkg-config make cmake ninja-build
   git elfutils dwarves gdb linux-perf bpftrace chromium libkrb5-dev ripgrep procps
 )
 
@@ -71,6 +75,37 @@ install_apt_packages() {
   apt-get update -qq >/dev/null
   # shellcheck disable=SC2086
   apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+libbpf_is_recent() {
+  local have
+  have="$(dpkg-query -W -f='${Version}' libbpf-dev 2>/dev/null)" || return 1
+  dpkg --compare-versions "$have" ge "$MIN_LIBBPF_VERSION" &&
+    dpkg-query -W -f='${Status}' bpftool 2>/dev/null | grep -q 'install ok installed'
+}
+
+install_recent_libbpf() {
+  if libbpf_is_recent; then
+    log "libbpf/bpftool: recent enough"
+    return
+  fi
+  is_root || die "libbpf-dev >= 1.4 and bpftool are needed; installing them needs root" \
+    "on Debian 12: enable bookworm-backports and run 'sudo apt-get install -t bookworm-backports libbpf-dev bpftool'"
+  local suite=""
+  if grep -q '^12' /etc/debian_version 2>/dev/null; then
+    suite=bookworm-backports
+    if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      log "enabling Debian's bookworm-backports suite for libbpf 1.4 / bpftool 7.5"
+      printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        >/etc/apt/sources.list.d/bookworm-backports.sources
+    fi
+  fi
+  log "installing ${BACKPORTS_PACKAGES[*]}${suite:+ from $suite}"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${suite:+-t "$suite"} \
+    "${BACKPORTS_PACKAGES[@]}" >/dev/null
+  libbpf_is_recent || die "libbpf-dev is still older than 1.4 after the install" \
+    "install libbpf-dev >= 1.4 and bpftool >= 7.5 from your distribution"
 }
 
 install_npm_packages() {
