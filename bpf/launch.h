@@ -1,0 +1,33 @@
+/* The target process: started as the invoking user, or found by PID; and its mapped files. */
+#ifndef GGML_LENS_LAUNCH_H
+#define GGML_LENS_LAUNCH_H
+#include <stddef.h>
+#include <sys/types.h>
+
+#define LAUNCH_MAX_FILES 64
+
+struct invoker {
+	uid_t uid; /* the user who asked for the run (SUDO_UID / PKEXEC_UID when elevated) */
+	gid_t gid;
+	int elevated; /* started through sudo / pkexec */
+};
+
+struct target {
+	pid_t pid;
+	int go_fd; /* launch mode: write end of the pipe the child waits on before exec, else -1 */
+	int launched;
+	size_t n_files;
+	char *files[LAUNCH_MAX_FILES]; /* executable first, then its ELF libraries */
+};
+
+int invoker_get(struct invoker *who, char *err, size_t errlen);
+/* Opens (creates) an output file with the invoker's rights, never following a symlink. */
+int open_as_invoker(const struct invoker *who, const char *path, char *err, size_t errlen);
+
+/* Forks a child that waits, then runs argv as the invoker once target_release() is called. */
+int target_launch(struct target *t, const struct invoker *who, char *const argv[], char *err, size_t errlen);
+int target_release(struct target *t);
+/* A running process the invoker owns, with the ELF files it maps. */
+int target_attach(struct target *t, const struct invoker *who, pid_t pid, char *err, size_t errlen);
+void target_free(struct target *t);
+#endif

@@ -1,0 +1,246 @@
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "json.h"
+#include "output.h"
+#include "stream.h"
+
+static const char *const PROBE_NAMES[GL_PROBE_COUNT] = {
+	[GL_PROBE_DECODE_ENTER] = "decode_enter", [GL_PROBE_DECODE_EXIT] = "decode_exit",
+	[GL_PROBE_GRAPH_ENTER] = "graph_enter",	  [GL_PROBE_GRAPH_EXIT] = "graph_exit",
+	[GL_PROBE_OP_BEGIN] = "op_begin",	  [GL_PROBE_OP_FUSED] = "op_fused",
+	[GL_PROBE_OP_END] = "op_end",		  [GL_PROBE_SAMPLE] = "sample",
+	[GL_PROBE_SCHED] = "sched",
+};
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+int output_open(struct output *out, int fd)
+{
+	memset(out, 0, sizeof(*out));
+	out->f = fdopen(fd, "wb");
+	if (!out->f)
+		return -1;
+	setvbuf(out->f, NULL, _IOFBF, 1 << 20);
+	return 0;
+}
+
+static void write_library(struct json *j, const struct plan *plan, const struct gl_layout *l)
+{
+	json_open(j, NULL, '{');
+	json_str(j, "path", l->path);
+	json_str(j, "build_id", l->build_id);
+	json_bool(j, "has_dwarf", l->has_dwarf);
+	json_open(j, "roles", '[');
+	if (l == plan->llama)
+		json_str(j, NULL, "llama");
+	if (l == plan->cpu)
+		json_str(j, NULL, "ggml-cpu");
+	if (l == plan->base)
+		json_str(j, NULL, "ggml-base");
+	json_close(j, ']');
+	json_close(j, '}');
+}
+
+static void write_layout(struct json *j, const struct tensor_layout *t)
+{
+	json_open(j, "layout", '{');
+	json_str(j, "source", "dwarf");
+	json_str(j, "from", t->source);
+	json_open(j, "ggml_tensor", '{');
+	json_int(j, "type", t->type);
+	json_int(j, "ne", t->ne);
+	json_int(j, "nb", t->nb);
+	json_int(j, "op", t->op);
+	json_int(j, "op_params", t->op_params);
+	json_int(j, "flags", t->flags);
+	json_int(j, "src", t->src);
+	json_int(j, "data", t->data);
+	json_int(j, "name", t->name);
+	json_int(j, "max_dims", t->n_dims);
+	json_int(j, "max_src", t->n_src);
+	json_int(j, "max_name", t->name_len);
+	json_close(j, '}');
+	json_int(j, "ggml_cgraph.n_nodes", t->graph_n_nodes);
+	json_int(j, "ggml_cgraph.nodes", t->graph_nodes);
+	json_int(j, "ggml_compute_params.ith", t->params_ith);
+	json_int(j, "llama_batch.n_tokens", t->batch_n_tokens);
+	json_int(j, "GGML_OP_MUL_MAT_ID", t->op_mul_mat_id);
+	json_close(j, '}');
+}
+
+static void write_types(struct json *j, const struct gl_layout *l)
+{
+	json_str(j, "types_source", l->traits_source);
+	json_open(j, "types", '[');
+	for (size_t i = 0; i < l->n_traits; i++) {
+		const struct gl_type_trait *t = &l->traits[i];
+		json_open(j, NULL, '{');
+		json_str(j, "name", t->name);
+		json_int(j, "blck_size", t->blck_size);
+		json_uint(j, "type_size", t->type_size);
+		json_bool(j, "is_quantized", t->is_quantized);
+		json_close(j, '}');
+	}
+	json_close(j, ']');
+}
+
+static void write_sites(struct json *j, const struct plan *plan)
+{
+	static const char *const kinds[] = { [SITE_OP_INLINE] = "inline", [SITE_OP_ENTRY] = "entry",
+					     [SITE_OP_FUSED] = "fused" };
+	json_open(j, "sites", '[');
+	for (size_t i = 0; i < plan->n_sites; i++) {
+		const struct op_site *s = &plan->sites[i];
+		json_open(j, NULL, '{');
+		json_int(j, "index", (int64_t)i);
+		json_str(j, "kind", kinds[s->kind]);
+		json_str(j, "func", s->func);
+		json_uint(j, "vaddr", s->vaddr);
+		json_uint(j, "file_offset", s->file_offset);
+		json_str(j, "tensor", s->tensor_reg >= 0 ? gl_reg_name(s->tensor_reg) : "arg2");
+		json_close(j, '}');
+	}
+	json_close(j, ']');
+}
+
+static void write_header_json(struct json *j, struct output *out, const struct plan *plan,
+			      const struct target *target, const char *mode, long sample_hz)
+{
+	json_open(j, NULL, '{');
+	json_str(j, "format", "ggml-lens-stream");
+	json_str(j, "mode", mode);
+	json_str(j, "op_method", mode[0] == 's' ? "none" : plan->op_method);
+	json_str(j, "clock", "CLOCK_MONOTONIC");
+	json_uint(j, "start_ns", out->start_ns);
+	json_uint(j, "start_realtime_ns", clock_ns(CLOCK_REALTIME));
+	json_int(j, "sample_hz", sample_hz);
+	json_open(j, "target", '{');
+	json_int(j, "pid", target->pid);
+	json_bool(j, "launched", target->launched);
+	json_str(j, "exe", target->n_files ? target->files[0] : NULL);
+	json_close(j, '}');
+	json_open(j, "libraries", '[');
+	for (size_t i = 0; i < plan->n_libs; i++)
+		write_library(j, plan, plan->libs[i]);
+	json_close(j, ']');
+	write_layout(j, &plan->layout);
+	json_str(j, "ops_source", plan->op_names->source);
+	json_open(j, "ops", '[');
+	for (size_t i = 0; i < plan->op_names->n; i++)
+		json_str(j, NULL, plan->op_names->v[i]);
+	json_close(j, ']');
+	write_types(j, plan->traits_from);
+	write_sites(j, plan);
+	json_close(j, '}');
+}
+
+void output_header(struct output *out, const struct plan *plan, const struct target *target, const char *mode,
+		   long sample_hz)
+{
+	char *json = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&json, &len);
+	struct json j;
+	out->start_ns = clock_ns(CLOCK_MONOTONIC);
+	json_init(&j, mem);
+	write_header_json(&j, out, plan, target, mode, sample_hz);
+	fclose(mem);
+	uint16_t major = GL_STREAM_VERSION_MAJOR, minor = GL_STREAM_VERSION_MINOR;
+	uint32_t json_len = (uint32_t)len;
+	fwrite(GL_STREAM_MAGIC, 1, 8, out->f);
+	fwrite(&major, 2, 1, out->f);
+	fwrite(&minor, 2, 1, out->f);
+	fwrite(&json_len, 4, 1, out->f);
+	fwrite(json, 1, len, out->f);
+	free(json);
+}
+
+void output_record(struct output *out, const void *data, size_t size)
+{
+	const struct gl_record *rec = data;
+	fwrite(data, 1, size, out->f);
+	out->n_records++;
+	if (rec->type < OUTPUT_RECORD_TYPES)
+		out->counts[rec->type]++;
+}
+
+void output_window(struct output *out, int on)
+{
+	struct gl_window w = { .hdr = { .type = GL_REC_WINDOW, .size = sizeof(w), .tid = 0,
+					.ts = clock_ns(CLOCK_MONOTONIC) },
+			       .on = (gl_u32)on };
+	output_record(out, &w, sizeof(w));
+}
+
+static uint64_t map_sum(int map_fd, uint32_t key)
+{
+	int n = libbpf_num_possible_cpus();
+	uint64_t values[n > 0 ? n : 1], sum = 0;
+	if (n <= 0 || bpf_map_lookup_elem(map_fd, &key, values))
+		return 0;
+	for (int i = 0; i < n; i++)
+		sum += values[i];
+	return sum;
+}
+
+uint64_t output_lost_total(const struct output *out, int lost_map_fd)
+{
+	(void)out;
+	uint64_t total = 0;
+	for (uint32_t k = 0; k < GL_PROBE_COUNT; k++)
+		total += map_sum(lost_map_fd, k);
+	return total;
+}
+
+static void write_counters(struct json *j, const char *key, int map_fd)
+{
+	json_open(j, key, '{');
+	for (uint32_t k = 0; k < GL_PROBE_COUNT; k++)
+		json_uint(j, PROBE_NAMES[k], map_sum(map_fd, k));
+	json_close(j, '}');
+}
+
+void output_trailer(struct output *out, int hits_map_fd, int lost_map_fd, int exit_status, int windows)
+{
+	char *json = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&json, &len);
+	struct json j;
+	json_init(&j, mem);
+	json_open(&j, NULL, '{');
+	write_counters(&j, "hits", hits_map_fd);
+	write_counters(&j, "lost", lost_map_fd);
+	if (exit_status >= 0)
+		json_int(&j, "exit_status", exit_status);
+	else
+		json_null(&j, "exit_status");
+	json_int(&j, "windows", windows);
+	json_uint(&j, "duration_ns", clock_ns(CLOCK_MONOTONIC) - out->start_ns);
+	json_uint(&j, "records", out->n_records);
+	json_close(&j, '}');
+	fclose(mem);
+	struct gl_trailer t = { .hdr = { .type = GL_REC_TRAILER, .size = sizeof(t), .tid = 0,
+					 .ts = clock_ns(CLOCK_MONOTONIC) },
+				.json_len = (gl_u32)len };
+	fwrite(&t, sizeof(t), 1, out->f);
+	fwrite(json, 1, len, out->f);
+	static const char zeros[8];
+	fwrite(zeros, 1, (8 - len % 8) % 8, out->f);
+	free(json);
+}
+
+void output_close(struct output *out)
+{
+	if (out->f)
+		fclose(out->f);
+	out->f = NULL;
+}

@@ -1,0 +1,26 @@
+/* Writing the ggml-lens stream (stream.h): header, records, trailer. */
+#ifndef GGML_LENS_OUTPUT_H
+#define GGML_LENS_OUTPUT_H
+#include <stdint.h>
+#include <stdio.h>
+#include "launch.h"
+#include "plan.h"
+
+#define OUTPUT_RECORD_TYPES 16
+
+struct output {
+	FILE *f;
+	uint64_t n_records;
+	uint64_t counts[OUTPUT_RECORD_TYPES];
+	uint64_t start_ns;
+};
+
+int output_open(struct output *out, int fd);
+void output_header(struct output *out, const struct plan *plan, const struct target *target, const char *mode,
+		   long sample_hz);
+void output_record(struct output *out, const void *data, size_t size);
+void output_window(struct output *out, int on);
+uint64_t output_lost_total(const struct output *out, int lost_map_fd);
+void output_trailer(struct output *out, int hits_map_fd, int lost_map_fd, int exit_status, int windows);
+void output_close(struct output *out);
+#endif

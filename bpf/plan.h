@@ -1,0 +1,56 @@
+/* What to probe in one target: which libraries play which role, where the probe sites are and
+ * what the BPF programs must know of ggml's layout. Everything is read from the target's files. */
+#ifndef GGML_LENS_PLAN_H
+#define GGML_LENS_PLAN_H
+#include <stddef.h>
+#include <stdint.h>
+#include "target/layout.h"
+
+#define PLAN_MAX_SITES 32
+#define PLAN_MAX_LIBS 64
+
+enum site_kind { SITE_OP_INLINE, SITE_OP_ENTRY, SITE_OP_FUSED };
+
+struct op_site {
+	enum site_kind kind;
+	const char *func;     /* function probed or inlined */
+	uint64_t vaddr;       /* in the library */
+	uint64_t file_offset; /* what the uprobe needs */
+	int tensor_reg;       /* DWARF register of the tensor pointer, -1: entry ABI */
+	int params_reg;       /* DWARF register of the compute params pointer, -1: entry ABI */
+};
+
+struct probe_point {
+	const char *path; /* library or executable */
+	uint64_t file_offset;
+	int found;
+};
+
+struct tensor_layout {
+	int64_t type, ne, nb, op, op_params, flags, src, data, name;
+	int64_t n_dims, n_src, name_len;
+	int64_t graph_n_nodes, graph_nodes, params_ith, batch_n_tokens;
+	int64_t op_mul_mat_id;
+	const char *source; /* library whose DWARF gave the offsets */
+};
+
+struct plan {
+	size_t n_libs;
+	struct gl_layout *libs[PLAN_MAX_LIBS];
+	const struct gl_layout *llama, *cpu, *base;
+	struct probe_point decode, graph_compute, barrier;
+	const char *op_method; /* "dwarf-inline" or "symbols" */
+	size_t n_sites;
+	struct op_site sites[PLAN_MAX_SITES];
+	const char *cpu_path; /* the library holding the op sites */
+	struct tensor_layout layout;
+	const struct gl_names *op_names;
+	const struct gl_layout *traits_from;
+	char error[512];
+};
+
+/* Analyses the given files (executable and its libraries) and fills the plan.
+ * Returns 0, or -1 with plan->error naming what is missing and how to fix it. */
+int plan_build(struct plan *plan, const char *const *paths, size_t n_paths);
+void plan_free(struct plan *plan);
+#endif

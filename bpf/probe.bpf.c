@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/* BPF side of ggml-lens-probe: uprobes on llama.cpp / ggml and scheduler and timer events of the
+ * target process, written as gl_* records (stream.h) into one ring buffer.
+ * Every ggml layout detail arrives through the read-only config below, filled in by the helper
+ * from the target's own DWARF / symbols before the programs are loaded. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "stream.h"
+
+#define GL_MAX_SITES 32
+#define GL_MAX_GRAPH_NODES 65536
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* Set by the helper before load. */
+const volatile __u32 target_tgid = 0;
+/* ggml_tensor field offsets */
+const volatile __u32 off_tensor_type = 0;
+const volatile __u32 off_tensor_ne = 0;
+const volatile __u32 off_tensor_nb = 0;
+const volatile __u32 off_tensor_op = 0;
+const volatile __u32 off_tensor_op_params = 0;
+const volatile __u32 off_tensor_flags = 0;
+const volatile __u32 off_tensor_src = 0;
+const volatile __u32 off_tensor_data = 0;
+const volatile __u32 off_tensor_name = 0;
+const volatile __u32 tensor_n_dims = 0;  /* GGML_MAX_DIMS, capped at GL_MAX_DIMS_CAP */
+const volatile __u32 tensor_n_src = 0;   /* GGML_MAX_SRC, capped at GL_MAX_SRC_CAP */
+const volatile __u32 tensor_name_len = 0; /* GGML_MAX_NAME, capped at GL_NAME_CAP */
+/* ggml_cgraph and ggml_compute_params */
+const volatile __u32 off_graph_n_nodes = 0;
+const volatile __u32 off_graph_nodes = 0;
+const volatile __s32 off_params_ith = -1;
+/* llama_batch.n_tokens; the batch is passed by value on the stack, -1 when unknown */
+const volatile __s32 off_batch_n_tokens = -1;
+/* GGML_OP_MUL_MAT_ID's value in this target, -1 when not to be read */
+const volatile __s32 op_mul_mat_id = -1;
+/* Per op-begin site (the uprobe's cookie): where the tensor and params pointers live there.
+ * A DWARF register number (x86-64 numbering), or -1 for the function-entry ABI (rdi, rsi). */
+const volatile __s32 site_tensor_reg[GL_MAX_SITES] = {};
+const volatile __s32 site_params_reg[GL_MAX_SITES] = {};
+const volatile bool trace_sched = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized by the helper */
+} events SEC(".maps");
+
+/* Per-CPU counters: probe hits and records lost for want of ring buffer space, by probe kind. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GL_PROBE_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} hits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GL_PROBE_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+/* Op currently running on each target thread (closed at the next barrier), also tags samples. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} current_op SEC(".maps");
+
+/* Graph structures already written to the stream. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u8);
+} seen_graphs SEC(".maps");
+
+static __always_inline void count(__u32 kind, void *map)
+{
+	__u64 *value = bpf_map_lookup_elem(map, &kind);
+	if (value)
+		*value += 1;
+}
+
+static __always_inline bool is_target(void)
+{
+	return (bpf_get_current_pid_tgid() >> 32) == target_tgid;
+}
+
+/* Reserves a record; counts it lost when the ring buffer is full. */
+static __always_inline void *reserve(__u32 size, __u16 type, __u32 kind)
+{
+	struct gl_record *rec = bpf_ringbuf_reserve(&events, size, 0);
+	if (!rec) {
+		count(kind, &lost);
+		return NULL;
+	}
+	rec->type = type;
+	rec->size = size;
+	rec->tid = (__u32)bpf_get_current_pid_tgid();
+	rec->ts = bpf_ktime_get_ns();
+	return rec;
+}
+
+/* Readers are woken by the helper's poll timeout, not per record, unless the buffer fills up. */
+static __always_inline void submit(void *rec)
+{
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+	bpf_ringbuf_submit(rec, avail > size / 2 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline __u64 read_ptr(__u64 addr)
+{
+	__u64 value = 0;
+	bpf_probe_read_user(&value, sizeof(value), (void *)addr);
+	return value;
+}
+
+static __always_inline __s32 read_s32(__u64 addr)
+{
+	__s32 value = 0;
+	bpf_probe_read_user(&value, sizeof(value), (void *)addr);
+	return value;
+}
+
+static __always_inline void read_ne(__u64 tensor, __s64 *ne)
+{
+	__u32 n = tensor_n_dims < GL_MAX_DIMS_CAP ? tensor_n_dims : GL_MAX_DIMS_CAP;
+	bpf_probe_read_user(ne, n * sizeof(__s64) & (GL_MAX_DIMS_CAP * sizeof(__s64) * 2 - 1),
+			    (void *)(tensor + off_tensor_ne));
+}
+
+static __always_inline void read_name(__u64 tensor, char *name)
+{
+	__u32 n = tensor_name_len < GL_NAME_CAP ? tensor_name_len : GL_NAME_CAP;
+	bpf_probe_read_user_str(name, n & (GL_NAME_CAP * 2 - 1), (void *)(tensor + off_tensor_name));
+}
+
+/* ---- token level ---------------------------------------------------------------------- */
+
+SEC("uprobe")
+int BPF_UPROBE(decode_enter, __u64 llama_ctx)
+{
+	if (!is_target())
+		return 0;
+	count(GL_PROBE_DECODE_ENTER, &hits);
+	struct gl_decode_begin *rec = reserve(sizeof(*rec), GL_REC_DECODE_BEGIN, GL_PROBE_DECODE_ENTER);
+	if (!rec)
+		return 0;
+	rec->ctx = llama_ctx;
+	rec->cpu = bpf_get_smp_processor_id();
+	/* llama_batch is passed in memory: it starts just above the return address. */
+	rec->n_tokens = off_batch_n_tokens < 0 ? -1 : read_s32(PT_REGS_SP(ctx) + 8 + off_batch_n_tokens);
+	submit(rec);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(decode_exit, int ret)
+{
+	if (!is_target())
+		return 0;
+	count(GL_PROBE_DECODE_EXIT, &hits);
+	struct gl_decode_end *rec = reserve(sizeof(*rec), GL_REC_DECODE_END, GL_PROBE_DECODE_EXIT);
+	if (!rec)
+		return 0;
+	rec->ret = ret;
+	rec->cpu = bpf_get_smp_processor_id();
+	submit(rec);
+	return 0;
+}
+
+/* ---- graph level ---------------------------------------------------------------------- */
+
+struct node_walk {
+	__u64 signature;
+	__u64 nodes;
+	__s32 n_nodes;
+};
+
+static long emit_node(__u64 index, struct node_walk *walk)
+{
+	if ((__s64)index >= walk->n_nodes)
+		return 1;
+	__u64 tensor = read_ptr(walk->nodes + index * 8);
+	struct gl_graph_node *rec = reserve(sizeof(*rec), GL_REC_GRAPH_NODE, GL_PROBE_GRAPH_ENTER);
+	if (!rec)
+		return 1;
+	rec->signature = walk->signature;
+	rec->tensor = tensor;
+	rec->index = index;
+	rec->op = read_s32(tensor + off_tensor_op);
+	rec->type = read_s32(tensor + off_tensor_type);
+	rec->flags = read_s32(tensor + off_tensor_flags);
+	rec->op_params0 = read_s32(tensor + off_tensor_op_params);
+	rec->pad = 0;
+	__builtin_memset(rec->src, 0, sizeof(rec->src));
+	__builtin_memset(rec->ne, 0, sizeof(rec->ne));
+	__builtin_memset(rec->nb, 0, sizeof(rec->nb));
+	__u32 n_src = tensor_n_src < GL_MAX_SRC_CAP ? tensor_n_src : GL_MAX_SRC_CAP;
+	bpf_probe_read_user(rec->src, n_src * 8 & (GL_MAX_SRC_CAP * 8 * 2 - 1), (void *)(tensor + off_tensor_src));
+	read_ne(tensor, rec->ne);
+	__u32 n_dims = tensor_n_dims < GL_MAX_DIMS_CAP ? tensor_n_dims : GL_MAX_DIMS_CAP;
+	bpf_probe_read_user(rec->nb, n_dims * 8 & (GL_MAX_DIMS_CAP * 8 * 2 - 1), (void *)(tensor + off_tensor_nb));
+	rec->name[0] = 0;
+	read_name(tensor, rec->name);
+	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+	return 0;
+}
+
+/* Cheap identity of a graph's structure: its address, size and the first and last nodes. */
+static __always_inline __u64 graph_signature(__u64 graph, __u64 nodes, __s32 n_nodes)
+{
+	__u64 first = read_ptr(nodes), last = read_ptr(nodes + (__u64)(n_nodes - 1) * 8);
+	__s64 ne_first[GL_MAX_DIMS_CAP] = {}, ne_last[GL_MAX_DIMS_CAP] = {};
+	read_ne(first, ne_first);
+	read_ne(last, ne_last);
+	__u64 h = graph * 0x9E3779B97F4A7C15ull ^ (__u64)n_nodes;
+	h = (h ^ first) * 0xff51afd7ed558ccdull;
+	h = (h ^ last) * 0xc4ceb9fe1a85ec53ull;
+	for (int i = 0; i < GL_MAX_DIMS_CAP; i++)
+		h = (h ^ (__u64)ne_first[i] ^ ((__u64)ne_last[i] << 17)) * 0xff51afd7ed558ccdull;
+	return h ^ (h >> 33);
+}
+
+SEC("uprobe")
+int BPF_UPROBE(graph_enter, __u64 graph)
+{
+	if (!is_target())
+		return 0;
+	count(GL_PROBE_GRAPH_ENTER, &hits);
+	__s32 n_nodes = read_s32(graph + off_graph_n_nodes);
+	__u64 nodes = read_ptr(graph + off_graph_nodes);
+	__u64 signature = n_nodes > 0 ? graph_signature(graph, nodes, n_nodes) : 0;
+	struct gl_graph_begin *rec = reserve(sizeof(*rec), GL_REC_GRAPH_BEGIN, GL_PROBE_GRAPH_ENTER);
+	if (!rec)
+		return 0;
+	rec->graph = graph;
+	rec->signature = signature;
+	rec->n_nodes = n_nodes;
+	rec->cpu = bpf_get_smp_processor_id();
+	submit(rec);
+	__u8 one = 1;
+	if (n_nodes > 0 && !bpf_map_lookup_elem(&seen_graphs, &signature)) {
+		struct node_walk walk = { .signature = signature, .nodes = nodes, .n_nodes = n_nodes };
+		bpf_loop(n_nodes < GL_MAX_GRAPH_NODES ? n_nodes : GL_MAX_GRAPH_NODES, emit_node, &walk, 0);
+		bpf_map_update_elem(&seen_graphs, &signature, &one, BPF_ANY);
+	}
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(graph_exit, int status)
+{
+	if (!is_target())
+		return 0;
+	count(GL_PROBE_GRAPH_EXIT, &hits);
+	struct gl_graph_end *rec = reserve(sizeof(*rec), GL_REC_GRAPH_END, GL_PROBE_GRAPH_EXIT);
+	if (!rec)
+		return 0;
+	rec->graph = 0;
+	rec->status = status;
+	rec->cpu = bpf_get_smp_processor_id();
+	submit(rec);
+	return 0;
+}
+
+/* ---- op level ------------------------------------------------------------------------- */
+
+/* Value of an x86-64 DWARF register (0 rax, 1 rdx, 2 rcx, 3 rbx, 4 rsi, 5 rdi, 6 rbp, 7 rsp, 8-15 r8-r15). */
+static __always_inline __u64 dwarf_reg(struct pt_regs *regs, __s32 reg)
+{
+	switch (reg) {
+	case 0: return BPF_CORE_READ(regs, ax);
+	case 1: return BPF_CORE_READ(regs, dx);
+	case 2: return BPF_CORE_READ(regs, cx);
+	case 3: return BPF_CORE_READ(regs, bx);
+	case 4: return BPF_CORE_READ(regs, si);
+	case 5: return BPF_CORE_READ(regs, di);
+	case 6: return BPF_CORE_READ(regs, bp);
+	case 7: return BPF_CORE_READ(regs, sp);
+	case 8: return BPF_CORE_READ(regs, r8);
+	case 9: return BPF_CORE_READ(regs, r9);
+	case 10: return BPF_CORE_READ(regs, r10);
+	case 11: return BPF_CORE_READ(regs, r11);
+	case 12: return BPF_CORE_READ(regs, r12);
+	case 13: return BPF_CORE_READ(regs, r13);
+	case 14: return BPF_CORE_READ(regs, r14);
+	case 15: return BPF_CORE_READ(regs, r15);
+	default: return 0;
+	}
+}
+
+static __always_inline void emit_expert_ids(__u64 tensor)
+{
+	__u64 ids = read_ptr(tensor + off_tensor_src + 2 * 8);
+	if (!ids)
+		return;
+	struct gl_expert_ids *rec = reserve(sizeof(*rec), GL_REC_EXPERT_IDS, GL_PROBE_OP_BEGIN);
+	if (!rec)
+		return;
+	__s64 ne[GL_MAX_DIMS_CAP] = {};
+	read_ne(ids, ne);
+	rec->tensor = tensor;
+	rec->n_used = ne[0];
+	rec->n_tokens = ne[1];
+	__s64 total = ne[0] * ne[1];
+	rec->count = total < 0 ? 0 : total > GL_EXPERT_IDS_CAP ? GL_EXPERT_IDS_CAP : total;
+	rec->pad = 0;
+	__builtin_memset(rec->ids, 0, sizeof(rec->ids));
+	/* ids are I32 and contiguous along ne[0]; rows may be strided by nb[1]. */
+	__u64 data = read_ptr(ids + off_tensor_data);
+	__u64 nb1 = read_ptr(ids + off_tensor_nb + 8);
+	__u32 used = rec->n_used > 0 && rec->n_used <= GL_EXPERT_IDS_CAP ? rec->n_used : 1;
+	for (__u32 i = 0; i < GL_EXPERT_IDS_CAP; i++) {
+		if (i >= rec->count)
+			break;
+		__u64 row = i / used, col = i % used;
+		rec->ids[i] = read_s32(data + row * nb1 + col * 4);
+	}
+	submit(rec);
+}
+
+static __always_inline int op_begin(struct pt_regs *regs, __u64 params, __u64 tensor, __u64 tensor2, __u32 site)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	bpf_map_update_elem(&current_op, &tid, &tensor, BPF_ANY);
+	struct gl_op_begin *rec = reserve(sizeof(*rec), GL_REC_OP_BEGIN, GL_PROBE_OP_BEGIN);
+	if (!rec)
+		return 0;
+	rec->tensor = tensor;
+	rec->tensor2 = tensor2;
+	rec->flags = tensor2 ? GL_OP_FUSED : 0;
+	rec->site = site;
+	rec->cpu = bpf_get_smp_processor_id();
+	rec->op = read_s32(tensor + off_tensor_op);
+	rec->type = read_s32(tensor + off_tensor_type);
+	rec->ith = params && off_params_ith >= 0 ? read_s32(params + off_params_ith) : -1;
+	__builtin_memset(rec->ne, 0, sizeof(rec->ne));
+	read_ne(tensor, rec->ne);
+	rec->name[0] = 0;
+	read_name(tensor, rec->name);
+	bool experts = rec->op == op_mul_mat_id && rec->ith == 0;
+	submit(rec);
+	if (experts)
+		emit_expert_ids(tensor);
+	return 0;
+}
+
+/* An op starts: the cookie is the site index, which says where tensor and params live. */
+SEC("uprobe.multi")
+int op_site(struct pt_regs *ctx)
+{
+	if (!is_target())
+		return 0;
+	count(GL_PROBE_OP_BEGIN, &hits);
+	__u32 site = bpf_get_attach_cookie(ctx) & (GL_MAX_SITES - 1);
+	__s32 treg = site_tensor_reg[site], preg = site_params_reg[site];
+	__u64 tensor = treg < 0 ? PT_REGS_PARM2(ctx) : dwarf_reg(ctx, treg);
+	__u64 params = preg < 0 ? PT_REGS_PARM1(ctx) : dwarf_reg(ctx, preg);
+	return op_begin(ctx, params, tensor, 0, site);
+}
+
+/* A fused group starts (entry of a fused kernel: params, first node, second node). */
+SEC("uprobe.multi")
+int op_fused(struct pt_regs *ctx)
+{
+	if (!is_target())
+		return 0;
+	count(GL_PROBE_OP_FUSED, &hits);
+	return op_begin(ctx, PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx),
+			bpf_get_attach_cookie(ctx) & (GL_MAX_SITES - 1));
+}
+
+/* A worker reaches the barrier after its op: the op's span ends. */
+SEC("uprobe.multi")
+int op_end(struct pt_regs *ctx)
+{
+	if (!is_target())
+		return 0;
+	count(GL_PROBE_OP_END, &hits);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *tensor = bpf_map_lookup_elem(&current_op, &tid);
+	if (!tensor || !*tensor)
+		return 0;
+	struct gl_op_end *rec = reserve(sizeof(*rec), GL_REC_OP_END, GL_PROBE_OP_END);
+	if (rec) {
+		rec->tensor = *tensor;
+		rec->cpu = bpf_get_smp_processor_id();
+		rec->pad = 0;
+		submit(rec);
+	}
+	*tensor = 0;
+	return 0;
+}
+
+/* ---- timer samples and thread states --------------------------------------------------- */
+
+SEC("perf_event")
+int sample(struct bpf_perf_event_data *ctx)
+{
+	if (!is_target())
+		return 0;
+	count(GL_PROBE_SAMPLE, &hits);
+	__u64 ips[1] = {};
+	if (bpf_get_stack(ctx, ips, sizeof(ips), BPF_F_USER_STACK) <= 0)
+		return 0;
+	struct gl_sample *rec = reserve(sizeof(*rec), GL_REC_SAMPLE, GL_PROBE_SAMPLE);
+	if (!rec)
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *tensor = bpf_map_lookup_elem(&current_op, &tid);
+	rec->ip = ips[0];
+	rec->tensor = tensor ? *tensor : 0;
+	rec->cpu = bpf_get_smp_processor_id();
+	rec->pad = 0;
+	submit(rec);
+	return 0;
+}
+
+static __always_inline void emit_sched(__u32 tid, __u32 kind)
+{
+	count(GL_PROBE_SCHED, &hits);
+	struct gl_sched *rec = reserve(sizeof(*rec), GL_REC_SCHED, GL_PROBE_SCHED);
+	if (!rec)
+		return;
+	rec->hdr.tid = tid;
+	rec->kind = kind;
+	rec->cpu = bpf_get_smp_processor_id();
+	submit(rec);
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	if (!trace_sched)
+		return 0;
+	if (BPF_CORE_READ(prev, tgid) == target_tgid)
+		emit_sched(BPF_CORE_READ(prev, pid), preempt ? GL_SCHED_OUT_PREEMPT : GL_SCHED_OUT_SLEEP);
+	if (BPF_CORE_READ(next, tgid) == target_tgid)
+		emit_sched(BPF_CORE_READ(next, pid), GL_SCHED_IN);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(sched_wakeup, struct task_struct *p)
+{
+	if (trace_sched && BPF_CORE_READ(p, tgid) == target_tgid)
+		emit_sched(BPF_CORE_READ(p, pid), GL_SCHED_WAKEUP);
+	return 0;
+}

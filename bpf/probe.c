@@ -1,0 +1,542 @@
+/* ggml-lens-probe: the privileged helper. Starts (or finds) a ggml program, attaches the BPF
+ * programs of probe.bpf.c to it at places read from its own DWARF / symbols, and writes the
+ * ggml-lens stream (stream.h) to a file or stdout. It accepts only its own embedded programs. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <linux/perf_event.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "launch.h"
+#include "output.h"
+#include "plan.h"
+#include "probe.skel.h"
+#include "stream.h"
+
+#define MAX_CPUS 1024
+
+static const char USAGE[] =
+	"Usage: ggml-lens-probe [options] -- COMMAND [ARGS...]\n"
+	"       ggml-lens-probe [options] --pid PID [--duration SECONDS]\n"
+	"Profiles a llama.cpp / ggml program with eBPF and writes the ggml-lens stream.\n"
+	"  --mode MODE        default: token, graph, thread-state and sampling probes always on,\n"
+	"                     op probes in windows; full: every op of every token; sample: no op probes\n"
+	"  --out FILE         write the stream to FILE (created as the invoking user); default stdout\n"
+	"  --sample-hz N      timer samples per second per CPU (0 disables; default 19)\n"
+	"  --ringbuf-kb N     ring buffer size in KiB, a power of two >= 4 (default 16384)\n"
+	"  --window-every S   default mode: seconds between op-tracing windows (default 2)\n"
+	"  --window-decodes N default mode: llama_decode calls traced per window (default 2)\n"
+	"  --pid PID          attach to a running process instead of starting COMMAND\n"
+	"  --duration S       with --pid: stop after S seconds (default: until the process exits or Ctrl-C)\n"
+	"  -h, --help         this help\n";
+
+enum mode { MODE_DEFAULT, MODE_FULL, MODE_SAMPLE };
+
+struct options {
+	enum mode mode;
+	const char *out;
+	long sample_hz;
+	long ringbuf_kb;
+	double window_every;
+	long window_decodes;
+	pid_t pid;
+	double duration;
+	char **argv;
+};
+
+struct run {
+	struct options opt;
+	struct invoker who;
+	struct target target;
+	struct plan plan;
+	struct probe *skel;
+	struct ring_buffer *rb;
+	struct output out;
+	struct bpf_link *fixed_links[8];
+	size_t n_fixed_links;
+	struct bpf_link *op_links[3];
+	int perf_fds[MAX_CPUS];
+	int n_perf_fds;
+	char pin_dir[128];
+	int windows;
+	long decodes_in_window;
+	double window_started;
+	int exit_status;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested++;
+}
+
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("ggml-lens-probe: error: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !(v > 0 && v < 1e7))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "mode", required_argument, 0, 'm' },	       { "out", required_argument, 0, 'o' },
+		{ "sample-hz", required_argument, 0, 's' },    { "ringbuf-kb", required_argument, 0, 'r' },
+		{ "window-every", required_argument, 0, 'w' }, { "window-decodes", required_argument, 0, 'n' },
+		{ "pid", required_argument, 0, 'p' },	       { "duration", required_argument, 0, 'd' },
+		{ "help", no_argument, 0, 'h' },	       { 0, 0, 0, 0 },
+	};
+	*o = (struct options){ .mode = MODE_DEFAULT, .sample_hz = 19, .ringbuf_kb = 16384, .window_every = 2,
+			       .window_decodes = 2 };
+	long pid = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (!strcmp(optarg, "default"))
+				o->mode = MODE_DEFAULT;
+			else if (!strcmp(optarg, "full"))
+				o->mode = MODE_FULL;
+			else if (!strcmp(optarg, "sample"))
+				o->mode = MODE_SAMPLE;
+			else
+				return fail("--mode must be default, full or sample (got '%s')", optarg), -1;
+			break;
+		case 'o': o->out = optarg; break;
+		case 's':
+			if (parse_long(optarg, 0, 10000, &o->sample_hz))
+				return fail("--sample-hz must be an integer from 0 to 10000"), -1;
+			break;
+		case 'r':
+			if (parse_long(optarg, 4, 1 << 20, &o->ringbuf_kb) || (o->ringbuf_kb & (o->ringbuf_kb - 1)))
+				return fail("--ringbuf-kb must be a power of two from 4 to 1048576"), -1;
+			break;
+		case 'w':
+			if (parse_seconds(optarg, &o->window_every))
+				return fail("--window-every must be a positive number of seconds"), -1;
+			break;
+		case 'n':
+			if (parse_long(optarg, 1, 1000000, &o->window_decodes))
+				return fail("--window-decodes must be a positive integer"), -1;
+			break;
+		case 'p':
+			if (parse_long(optarg, 1, 1 << 30, &pid))
+				return fail("--pid must be a process id"), -1;
+			o->pid = (pid_t)pid;
+			break;
+		case 'd':
+			if (parse_seconds(optarg, &o->duration))
+				return fail("--duration must be a positive number of seconds"), -1;
+			break;
+		case 'h': fputs(USAGE, stdout); exit(0);
+		default: fputs(USAGE, stderr); return -1;
+		}
+	}
+	o->argv = argv + optind;
+	if (!o->pid == !o->argv[0])
+		return fail("give either -- COMMAND [ARGS] or --pid PID (see --help)"), -1;
+	if (o->duration && !o->pid)
+		return fail("--duration applies to --pid only"), -1;
+	return 0;
+}
+
+static int check_system(void)
+{
+	if (geteuid() != 0)
+		return fail("needs root to load eBPF programs and create uprobes; run it through sudo "
+			    "(ggml-lens record does this) or as root"),
+		       -1;
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		return fail("this kernel has no BTF (/sys/kernel/btf/vmlinux); use a kernel built with "
+			    "CONFIG_DEBUG_INFO_BTF=y (Debian, Ubuntu and Fedora kernels are)"),
+		       -1;
+	if (access("/sys/bus/event_source/devices/uprobe/type", R_OK))
+		return fail("this kernel has no uprobes (CONFIG_UPROBE_EVENTS); use a kernel with uprobe support"), -1;
+	if (access("/sys/fs/bpf", F_OK) == 0 && system("mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf") != 0)
+		fprintf(stderr, "ggml-lens-probe: warning: bpffs not mounted; maps are not pinned\n");
+	return 0;
+}
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	if (level == LIBBPF_INFO && !getenv("GGML_LENS_DEBUG"))
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static void configure(struct run *r)
+{
+	const struct tensor_layout *t = &r->plan.layout;
+	struct probe__rodata *ro = r->skel->rodata;
+	ro->target_tgid = r->target.pid;
+	ro->off_tensor_type = t->type;
+	ro->off_tensor_ne = t->ne;
+	ro->off_tensor_nb = t->nb;
+	ro->off_tensor_op = t->op;
+	ro->off_tensor_op_params = t->op_params < 0 ? 0 : t->op_params;
+	ro->off_tensor_flags = t->flags;
+	ro->off_tensor_src = t->src;
+	ro->off_tensor_data = t->data < 0 ? 0 : t->data;
+	ro->off_tensor_name = t->name;
+	ro->tensor_n_dims = t->n_dims;
+	ro->tensor_n_src = t->n_src;
+	ro->tensor_name_len = t->name_len;
+	ro->off_graph_n_nodes = t->graph_n_nodes;
+	ro->off_graph_nodes = t->graph_nodes;
+	ro->off_params_ith = t->params_ith;
+	ro->off_batch_n_tokens = t->batch_n_tokens;
+	ro->op_mul_mat_id = t->data < 0 ? -1 : t->op_mul_mat_id;
+	for (size_t i = 0; i < r->plan.n_sites; i++) {
+		ro->site_tensor_reg[i] = r->plan.sites[i].tensor_reg;
+		ro->site_params_reg[i] = r->plan.sites[i].params_reg;
+	}
+	ro->trace_sched = true;
+	bpf_map__set_max_entries(r->skel->maps.events, r->opt.ringbuf_kb * 1024);
+	/* Op probes attach in windows (default) or not at all (sample): they are not autoattached. */
+	bpf_program__set_autoattach(r->skel->progs.op_site, false);
+	bpf_program__set_autoattach(r->skel->progs.op_fused, false);
+	bpf_program__set_autoattach(r->skel->progs.op_end, false);
+}
+
+static int keep_link(struct run *r, struct bpf_link *link, const char *what)
+{
+	if (!link)
+		return fail("cannot attach %s: %s", what, strerror(errno)), -1;
+	r->fixed_links[r->n_fixed_links++] = link;
+	return 0;
+}
+
+static int attach_point(struct run *r, struct bpf_program *prog, const struct probe_point *p, int ret, const char *what)
+{
+	if (!p->found)
+		return 0;
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret);
+	return keep_link(r, bpf_program__attach_uprobe_opts(prog, r->target.pid, p->path, p->file_offset, &opts), what);
+}
+
+static int attach_fixed(struct run *r)
+{
+	struct probe *s = r->skel;
+	const struct plan *p = &r->plan;
+	if (attach_point(r, s->progs.decode_enter, &p->decode, 0, "llama_decode") ||
+	    attach_point(r, s->progs.decode_exit, &p->decode, 1, "llama_decode return") ||
+	    attach_point(r, s->progs.graph_enter, &p->graph_compute, 0, "ggml_graph_compute") ||
+	    attach_point(r, s->progs.graph_exit, &p->graph_compute, 1, "ggml_graph_compute return"))
+		return -1;
+	if (keep_link(r, bpf_program__attach(s->progs.sched_switch), "sched_switch") ||
+	    keep_link(r, bpf_program__attach(s->progs.sched_wakeup), "sched_wakeup"))
+		return -1;
+	return 0;
+}
+
+static struct bpf_link *attach_sites(struct run *r, struct bpf_program *prog, int fused)
+{
+	unsigned long offsets[PLAN_MAX_SITES];
+	__u64 cookies[PLAN_MAX_SITES];
+	size_t n = 0;
+	for (size_t i = 0; i < r->plan.n_sites; i++) {
+		if ((r->plan.sites[i].kind == SITE_OP_FUSED) != fused)
+			continue;
+		offsets[n] = r->plan.sites[i].file_offset;
+		cookies[n] = i;
+		n++;
+	}
+	if (!n)
+		return NULL;
+	LIBBPF_OPTS(bpf_uprobe_multi_opts, opts, .offsets = offsets, .cookies = cookies, .cnt = n);
+	struct bpf_link *link = bpf_program__attach_uprobe_multi(prog, r->target.pid, r->plan.cpu_path, NULL, &opts);
+	if (!link)
+		fail("cannot attach the op probes in %s: %s", r->plan.cpu_path, strerror(errno));
+	return link;
+}
+
+static int op_probes_on(struct run *r)
+{
+	if (r->op_links[0])
+		return 0;
+	LIBBPF_OPTS(bpf_uprobe_multi_opts, end_opts, .offsets = (unsigned long[]){ r->plan.barrier.file_offset },
+		    .cnt = 1);
+	r->op_links[0] = attach_sites(r, r->skel->progs.op_site, 0);
+	r->op_links[1] = attach_sites(r, r->skel->progs.op_fused, 1);
+	r->op_links[2] = bpf_program__attach_uprobe_multi(r->skel->progs.op_end, r->target.pid, r->plan.barrier.path,
+							  NULL, &end_opts);
+	if (!r->op_links[0] || !r->op_links[2])
+		return fail("cannot attach op probes: %s", strerror(errno)), -1;
+	r->windows++;
+	r->decodes_in_window = 0;
+	r->window_started = now_s();
+	output_window(&r->out, 1);
+	return 0;
+}
+
+static void op_probes_off(struct run *r)
+{
+	if (!r->op_links[0])
+		return;
+	for (int i = 0; i < 3; i++) {
+		bpf_link__destroy(r->op_links[i]);
+		r->op_links[i] = NULL;
+	}
+	output_window(&r->out, 0);
+}
+
+static int perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu)
+{
+	return (int)syscall(__NR_perf_event_open, attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+static int attach_sampling(struct run *r)
+{
+	if (r->opt.sample_hz == 0)
+		return 0;
+	struct perf_event_attr attr = { .type = PERF_TYPE_SOFTWARE, .size = sizeof(attr),
+					.config = PERF_COUNT_SW_CPU_CLOCK, .sample_freq = r->opt.sample_hz, .freq = 1 };
+	int n_cpus = libbpf_num_possible_cpus();
+	for (int cpu = 0; cpu < n_cpus && cpu < MAX_CPUS; cpu++) {
+		int fd = perf_event_open(&attr, -1, cpu);
+		if (fd < 0)
+			continue; /* offline CPU */
+		r->perf_fds[r->n_perf_fds++] = fd;
+		if (keep_link(r, bpf_program__attach_perf_event(r->skel->progs.sample, fd), "timer sampling"))
+			return -1;
+	}
+	return 0;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct run *r = ctx;
+	const struct gl_record *rec = data;
+	output_record(&r->out, data, size);
+	if (rec->type == GL_REC_DECODE_END)
+		r->decodes_in_window++;
+	return 0;
+}
+
+static void pin_maps(struct run *r)
+{
+	snprintf(r->pin_dir, sizeof(r->pin_dir), "/sys/fs/bpf/ggml-lens/%d", (int)getpid());
+	if (system("mkdir -p /sys/fs/bpf/ggml-lens") != 0)
+		return;
+	char path[192];
+	snprintf(path, sizeof(path), "%s/hits", r->pin_dir);
+	bpf_map__pin(r->skel->maps.hits, path);
+	snprintf(path, sizeof(path), "%s/lost", r->pin_dir);
+	bpf_map__pin(r->skel->maps.lost, path);
+}
+
+static void unpin_maps(struct run *r)
+{
+	if (!r->pin_dir[0])
+		return;
+	bpf_map__unpin(r->skel->maps.hits, NULL);
+	bpf_map__unpin(r->skel->maps.lost, NULL);
+	rmdir(r->pin_dir);
+}
+
+/* Pins of runs whose helper died (SIGKILL) are removed at the next start. */
+static void remove_stale_pins(void)
+{
+	FILE *ls = popen("ls /sys/fs/bpf/ggml-lens 2>/dev/null", "r");
+	char name[64];
+	while (ls && fgets(name, sizeof(name), ls)) {
+		long pid;
+		name[strcspn(name, "\n")] = 0;
+		if (parse_long(name, 1, 1 << 30, &pid) || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			continue;
+		char cmd[160];
+		snprintf(cmd, sizeof(cmd), "rm -rf /sys/fs/bpf/ggml-lens/%ld", pid);
+		if (system(cmd) == 0)
+			fprintf(stderr, "ggml-lens-probe: removed pins of a dead run (%ld)\n", pid);
+	}
+	if (ls)
+		pclose(ls);
+}
+
+static int target_alive(struct run *r)
+{
+	if (r->target.launched) {
+		int status;
+		pid_t got = waitpid(r->target.pid, &status, WNOHANG);
+		if (got == r->target.pid) {
+			r->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			return 0;
+		}
+		return got == 0;
+	}
+	return kill(r->target.pid, 0) == 0 || errno != ESRCH;
+}
+
+static void duty_cycle(struct run *r)
+{
+	if (r->opt.mode != MODE_DEFAULT)
+		return;
+	double t = now_s();
+	if (r->op_links[0] && (r->decodes_in_window >= r->opt.window_decodes || t - r->window_started > 5))
+		op_probes_off(r);
+	else if (!r->op_links[0] && t - r->window_started >= r->opt.window_every)
+		op_probes_on(r);
+}
+
+static void report_progress(struct run *r, double *last)
+{
+	double t = now_s();
+	if (t - *last < 1)
+		return;
+	*last = t;
+	fprintf(stderr, "ggml-lens-probe: progress decodes=%llu ops=%llu lost=%llu windows=%d\n",
+		(unsigned long long)r->out.counts[GL_REC_DECODE_END], (unsigned long long)r->out.counts[GL_REC_OP_BEGIN],
+		(unsigned long long)output_lost_total(&r->out, bpf_map__fd(r->skel->maps.lost)), r->windows);
+}
+
+static void event_loop(struct run *r)
+{
+	double started = now_s(), last_progress = started;
+	int forwarded = 0;
+	while (target_alive(r)) {
+		if (stop_requested && r->target.launched && !forwarded) {
+			kill(r->target.pid, SIGINT); /* Ctrl-C / Stop: let the target end, keep the profile */
+			forwarded = 1;
+		} else if (stop_requested && (!r->target.launched || stop_requested > 1))
+			break;
+		if (r->opt.duration && now_s() - started >= r->opt.duration)
+			break;
+		ring_buffer__poll(r->rb, 100);
+		duty_cycle(r);
+		report_progress(r, &last_progress);
+	}
+	ring_buffer__consume(r->rb);
+}
+
+static int start(struct run *r)
+{
+	char err[512];
+	if (invoker_get(&r->who, err, sizeof(err)))
+		return fail("%s", err), -1;
+	int rc = r->opt.pid ? target_attach(&r->target, &r->who, r->opt.pid, err, sizeof(err))
+			    : target_launch(&r->target, &r->who, r->opt.argv, err, sizeof(err));
+	if (rc)
+		return fail("%s", err), -1;
+	if (plan_build(&r->plan, (const char *const *)r->target.files, r->target.n_files))
+		return fail("%s", r->plan.error), -1;
+	int fd = r->opt.out ? open_as_invoker(&r->who, r->opt.out, err, sizeof(err)) : dup(STDOUT_FILENO);
+	if (fd < 0)
+		return fail("%s", err), -1;
+	if (output_open(&r->out, fd))
+		return fail("cannot write the output"), -1;
+	r->skel = probe__open();
+	if (!r->skel)
+		return fail("cannot open the BPF programs: %s", strerror(errno)), -1;
+	configure(r);
+	if (probe__load(r->skel))
+		return fail("the kernel refused the BPF programs (see above); kernel 6.6 or newer is needed"), -1;
+	double t0 = now_s();
+	if (attach_fixed(r) || attach_sampling(r) || (r->opt.mode == MODE_FULL && op_probes_on(r)))
+		return -1;
+	fprintf(stderr, "ggml-lens-probe: attached in %.0f ms (%zu op sites, method %s)\n", (now_s() - t0) * 1e3,
+		r->plan.n_sites, r->plan.op_method);
+	r->window_started = now_s();
+	pin_maps(r);
+	r->rb = ring_buffer__new(bpf_map__fd(r->skel->maps.events), on_record, r, NULL);
+	if (!r->rb)
+		return fail("cannot read the ring buffer: %s", strerror(errno)), -1;
+	output_header(&r->out, &r->plan, &r->target, r->opt.mode == MODE_FULL ? "full" :
+						      r->opt.mode == MODE_SAMPLE ? "sample" : "default",
+		      r->opt.sample_hz);
+	if (target_release(&r->target))
+		return fail("the target process could not be started"), -1;
+	return 0;
+}
+
+static void finish(struct run *r)
+{
+	op_probes_off(r);
+	for (size_t i = 0; i < r->n_fixed_links; i++)
+		bpf_link__destroy(r->fixed_links[i]);
+	r->n_fixed_links = 0;
+	for (int i = 0; i < r->n_perf_fds; i++)
+		close(r->perf_fds[i]);
+	if (r->skel && r->out.f) {
+		int exit_known = r->target.launched && !target_alive(r);
+		output_trailer(&r->out, bpf_map__fd(r->skel->maps.hits), bpf_map__fd(r->skel->maps.lost),
+			       exit_known ? r->exit_status : -1, r->windows);
+	}
+	output_close(&r->out);
+	ring_buffer__free(r->rb);
+	unpin_maps(r);
+	probe__destroy(r->skel);
+	plan_free(&r->plan);
+	target_free(&r->target);
+}
+
+int main(int argc, char **argv)
+{
+	static struct run run = { 0 };
+	if (parse_options(argc, argv, &run.opt))
+		return 2;
+	if (check_system())
+		return 1;
+	libbpf_set_print(libbpf_log);
+	remove_stale_pins();
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int rc = start(&run);
+	if (rc == 0)
+		event_loop(&run);
+	else if (run.target.launched)
+		kill(run.target.pid, SIGKILL), waitpid(run.target.pid, NULL, 0);
+	finish(&run);
+	if (rc)
+		return 1;
+	fprintf(stderr, "ggml-lens-probe: done: %llu records, target exit status %d\n",
+		(unsigned long long)run.out.n_records, run.exit_status);
+	return run.target.launched ? run.exit_status : 0;
+}
