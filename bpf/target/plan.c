@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Suggested probes for op spans, derived from the sites found:
+ *  - op start: the entry of ggml_cpu_extra_compute_forward(params, tensor),
+ *    which ggml_compute_forward calls first for every op that is not empty
+ *    (so also for ops the CPU extra buffers run, e.g. repacked matmuls).
+ *    Its arguments are in the SysV argument registers.  Without that
+ *    function, the call or the (inlined) ggml_compute_forward entry.
+ *  - op end: the calls to ggml_barrier made by the graph compute loop
+ *    itself (not those inside kernels), from DW_TAG_call_site.
+ */
+#include <elf.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+enum { DW_X86_RSI = 4, DW_X86_RDI = 5 }; /* DWARF numbering, x86-64 psABI */
+
+static void reg_loc(struct gl_loc *l, int reg, const char *why)
+{
+	memset(l, 0, sizeof(*l));
+	l->kind = GL_LOC_REG;
+	l->reg = reg;
+	snprintf(l->expr, sizeof(l->expr), "%s", why);
+}
+
+static const struct gl_instance *instance(const struct gl_layout *l, const char *func)
+{
+	for (size_t i = 0; i < l->instances.n; i++)
+		if (!strcmp(l->instances.v[i].func, func))
+			return &l->instances.v[i];
+	return NULL;
+}
+
+static const struct gl_call *call_to(const struct gl_instance *in, const char *callee)
+{
+	for (size_t i = 0; in && i < in->n_calls; i++)
+		if (in->calls[i].callee && !strcmp(in->calls[i].callee, callee))
+			return &in->calls[i];
+	return NULL;
+}
+
+static const struct gl_param *param(const struct gl_instance *in, size_t i)
+{
+	return in && i < in->n_params ? &in->params[i] : NULL;
+}
+
+static int start_at_extra_entry(struct gl_layout *l, struct gl_probe *p)
+{
+	const struct gl_symbol *s = gl_find_symbol(l, "ggml_cpu_extra_compute_forward");
+
+	if (!s || l->machine != EM_X86_64)
+		return 0;
+	p->have = 1;
+	p->addr = s->addr;
+	snprintf(p->what, sizeof(p->what), "entry of ggml_cpu_extra_compute_forward");
+	reg_loc(&p->params, DW_X86_RDI, "argument 1 (SysV ABI)");
+	reg_loc(&p->tensor, DW_X86_RSI, "argument 2 (SysV ABI)");
+	return 1;
+}
+
+static int start_at_extra_call(struct gl_layout *l, struct gl_probe *p)
+{
+	const struct gl_instance *in = instance(l, "ggml_compute_forward");
+	const struct gl_call *call = call_to(in, "ggml_cpu_extra_compute_forward");
+
+	if (!call || !call->call_pc || call->n_args < 2)
+		return 0;
+	p->have = 1;
+	p->addr = call->call_pc;
+	snprintf(p->what, sizeof(p->what), "call ggml_cpu_extra_compute_forward in %s",
+		 in->caller ? in->caller : "?");
+	p->params = call->args[0];
+	p->tensor = call->args[1];
+	return 1;
+}
+
+static int start_at_instance(struct gl_layout *l, struct gl_probe *p)
+{
+	const struct gl_instance *in = instance(l, "ggml_compute_forward");
+	const struct gl_param *pp = param(in, 0), *pt = param(in, 1);
+
+	if (!in || !pp || !pt)
+		return 0;
+	p->have = 1;
+	p->addr = in->inlined ? in->low_pc : in->entry_pc;
+	snprintf(p->what, sizeof(p->what), "%s ggml_compute_forward in %s",
+		 in->inlined ? "lowest address of inlined" : "entry of",
+		 in->caller ? in->caller : "?");
+	p->params = in->inlined ? pp->at_low : pp->at_entry;
+	p->tensor = in->inlined ? pt->at_low : pt->at_entry;
+	return 1;
+}
+
+static void add_end(struct gl_plan *p, uint64_t addr, const char *what, const char *where)
+{
+	p->op_end = gl_xrealloc(p->op_end, p->n_op_end + 1, sizeof(*p->op_end));
+	struct gl_probe *e = &p->op_end[p->n_op_end++];
+	memset(e, 0, sizeof(*e));
+	e->have = 1;
+	e->addr = addr;
+	snprintf(e->what, sizeof(e->what), "%s%s", what, where ? where : "");
+	e->params.reg = e->tensor.reg = -1;
+}
+
+static void ends(struct gl_ctx *c)
+{
+	struct gl_layout *l = c->l;
+	const struct gl_symbol *b;
+
+	for (size_t i = 0; i < l->instances.n; i++) {
+		const struct gl_instance *in = &l->instances.v[i];
+		if (strcmp(in->func, "ggml_graph_compute_thread"))
+			continue;
+		for (size_t k = 0; k < in->n_calls; k++)
+			if (in->calls[k].callee && !strcmp(in->calls[k].callee, "ggml_barrier") &&
+			    in->calls[k].call_pc)
+				add_end(&l->plan, in->calls[k].call_pc, "call ggml_barrier in ",
+					in->caller);
+	}
+	if (l->plan.n_op_end || !(b = gl_find_symbol(l, "ggml_barrier")))
+		return;
+	add_end(&l->plan, b->addr, "entry of ggml_barrier (also entered inside some kernels)", NULL);
+}
+
+void gl_plan(struct gl_ctx *c)
+{
+	struct gl_layout *l = c->l;
+	struct gl_probe *s = &l->plan.op_start;
+
+	s->params.reg = s->tensor.reg = -1;
+	if (!start_at_extra_entry(l, s) && !start_at_extra_call(l, s))
+		start_at_instance(l, s);
+	if (instance(l, "ggml_compute_forward") && gl_find_symbol(l, "ggml_cpu_extra_compute_forward") &&
+	    !call_to(instance(l, "ggml_compute_forward"), "ggml_cpu_extra_compute_forward"))
+		gl_strlist_add(&l->warnings, "DWARF shows no call from ggml_compute_forward to "
+					     "ggml_cpu_extra_compute_forward: op start probe unverified");
+	ends(c);
+}
+
+void gl_plan_free(struct gl_plan *p)
+{
+	free(p->op_end);
+	memset(p, 0, sizeof(*p));
+}
