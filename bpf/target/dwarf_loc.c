@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* vasprintf, strdup, strcasecmp */
+#endif
 /*
  * DWARF location expressions -> "where is this value at pc", in pt_regs
  * terms a BPF uprobe program can read: a register, register + offset, or

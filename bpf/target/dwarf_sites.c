@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* vasprintf, strdup, strcasecmp */
+#endif
 /*
  * Probe sites from DWARF: every instance (inlined or out of line) of the
  * functions in TARGETS, with its address ranges, where its parameters are

@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* vasprintf, strdup, strcasecmp */
+#endif
 /*
  * Struct layouts, enums and global variables from DWARF.  Only names are
  * written here; every offset, size, count and value is read from the file.

@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* vasprintf, strdup, strcasecmp */
+#endif
 /*
  * The ELF image: program headers (vaddr -> file offset), build id, reading
  * initialised data at a vaddr, and the relocations that fill pointer slots

@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* vasprintf, strdup, strcasecmp */
+#endif
 /*
  * ggml-lens-layout: print what a ggml library or program looks like (struct
  * layout, enums, op names, type traits, probe sites) as JSON, one object

@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* vasprintf, strdup, strcasecmp */
+#endif
 /* gl_layout -> one JSON object.  Addresses are vaddrs; *Offset members
  * are file offsets (what a uprobe takes). */
 #include <elf.h>
@@ -337,6 +340,10 @@ static void write_sites(struct jw *w, const struct gl_layout *l)
 	jw_arr(w, "opEnd");
 	for (size_t i = 0; i < l->plan.n_op_end; i++)
 		write_probe(w, l, NULL, &l->plan.op_end[i]);
+	jw_end_arr(w);
+	jw_arr(w, "outsideSwitch");
+	for (size_t i = 0; i < l->plan.n_outside; i++)
+		write_probe(w, l, NULL, &l->plan.outside[i]);
 	jw_end_arr(w);
 	jw_end_obj(w);
 	jw_arr(w, "instances");

@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* vasprintf, strdup, strcasecmp */
+#endif
 /* gl_layout_analyze: runs the readers in order and judges the result. */
 #include <elfutils/libdwelf.h>
 #include <fcntl.h>

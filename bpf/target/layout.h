@@ -173,6 +173,9 @@ struct gl_plan {
 	struct gl_probe op_start;  /* every op that reaches the op switch */
 	size_t n_op_end;
 	struct gl_probe *op_end;   /* where the thread leaves the op */
+	size_t n_outside;
+	struct gl_probe *outside;  /* kernels the compute loop calls without
+				      going through the op switch (fused ops) */
 };
 
 struct gl_layout {

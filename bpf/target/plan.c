@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* vasprintf, strdup, strcasecmp */
+#endif
 /*
  * Suggested probes for op spans, derived from the sites found:
  *  - op start: the entry of ggml_cpu_extra_compute_forward(params, tensor),
@@ -8,6 +11,8 @@
  *    function, the call or the (inlined) ggml_compute_forward entry.
  *  - op end: the calls to ggml_barrier made by the graph compute loop
  *    itself (not those inside kernels), from DW_TAG_call_site.
+ *  - outside: op kernels the compute loop calls directly, bypassing the op
+ *    switch (fused RMS_NORM+MUL): their call sites, args from DWARF.
  */
 #include <elf.h>
 #include <stdlib.h>
@@ -93,11 +98,18 @@ static int start_at_instance(struct gl_layout *l, struct gl_probe *p)
 	return 1;
 }
 
+static struct gl_probe *push(struct gl_probe **v, size_t *n)
+{
+	*v = gl_xrealloc(*v, *n + 1, sizeof(**v));
+	struct gl_probe *e = &(*v)[(*n)++];
+	memset(e, 0, sizeof(*e));
+	return e;
+}
+
 static void add_end(struct gl_plan *p, uint64_t addr, const char *what, const char *where)
 {
-	p->op_end = gl_xrealloc(p->op_end, p->n_op_end + 1, sizeof(*p->op_end));
-	struct gl_probe *e = &p->op_end[p->n_op_end++];
-	memset(e, 0, sizeof(*e));
+	struct gl_probe *e = push(&p->op_end, &p->n_op_end);
+
 	e->have = 1;
 	e->addr = addr;
 	snprintf(e->what, sizeof(e->what), "%s%s", what, where ? where : "");
@@ -124,6 +136,73 @@ static void ends(struct gl_ctx *c)
 	add_end(&l->plan, b->addr, "entry of ggml_barrier (also entered inside some kernels)", NULL);
 }
 
+static int is_kernel(const char *name)
+{
+	return name && !strncmp(name, "ggml_compute_forward_", 21);
+}
+
+static void outside_calls(struct gl_layout *l, const struct gl_instance *in)
+{
+	for (size_t k = 0; k < in->n_calls; k++) {
+		const struct gl_call *call = &in->calls[k];
+		if (!is_kernel(call->callee) || !call->call_pc || call->n_args < 2)
+			continue;
+		struct gl_probe *p = push(&l->plan.outside, &l->plan.n_outside);
+		p->have = 1;
+		p->addr = call->call_pc;
+		snprintf(p->what, sizeof(p->what), "call %s in %s%s%s", call->callee,
+			 in->caller ? in->caller : "?", call->inlined_in ? " via inlined " : "",
+			 call->inlined_in ? call->inlined_in : "");
+		p->params = call->args[0];
+		p->tensor = call->args[1];
+	}
+}
+
+/* Without DWARF: exported kernels named *_fused, entered with ABI args. */
+static void outside_symbols(struct gl_layout *l)
+{
+	for (size_t i = 0; i < l->symbols.n && l->machine == EM_X86_64; i++) {
+		const char *name = l->symbols.v[i].name;
+		size_t n = strlen(name);
+		if (!is_kernel(name) || n < 6 || strcmp(name + n - 6, "_fused"))
+			continue;
+		struct gl_probe *p = push(&l->plan.outside, &l->plan.n_outside);
+		p->have = 1;
+		p->addr = l->symbols.v[i].addr;
+		snprintf(p->what, sizeof(p->what), "entry of %s", name);
+		reg_loc(&p->params, DW_X86_RDI, "argument 1 (SysV ABI)");
+		reg_loc(&p->tensor, DW_X86_RSI, "argument 2 (SysV ABI)");
+	}
+}
+
+static void outside(struct gl_layout *l)
+{
+	int dwarf = 0;
+
+	for (size_t i = 0; i < l->instances.n; i++)
+		if (!strcmp(l->instances.v[i].func, "ggml_graph_compute_thread")) {
+			outside_calls(l, &l->instances.v[i]);
+			dwarf = 1;
+		}
+	if (!dwarf)
+		outside_symbols(l);
+}
+
+/* GCC's DW_AT_entry_pc of an inlined body need not be on every path. */
+static void warn_entry_pc(struct gl_layout *l)
+{
+	for (size_t i = 0; i < l->instances.n; i++) {
+		const struct gl_instance *in = &l->instances.v[i];
+		if (in->inlined && in->n_ranges > 1 && in->entry_pc != in->low_pc)
+			gl_strlist_add(&l->warnings,
+				       "inlined %s in %s: DW_AT_entry_pc 0x%llx is not its lowest "
+				       "address 0x%llx and need not lie on every path into it; a probe "
+				       "there can miss calls (use sites.plan)",
+				       in->func, in->caller ? in->caller : "?",
+				       (unsigned long long)in->entry_pc, (unsigned long long)in->low_pc);
+	}
+}
+
 void gl_plan(struct gl_ctx *c)
 {
 	struct gl_layout *l = c->l;
@@ -137,10 +216,13 @@ void gl_plan(struct gl_ctx *c)
 		gl_strlist_add(&l->warnings, "DWARF shows no call from ggml_compute_forward to "
 					     "ggml_cpu_extra_compute_forward: op start probe unverified");
 	ends(c);
+	outside(l);
+	warn_entry_pc(l);
 }
 
 void gl_plan_free(struct gl_plan *p)
 {
 	free(p->op_end);
+	free(p->outside);
 	memset(p, 0, sizeof(*p));
 }

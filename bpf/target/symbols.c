@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* vasprintf, strdup, strcasecmp */
+#endif
 /*
  * ELF symbols (.symtab and .dynsym merged) and the functions a probe may
  * attach to when the file has no DWARF: exported ggml_compute_forward_*

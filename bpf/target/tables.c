@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* vasprintf, strdup, strcasecmp */
+#endif
 /*
  * Tables in the binary's data: the op-name string arrays (GGML_OP_NAME,
  * GGML_OP_SYMBOL, GGML_UNARY_OP_NAME, GGML_GLU_OP_NAME) and type_traits.

@@ -15,7 +15,7 @@ TARGET_OBJS := $(TARGET_SRCS:%.c=$(TARGET_OBJDIR)/%.o)
 TARGET_LIB := $(BPF_BUILD)/libggml-lens-target.a
 TARGET_CLI := $(BPF_BUILD)/ggml-lens-layout
 TARGET_LDLIBS := -ldw -lelf -lz
-TARGET_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra $(EXTRA_CFLAGS)
+TARGET_CFLAGS := -std=c11 -O2 -g -Wall -Wextra $(EXTRA_CFLAGS)
 TARGET_CC ?= cc
 
 $(TARGET_OBJDIR)/%.o: $(TARGET_DIR)/%.c $(TARGET_DIR)/layout.h $(TARGET_DIR)/internal.h
