@@ -31,10 +31,6 @@ export function typeName(type: GgmlType): string {
   return GgmlType[type];
 }
 
-export function isQuantized(type: GgmlType): boolean {
-  return LAYOUTS[type].blockSize > 1;
-}
-
 export function elementCount(shape: readonly number[]): number {
   return shape.reduce((n, d) => n * d, 1);
 }

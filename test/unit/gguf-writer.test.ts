@@ -1,6 +1,7 @@
 // The project's GGUF writer and synthetic-model generator, checked against hand-computed
 // encodings and read back with an independent GGUF reader (@huggingface/gguf).
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -330,5 +331,63 @@ describe("synthetic llama models", () => {
     assert.deepEqual(shapes.get("blk.0.attn_k.weight"), [moe.embd, (moe.embd / moe.heads) * moe.kvHeads]);
     assert.deepEqual(shapes.get("blk.0.ffn_gate_inp.weight"), [moe.embd, moe.moe?.experts]);
     assert.deepEqual(shapes.get(`blk.${moe.layers - 1}.ffn_down_exps.weight`), [moe.ffn, moe.embd, moe.moe?.experts]);
+  });
+});
+
+describe("make-models CLI", () => {
+  interface Listed {
+    path: string;
+    sha256: string;
+    bytes: number;
+  }
+  const script = path.join(__dirname, "..", "..", "scripts", "models", "make-models.ts");
+  const tsx = path.join(__dirname, "..", "..", "node_modules", ".bin", "tsx");
+  /** Runs the CLI; returns its log (stderr). */
+  const makeModels = (out: string): string => {
+    const result = spawnSync(tsx, [script, "--out", out], { encoding: "utf8" });
+    assert.equal(result.status, 0, result.stderr);
+    return result.stderr;
+  };
+  const listed = (out: string): Record<string, Listed> =>
+    (JSON.parse(fs.readFileSync(path.join(out, "manifest.json"), "utf8")) as { models: Record<string, Listed> }).models;
+  let out = "";
+
+  before(() => {
+    out = path.join(tmp, "models");
+    makeModels(out);
+  });
+
+  it("writes the tiny models under a generator-key folder and lists them with their sha256", () => {
+    const models = listed(out);
+    assert.deepEqual(Object.keys(models).sort(), MODEL_SPECS.filter((s) => !s.bench).map((s) => s.name).sort());
+    for (const [name, entry] of Object.entries(models)) {
+      assert.match(path.relative(out, entry.path), new RegExp(`^[0-9a-f]{16}/${name}\\.gguf$`));
+      assert.equal(sha256(entry.path), entry.sha256);
+      assert.equal(fs.statSync(entry.path).size, entry.bytes);
+    }
+  });
+
+  it("leaves intact models alone, and regenerates corrupted and missing ones", () => {
+    const { tinyDense, tinyMoe } = listed(out);
+    const untouched = fs.statSync(tinyDense.path).mtimeMs;
+    assert.match(makeModels(out), /\[setup\] model tinyMoe: intact/);
+    assert.equal(fs.statSync(tinyDense.path).mtimeMs, untouched);
+
+    const fd = fs.openSync(tinyMoe.path, "r+");
+    fs.writeSync(fd, Buffer.from([0xff, 0xfe]), 0, 2, Math.floor(tinyMoe.bytes / 2));
+    fs.closeSync(fd);
+    fs.rmSync(tinyDense.path);
+    const log = makeModels(out);
+    assert.match(log, /^\[setup\] model tinyMoe corrupted, regenerating$/m);
+    assert.match(log, /^\[setup\] model tinyDense missing, regenerating$/m);
+    assert.equal(sha256(tinyMoe.path), tinyMoe.sha256);
+    assert.equal(sha256(tinyDense.path), tinyDense.sha256);
+  });
+
+  it("removes the models of other generator versions", () => {
+    const stale = path.join(out, "0123456789abcdef");
+    fs.mkdirSync(stale);
+    makeModels(out);
+    assert.equal(fs.existsSync(stale), false);
   });
 });
