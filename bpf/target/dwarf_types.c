@@ -343,6 +343,4 @@ void gl_dwarf_types(struct gl_ctx *c)
 	l->enums = gl_xcalloc(N_ENUMS, sizeof(*l->enums));
 	for (size_t i = 0; i < N_ENUMS; i++)
 		fill_enum(x, i, &l->enums[i]);
-	if (c->dw && !x->s_ok[0])
-		gl_strlist_add(&l->errors, "DWARF present but has no definition of struct ggml_tensor");
 }

@@ -89,6 +89,11 @@ void gl_plan_free(struct gl_plan *p);
 
 /* tables.c */
 void gl_tables(struct gl_ctx *c);
+void gl_tables_traits(struct gl_ctx *c);
+void gl_tables_check(struct gl_ctx *c);
+
+/* donor.c */
+void gl_donor(struct gl_ctx *c, const struct gl_layout *donor);
 void gl_names_free(struct gl_names *n);
 
 #endif

@@ -158,7 +158,7 @@ static void write_structs(struct jw *w, const struct gl_layout *l)
 			continue;
 		jw_obj(w, s->name);
 		jw_uint(w, "size", s->size);
-		jw_str(w, "source", "dwarf");
+		jw_str(w, "source", l->layout_donor ? "dwarf-donor" : "dwarf");
 		jw_obj(w, "fields");
 		for (size_t k = 0; k < s->n_fields; k++)
 			if (s->fields[k].found)
@@ -401,8 +401,9 @@ static int any_struct(const struct gl_layout *l)
 static void write_sources(struct jw *w, const struct gl_layout *l)
 {
 	jw_obj(w, "sources");
-	jw_str(w, "structs", any_struct(l) ? "dwarf" : NULL);
-	jw_str(w, "enums", l->n_enums && l->has_dwarf ? "dwarf" : NULL);
+	const char *dwarf = l->layout_donor ? "dwarf-donor" : "dwarf";
+	jw_str(w, "structs", any_struct(l) ? dwarf : NULL);
+	jw_str(w, "enums", l->n_enums && (l->has_dwarf || l->layout_donor) ? dwarf : NULL);
 	jw_str(w, "opNames", l->op_names.found ? l->op_names.source : NULL);
 	jw_str(w, "typeTraits", l->traits_source);
 	jw_str(w, "sites", l->instances.n ? "dwarf" : l->symbols.n ? "symbols" : NULL);
@@ -418,6 +419,14 @@ void gl_layout_write_json(const struct gl_layout *l, FILE *f, int pretty)
 	jw_str(&w, "path", l->path);
 	jw_str(&w, "buildId", l->build_id);
 	jw_bool(&w, "hasDwarf", l->has_dwarf);
+	if (l->layout_donor) {
+		jw_obj(&w, "layoutDonor");
+		jw_str(&w, "path", l->layout_donor);
+		jw_str(&w, "buildId", l->layout_donor_build_id);
+		jw_end_obj(&w);
+	} else {
+		jw_null(&w, "layoutDonor");
+	}
 	if (l->is_elf) {
 		write_elf(&w, l);
 		write_structs(&w, l);

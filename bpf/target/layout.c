@@ -62,14 +62,20 @@ static void close_all(struct gl_ctx *c)
 	gl_elf_close(c);
 }
 
+static int has_enum(const struct gl_layout *l, const char *name)
+{
+	const struct gl_enum *e = gl_find_enum(l, name);
+	return e && e->found;
+}
+
 static int has_ggml_types(const struct gl_layout *l)
 {
 	const struct gl_struct *t = gl_find_struct(l, "ggml_tensor");
 	return t && t->found;
 }
 
-/* What the probe helper cannot know from this file, said plainly. */
-static void judge(struct gl_ctx *c)
+/* Files the probe helper cannot use at all. */
+static void judge_fatal(struct gl_ctx *c)
 {
 	struct gl_layout *l = c->l;
 	int syms = gl_has_ggml_symbols(c);
@@ -84,17 +90,43 @@ static void judge(struct gl_ctx *c)
 		gl_strlist_add(&l->errors, "no ggml found: no ggml_*/llama_* symbols, no ggml DWARF "
 					   "types and no GGML_OP_NAME table");
 		l->fatal = 1;
-		return;
 	}
-	if (!l->has_dwarf)
+}
+
+/* What is missing from a usable file. */
+static void judge_gaps(struct gl_ctx *c)
+{
+	struct gl_layout *l = c->l;
+
+	if (l->has_dwarf && !has_ggml_types(l))
+		gl_strlist_add(&l->warnings, "DWARF present but without struct ggml_tensor");
+	if (!l->traits_source && gl_sym_by_name(&c->all, "type_traits"))
+		gl_strlist_add(&l->errors,
+			       "type_traits: table found (symbol type_traits) but the layout of "
+			       "struct ggml_type_traits is unknown without DWARF");
+	if (!l->op_names.found && !has_enum(l, "ggml_op") &&
+	    gl_sym_by_name(&c->all, "ggml_op_name"))
+		gl_strlist_add(&l->errors,
+			       "op names unknown: no GGML_OP_NAME table (a local symbol, gone when "
+			       ".symtab is stripped) and no DWARF enum ggml_op");
+	if (!l->has_dwarf && !l->layout_donor)
 		gl_strlist_add(&l->errors,
 			       "no DWARF: struct layouts (ggml_tensor: op, ne, nb, src, name, ...; "
 			       "ggml_cgraph; ggml_compute_params) and inlined call sites cannot be "
-			       "read from this file; give the layout of a build of the same ggml "
-			       "with debug info, or install its debug file under /usr/lib/debug");
+			       "read from this file; give a layout donor (a build of the same ggml "
+			       "with DWARF: ggml-lens-layout --layout-from LIB) or install the "
+			       "debug file under /usr/lib/debug/.build-id");
+	else if (!l->has_dwarf)
+		gl_strlist_add(&l->warnings, "no DWARF: inlined call sites unknown; op probes use "
+					     "exported symbols");
 }
 
 struct gl_layout *gl_layout_analyze(const char *path)
+{
+	return gl_layout_analyze_with(path, NULL);
+}
+
+struct gl_layout *gl_layout_analyze_with(const char *path, const struct gl_layout *donor)
 {
 	struct gl_layout *l = gl_xcalloc(1, sizeof(*l));
 	struct gl_ctx c = {.l = l, .fd = -1, .debug_fd = -1};
@@ -112,9 +144,12 @@ struct gl_layout *gl_layout_analyze(const char *path)
 	gl_tables(&c);
 	gl_dwarf_sites(&c);
 	gl_symbols_select(&c);
+	gl_donor(&c, donor);
 	gl_plan(&c);
 	l->sites_mode = l->instances.n ? "dwarf" : "symbols";
-	judge(&c);
+	judge_fatal(&c);
+	if (!l->fatal)
+		judge_gaps(&c);
 	close_all(&c);
 	l->elapsed_ms = now_ms() - t0;
 	return l;
@@ -126,6 +161,8 @@ void gl_layout_free(struct gl_layout *l)
 		return;
 	free(l->path);
 	free(l->build_id);
+	free(l->layout_donor);
+	free(l->layout_donor_build_id);
 	free(l->loads);
 	for (size_t i = 0; i < l->n_structs; i++)
 		free(l->structs[i].fields);

@@ -205,6 +205,9 @@ struct gl_layout {
 	struct gl_symbols symbols;     /* functions of interest from symtab */
 	struct gl_plan plan;
 
+	/* set when structs/enums were borrowed from a build with DWARF */
+	char *layout_donor, *layout_donor_build_id;
+
 	int fatal; /* nothing usable: not ELF, no ggml, stripped */
 	struct gl_strlist errors, warnings;
 	double elapsed_ms;
@@ -213,6 +216,10 @@ struct gl_layout {
 /* Analyse one file.  Never returns NULL except on out-of-memory; problems
  * are listed in ->errors (fatal for the probe helper) and ->warnings. */
 struct gl_layout *gl_layout_analyze(const char *path);
+/* Same; a file without DWARF borrows donor's struct layouts and enums if
+ * the two files agree (op-name table, type_traits size, exported kernels).
+ * donor: the analysis of a build of the same ggml with DWARF, or NULL. */
+struct gl_layout *gl_layout_analyze_with(const char *path, const struct gl_layout *donor);
 void gl_layout_free(struct gl_layout *l);
 
 /* vaddr -> file offset through the PT_LOAD headers; returns 0 and sets

@@ -158,7 +158,7 @@ static int die_is(Dwarf_Die *d, const char *name)
 	return n && !strcmp(n, name);
 }
 
-static void read_traits(struct gl_ctx *c)
+void gl_tables_traits(struct gl_ctx *c)
 {
 	struct gl_layout *l = c->l;
 	const struct gl_struct *st = gl_find_struct(l, "ggml_type_traits");
@@ -166,13 +166,8 @@ static void read_traits(struct gl_ctx *c)
 	Dwarf_Die elem;
 	const char *src;
 
-	if (!st || !st->found || !st->size) {
-		if (gl_sym_by_name(&c->all, "type_traits"))
-			gl_strlist_add(&l->errors,
-				       "type_traits: table found (symbol type_traits) but the layout of "
-				       "struct ggml_type_traits is unknown without DWARF");
+	if (!st || !st->found || !st->size || l->traits_source)
 		return;
-	}
 	if (locate(c, "type_traits", st->size, &addr, &count, &elem, &src) != 0)
 		return;
 	if (c->dw && src[0] == 'd' && !die_is(&elem, "ggml_type_traits"))
@@ -195,13 +190,21 @@ void gl_tables(struct gl_ctx *c)
 	read_names(c, &l->op_symbols, "GGML_OP_SYMBOL");
 	read_names(c, &l->unary_op_names, "GGML_UNARY_OP_NAME");
 	read_names(c, &l->glu_op_names, "GGML_GLU_OP_NAME");
-	check_names(c, &l->op_names, "ggml_op", "GGML_OP_");
-	check_names(c, &l->unary_op_names, "ggml_unary_op", "GGML_UNARY_OP_");
-	check_names(c, &l->glu_op_names, "ggml_glu_op", "GGML_GLU_OP_");
+	gl_tables_check(c);
 	if (l->op_symbols.found && l->op_names.found && l->op_symbols.n != l->op_names.n)
 		gl_strlist_add(&l->errors, "GGML_OP_SYMBOL has %zu entries, GGML_OP_NAME %zu",
 			       l->op_symbols.n, l->op_names.n);
-	read_traits(c);
+	gl_tables_traits(c);
+}
+
+/* Op names again once enums arrived from elsewhere (a layout donor). */
+void gl_tables_check(struct gl_ctx *c)
+{
+	struct gl_layout *l = c->l;
+
+	check_names(c, &l->op_names, "ggml_op", "GGML_OP_");
+	check_names(c, &l->unary_op_names, "ggml_unary_op", "GGML_UNARY_OP_");
+	check_names(c, &l->glu_op_names, "ggml_glu_op", "GGML_GLU_OP_");
 }
 
 void gl_names_free(struct gl_names *n)
