@@ -258,35 +258,21 @@ static void visit(struct walk *w, Dwarf_Die *d)
 	}
 }
 
-/* Does this unit define (at top level) one of the target functions? */
-static int unit_has_target(Dwarf_Die *cudie)
+int gl_is_site_function(const char *name)
 {
-	Dwarf_Die ch;
-
-	if (dwarf_child(cudie, &ch) != 0)
-		return 0;
-	do
-		if (dwarf_tag(&ch) == DW_TAG_subprogram && !dwarf_hasattr(&ch, DW_AT_declaration) &&
-		    is_target(die_name(&ch)))
-			return 1;
-	while (dwarf_siblingof(&ch, &ch) == 0);
-	return 0;
+	return is_target(name);
 }
 
 void gl_dwarf_sites(struct gl_ctx *c)
 {
-	Dwarf_CU *cu = NULL;
+	const Dwarf_Off *units;
+	size_t n = c->dw ? gl_dwarf_site_units(c, &units) : 0;
 	Dwarf_Die cudie;
-	uint8_t unit_type;
-	Dwarf_Half version;
 
-	if (!c->dw)
-		return;
-	while (dwarf_get_units(c->dw, cu, &cu, &version, &unit_type, &cudie, NULL) == 0) {
-		if (!unit_has_target(&cudie))
-			continue;
+	for (size_t i = 0; i < n; i++) {
 		struct walk w = {.c = c, .inst = -1};
-		visit_children(&w, &cudie);
+		if (dwarf_offdie(c->dw, units[i], &cudie))
+			visit_children(&w, &cudie);
 	}
 }
 

@@ -64,6 +64,8 @@ struct index {
 	Dwarf_Die structs[N_STRUCTS], enums[N_ENUMS], vars[N_VARS];
 	unsigned char s_ok[N_STRUCTS], e_ok[N_ENUMS], v_ok[N_VARS];
 	size_t missing;
+	size_t n_units, cap_units; /* units defining a probe-site function */
+	Dwarf_Off *units;
 };
 
 static struct index *idx_of(struct gl_ctx *c);
@@ -87,13 +89,26 @@ static void take(Dwarf_Die *slot, unsigned char *ok, Dwarf_Die *d, size_t *missi
 	(*missing)--;
 }
 
+/* Name of a top-level DIE; only variable definitions split from their
+ * declaration need the (costly) DW_AT_specification lookup. */
+static const char *top_name(Dwarf_Die *d, int tag)
+{
+	Dwarf_Attribute a;
+	const char *name = dwarf_diename(d);
+
+	if (!name && tag == DW_TAG_variable)
+		name = dwarf_formstring(dwarf_attr_integrate(d, DW_AT_name, &a));
+	return name;
+}
+
 static void match_die(struct index *x, Dwarf_Die *d)
 {
 	int tag = dwarf_tag(d);
-	Dwarf_Attribute a;
-	const char *name = dwarf_formstring(dwarf_attr_integrate(d, DW_AT_name, &a));
+	const char *name;
 
-	if (!name)
+	if (!is_struct_tag(tag) && tag != DW_TAG_enumeration_type && tag != DW_TAG_variable)
+		return;
+	if (!(name = top_name(d, tag)))
 		return;
 	if (is_struct_tag(tag) && has_children_def(d)) {
 		for (size_t i = 0; i < N_STRUCTS; i++)
@@ -110,7 +125,15 @@ static void match_die(struct index *x, Dwarf_Die *d)
 	}
 }
 
-/* One pass over the top level of every unit; stops when all are found. */
+/* A unit where a probe-site function is defined: the abstract or only DIE
+ * of a C function carries DW_AT_name itself. */
+static int defines_site(Dwarf_Die *d)
+{
+	return dwarf_tag(d) == DW_TAG_subprogram && gl_is_site_function(dwarf_diename(d)) &&
+	       !dwarf_hasattr(d, DW_AT_declaration);
+}
+
+/* One pass over the top level of every unit. */
 static void scan(struct gl_ctx *c, struct index *x)
 {
 	Dwarf_CU *cu = NULL;
@@ -119,13 +142,37 @@ static void scan(struct gl_ctx *c, struct index *x)
 	Dwarf_Half version;
 
 	x->missing = N_STRUCTS + N_ENUMS + N_VARS;
-	while (x->missing && dwarf_get_units(c->dw, cu, &cu, &version, &unit_type, &cudie, NULL) == 0) {
+	while (dwarf_get_units(c->dw, cu, &cu, &version, &unit_type, &cudie, NULL) == 0) {
+		int site = 0;
 		if (dwarf_child(&cudie, &child) != 0)
 			continue;
-		do
+		do {
 			match_die(x, &child);
-		while (dwarf_siblingof(&child, &child) == 0);
+			site = site || defines_site(&child);
+		} while (dwarf_siblingof(&child, &child) == 0);
+		if (!site)
+			continue;
+		GL_GROW(x->units, x->n_units, x->cap_units);
+		x->units[x->n_units++] = dwarf_dieoffset(&cudie);
 	}
+}
+
+size_t gl_dwarf_site_units(struct gl_ctx *c, const Dwarf_Off **units)
+{
+	struct index *x = idx_of(c);
+
+	*units = x->units;
+	return x->n_units;
+}
+
+void gl_dwarf_index_free(struct gl_ctx *c)
+{
+	struct index *x = c->dwarf_index;
+
+	if (x)
+		free(x->units);
+	free(x);
+	c->dwarf_index = NULL;
 }
 
 static struct index *idx_of(struct gl_ctx *c)

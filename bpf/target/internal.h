@@ -70,6 +70,8 @@ int gl_dwarf_var_addr(struct gl_ctx *c, const char *name, uint64_t *addr,
 int gl_dwarf_struct_die(struct gl_ctx *c, const char *name, Dwarf_Die *out);
 int gl_member_offset(Dwarf_Die *member, uint64_t *off);
 int gl_find_member(Dwarf_Die *st, const char *name, Dwarf_Die *member, uint64_t *off);
+size_t gl_dwarf_site_units(struct gl_ctx *c, const Dwarf_Off **units);
+void gl_dwarf_index_free(struct gl_ctx *c);
 
 /* dwarf_loc.c */
 void gl_loc_from_expr(struct gl_ctx *c, Dwarf_Die *scope, uint64_t pc,
@@ -81,6 +83,7 @@ size_t gl_loc_list(struct gl_ctx *c, Dwarf_Die *scope, Dwarf_Die *var,
 
 /* dwarf_sites.c */
 void gl_dwarf_sites(struct gl_ctx *c);
+int gl_is_site_function(const char *name);
 void gl_instances_free(struct gl_instances *v);
 
 /* plan.c */

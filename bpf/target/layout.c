@@ -57,7 +57,7 @@ static void close_all(struct gl_ctx *c)
 		elf_end(c->debug_elf);
 	if (c->debug_fd >= 0)
 		close(c->debug_fd);
-	free(c->dwarf_index);
+	gl_dwarf_index_free(c);
 	gl_symbols_free(&c->all);
 	gl_elf_close(c);
 }
