@@ -9,6 +9,9 @@ export enum GgmlType {
   Q8_0 = 8,
 }
 
+/** The block-quantized types. */
+export type QuantType = GgmlType.Q8_0 | GgmlType.Q4_0;
+
 interface TypeLayout {
   /** Elements per block (1 for plain float types). */
   blockSize: number;

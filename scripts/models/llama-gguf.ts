@@ -9,6 +9,14 @@ import { type TensorInit, tensorChunks } from "./weights";
 const ROPE_FREQ_BASE = 10000;
 const RMS_EPSILON = 1e-5;
 
+/** llama.cpp's `enum llama_ftype` for a file whose FFN weights (most of the bytes) have this type. */
+const FILE_TYPES: Record<GgmlType, number> = {
+  [GgmlType.F32]: 0, // ALL_F32
+  [GgmlType.F16]: 1, // MOSTLY_F16
+  [GgmlType.Q4_0]: 2, // MOSTLY_Q4_0
+  [GgmlType.Q8_0]: 7, // MOSTLY_Q8_0
+};
+
 function headDim(spec: ModelSpec): number {
   return spec.embd / spec.heads;
 }
@@ -24,6 +32,7 @@ function architectureMetadata(spec: ModelSpec): Metadata {
   return [
     ["general.architecture", { type: "string", value: "llama" }],
     ["general.name", { type: "string", value: `ggml-lens synthetic ${spec.name}` }],
+    ["general.file_type", u32(FILE_TYPES[spec.types.ffn])],
     ["llama.context_length", u32(spec.contextLength)],
     ["llama.embedding_length", u32(spec.embd)],
     ["llama.block_count", u32(spec.layers)],

@@ -1,7 +1,7 @@
 // Encoding of float values into the ggml tensor types (F32, F16, Q8_0, Q4_0), following ggml's
 // reference quantizers (quantize_row_q8_0_ref, quantize_row_q4_0_ref in ggml-quants.c) with f32
 // arithmetic, and fast random quantized blocks for the large benchmark models.
-import { GgmlType, typeLayout } from "./ggml-types";
+import { GgmlType, type QuantType, typeLayout } from "./ggml-types";
 import type { Rng } from "./random";
 
 const f32Scratch = new Float32Array(1);
@@ -101,7 +101,7 @@ export function encodeValues(type: GgmlType, values: Float32Array): Uint8Array {
 }
 
 /** Root mean square of the integer quants of a type when its bits are uniformly random. */
-function randomQuantRms(type: GgmlType.Q8_0 | GgmlType.Q4_0): number {
+function randomQuantRms(type: QuantType): number {
   const [lo, hi] = type === GgmlType.Q8_0 ? [-128, 127] : [-8, 7];
   let sum = 0;
   for (let k = lo; k <= hi; k++) sum += k * k;
@@ -112,7 +112,7 @@ function randomQuantRms(type: GgmlType.Q8_0 | GgmlType.Q4_0): number {
  * 256 f16 block scales spread over [0.5, 1.5] x the scale that gives weights of root mean
  * square `rms` when the quants are uniformly random.
  */
-function scaleTable(type: GgmlType.Q8_0 | GgmlType.Q4_0, rms: number): Uint16Array {
+function scaleTable(type: QuantType, rms: number): Uint16Array {
   const base = rms / randomQuantRms(type);
   return Uint16Array.from({ length: 256 }, (_, i) => f32ToF16Bits(base * (0.5 + i / 255)));
 }
@@ -121,7 +121,7 @@ function scaleTable(type: GgmlType.Q8_0 | GgmlType.Q4_0, rms: number): Uint16Arr
  * `blockCount` blocks of `type` with uniformly random quants and a random scale each, made
  * directly as bytes (no floats to quantize): the weights have root mean square about `rms`.
  */
-export function randomBlocks(type: GgmlType.Q8_0 | GgmlType.Q4_0, blockCount: number, rng: Rng, rms: number): Uint8Array {
+export function randomBlocks(type: QuantType, blockCount: number, rng: Rng, rms: number): Uint8Array {
   const { blockBytes } = typeLayout(type);
   const scales = scaleTable(type, rms);
   const out = new Uint8Array(blockCount * blockBytes);

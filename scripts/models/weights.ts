@@ -1,11 +1,11 @@
 // Tensor contents for the synthetic models: numerically sane random weights (root mean square
 // 0.02, like a freshly initialised transformer), norms of 1.0, seeded so that every run writes
 // the same bytes. Produced in chunks, so a tensor of any size needs little memory.
-import { GgmlType, elementCount, typeLayout } from "./ggml-types";
+import { GgmlType, type QuantType, elementCount, typeLayout } from "./ggml-types";
 import { encodeValues, randomBlocks } from "./quantize";
 import { Rng } from "./random";
 
-export const WEIGHT_RMS = 0.02;
+const WEIGHT_RMS = 0.02;
 /** Elements per chunk: a multiple of every block size. */
 const CHUNK_ELEMENTS = 1 << 22;
 
@@ -34,7 +34,7 @@ function* gaussianChunks(type: GgmlType, count: number, rng: Rng): Generator<Uin
   }
 }
 
-function* randomBlockChunks(type: GgmlType.Q8_0 | GgmlType.Q4_0, count: number, rng: Rng): Generator<Uint8Array> {
+function* randomBlockChunks(type: QuantType, count: number, rng: Rng): Generator<Uint8Array> {
   const { blockSize } = typeLayout(type);
   for (const n of chunkSizes(count)) yield randomBlocks(type, n / blockSize, rng, WEIGHT_RMS);
 }

@@ -9,7 +9,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { GGUFValueType, gguf } from "@huggingface/gguf";
 import { GGUF_ALIGNMENT, type Metadata, type TensorToWrite, writeGguf } from "../../scripts/models/gguf-writer";
-import { GgmlType, tensorBytes } from "../../scripts/models/ggml-types";
+import { GgmlType, type QuantType, tensorBytes } from "../../scripts/models/ggml-types";
 import { llamaMetadata, llamaTensors } from "../../scripts/models/llama-gguf";
 import { MODEL_SPECS } from "../../scripts/models/model-specs";
 import { encodeValues, f32ToF16Bits, randomBlocks } from "../../scripts/models/quantize";
@@ -113,7 +113,7 @@ function halfToFloat(bits: number): number {
 }
 
 /** Dequantized weights of Q8_0 (d * int8) or Q4_0 (d * (nibble - 8)) blocks. */
-function dequantize(type: GgmlType.Q8_0 | GgmlType.Q4_0, bytes: Uint8Array): number[] {
+function dequantize(type: QuantType, bytes: Uint8Array): number[] {
   const blockBytes = tensorBytes(type, [32]);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const values: number[] = [];
