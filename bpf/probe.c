@@ -40,6 +40,7 @@ static const char USAGE[] =
 	"  -h, --help         this help\n";
 
 enum mode { MODE_DEFAULT, MODE_FULL, MODE_SAMPLE };
+static const char *const MODE_NAMES[] = { [MODE_DEFAULT] = "default", [MODE_FULL] = "full", [MODE_SAMPLE] = "sample" };
 
 struct options {
 	enum mode mode;
@@ -71,6 +72,7 @@ struct run {
 	long decodes_in_window;
 	double window_started;
 	int exit_status;
+	int out_created;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -299,8 +301,8 @@ static int op_probes_on(struct run *r)
 {
 	if (r->op_links[0])
 		return 0;
-	LIBBPF_OPTS(bpf_uprobe_multi_opts, end_opts, .offsets = (unsigned long[]){ r->plan.barrier.file_offset },
-		    .cnt = 1);
+	unsigned long barrier_offset = r->plan.barrier.file_offset;
+	LIBBPF_OPTS(bpf_uprobe_multi_opts, end_opts, .offsets = &barrier_offset, .cnt = 1);
 	r->op_links[0] = attach_sites(r, r->skel->progs.op_site, 0);
 	r->op_links[1] = attach_sites(r, r->skel->progs.op_fused, 1);
 	r->op_links[2] = bpf_program__attach_uprobe_multi(r->skel->progs.op_end, r->target.pid, r->plan.barrier.path,
@@ -446,7 +448,9 @@ static void event_loop(struct run *r)
 			break;
 		if (r->opt.duration && now_s() - started >= r->opt.duration)
 			break;
+		/* Records are submitted without wakeups: poll times out, then everything is consumed. */
 		ring_buffer__poll(r->rb, 100);
+		ring_buffer__consume(r->rb);
 		duty_cycle(r);
 		report_progress(r, &last_progress);
 	}
@@ -467,6 +471,7 @@ static int start(struct run *r)
 	int fd = r->opt.out ? open_as_invoker(&r->who, r->opt.out, err, sizeof(err)) : dup(STDOUT_FILENO);
 	if (fd < 0)
 		return fail("%s", err), -1;
+	r->out_created = r->opt.out != NULL;
 	if (output_open(&r->out, fd))
 		return fail("cannot write the output"), -1;
 	r->skel = probe__open();
@@ -475,6 +480,7 @@ static int start(struct run *r)
 	configure(r);
 	if (probe__load(r->skel))
 		return fail("the kernel refused the BPF programs (see above); kernel 6.6 or newer is needed"), -1;
+	output_header(&r->out, &r->plan, &r->target, MODE_NAMES[r->opt.mode], r->opt.sample_hz);
 	double t0 = now_s();
 	if (attach_fixed(r) || attach_sampling(r) || (r->opt.mode == MODE_FULL && op_probes_on(r)))
 		return -1;
@@ -485,9 +491,6 @@ static int start(struct run *r)
 	r->rb = ring_buffer__new(bpf_map__fd(r->skel->maps.events), on_record, r, NULL);
 	if (!r->rb)
 		return fail("cannot read the ring buffer: %s", strerror(errno)), -1;
-	output_header(&r->out, &r->plan, &r->target, r->opt.mode == MODE_FULL ? "full" :
-						      r->opt.mode == MODE_SAMPLE ? "sample" : "default",
-		      r->opt.sample_hz);
 	if (target_release(&r->target))
 		return fail("the target process could not be started"), -1;
 	return 0;
@@ -534,6 +537,8 @@ int main(int argc, char **argv)
 	else if (run.target.launched)
 		kill(run.target.pid, SIGKILL), waitpid(run.target.pid, NULL, 0);
 	finish(&run);
+	if (rc && run.opt.out && run.out_created)
+		unlink(run.opt.out); /* nothing was recorded: leave no empty profile behind */
 	if (rc)
 		return 1;
 	fprintf(stderr, "ggml-lens-probe: done: %llu records, target exit status %d\n",
