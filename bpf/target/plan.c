@@ -51,6 +51,17 @@ static const struct gl_param *param(const struct gl_instance *in, size_t i)
 	return in && i < in->n_params ? &in->params[i] : NULL;
 }
 
+/* The argument a call passes in register reg (DW_TAG_call_site_parameter). */
+static int arg_in(const struct gl_call *call, int reg, struct gl_loc *out)
+{
+	for (size_t i = 0; i < call->n_args; i++)
+		if (call->args[i].kind == GL_LOC_REG && call->args[i].reg == reg) {
+			*out = call->args[i];
+			return 1;
+		}
+	return 0;
+}
+
 static int start_at_extra_entry(struct gl_layout *l, struct gl_probe *p)
 {
 	const struct gl_symbol *s = gl_find_symbol(l, "ggml_cpu_extra_compute_forward");
@@ -70,14 +81,13 @@ static int start_at_extra_call(struct gl_layout *l, struct gl_probe *p)
 	const struct gl_instance *in = instance(l, "ggml_compute_forward");
 	const struct gl_call *call = call_to(in, "ggml_cpu_extra_compute_forward");
 
-	if (!call || !call->call_pc || call->n_args < 2)
+	if (!call || !call->call_pc || l->machine != EM_X86_64 ||
+	    !arg_in(call, DW_X86_RDI, &p->params) || !arg_in(call, DW_X86_RSI, &p->tensor))
 		return 0;
 	p->have = 1;
 	p->addr = call->call_pc;
 	snprintf(p->what, sizeof(p->what), "call ggml_cpu_extra_compute_forward in %s",
 		 in->caller ? in->caller : "?");
-	p->params = call->args[0];
-	p->tensor = call->args[1];
 	return 1;
 }
 
@@ -145,16 +155,18 @@ static void outside_calls(struct gl_layout *l, const struct gl_instance *in)
 {
 	for (size_t k = 0; k < in->n_calls; k++) {
 		const struct gl_call *call = &in->calls[k];
-		if (!is_kernel(call->callee) || !call->call_pc || call->n_args < 2)
+		struct gl_loc params, tensor;
+		if (!is_kernel(call->callee) || !call->call_pc || l->machine != EM_X86_64 ||
+		    !arg_in(call, DW_X86_RDI, &params) || !arg_in(call, DW_X86_RSI, &tensor))
 			continue;
 		struct gl_probe *p = push(&l->plan.outside, &l->plan.n_outside);
 		p->have = 1;
+		p->params = params;
+		p->tensor = tensor;
 		p->addr = call->call_pc;
 		snprintf(p->what, sizeof(p->what), "call %s in %s%s%s", call->callee,
 			 in->caller ? in->caller : "?", call->inlined_in ? " via inlined " : "",
 			 call->inlined_in ? call->inlined_in : "");
-		p->params = call->args[0];
-		p->tensor = call->args[1];
 	}
 }
 
