@@ -95,18 +95,19 @@ static void write_types(struct json *j, const struct gl_layout *l)
 
 static void write_sites(struct json *j, const struct plan *plan)
 {
-	static const char *const kinds[] = { [SITE_OP_INLINE] = "inline", [SITE_OP_ENTRY] = "entry",
-					     [SITE_OP_FUSED] = "fused" };
+	static const char *const kinds[] = { [SITE_OP_START] = "op_start", [SITE_OP_FUSED] = "fused_start",
+					     [SITE_OP_END] = "op_end" };
 	json_open(j, "sites", '[');
 	for (size_t i = 0; i < plan->n_sites; i++) {
 		const struct op_site *s = &plan->sites[i];
 		json_open(j, NULL, '{');
 		json_int(j, "index", (int64_t)i);
 		json_str(j, "kind", kinds[s->kind]);
-		json_str(j, "func", s->func);
+		json_str(j, "what", s->what);
 		json_uint(j, "vaddr", s->vaddr);
 		json_uint(j, "file_offset", s->file_offset);
-		json_str(j, "tensor", s->tensor_reg >= 0 ? gl_reg_name(s->tensor_reg) : "arg2");
+		if (s->kind != SITE_OP_END)
+			json_str(j, "tensor", gl_reg_name(s->tensor_reg));
 		json_close(j, '}');
 	}
 	json_close(j, ']');

@@ -109,95 +109,68 @@ static int fill_layout(struct plan *plan)
 	return 0;
 }
 
-static int add_site(struct plan *plan, enum site_kind kind, const char *func, uint64_t vaddr, int treg, int preg)
+static int loc_reg(const struct gl_loc *loc)
+{
+	return loc->kind == GL_LOC_REG ? loc->reg : -1;
+}
+
+static int add_site(struct plan *plan, enum site_kind kind, const struct gl_probe *probe)
 {
 	if (plan->n_sites >= PLAN_MAX_SITES)
 		return ERR(plan, "more than %d op probe sites in %s", PLAN_MAX_SITES, plan->cpu->path);
 	struct op_site *s = &plan->sites[plan->n_sites];
-	if (gl_file_offset(plan->cpu, vaddr, &s->file_offset) != 0)
-		return ERR(plan, "address 0x%llx of %s is not backed by %s", (unsigned long long)vaddr, func,
+	if (gl_file_offset(plan->cpu, probe->addr, &s->file_offset) != 0)
+		return ERR(plan, "address 0x%llx (%s) is not backed by %s", (unsigned long long)probe->addr, probe->what,
 			   plan->cpu->path);
 	s->kind = kind;
-	s->func = func;
-	s->vaddr = vaddr;
-	s->tensor_reg = treg;
-	s->params_reg = preg;
+	s->what = probe->what;
+	s->vaddr = probe->addr;
+	s->tensor_reg = loc_reg(&probe->tensor);
+	s->params_reg = loc_reg(&probe->params);
+	if (kind != SITE_OP_END && s->tensor_reg < 0)
+		return ERR(plan, "%s: the tensor pointer is not in a register at %s", plan->cpu->path, probe->what);
 	plan->n_sites++;
 	return 0;
 }
 
-static const struct gl_param *instance_param(const struct gl_instance *in, const char *name)
-{
-	for (size_t i = 0; i < in->n_params; i++)
-		if (in->params[i].name && strcmp(in->params[i].name, name) == 0)
-			return &in->params[i];
-	return NULL;
-}
-
-static int is_op_dispatch(const struct gl_instance *in)
-{
-	return in->inlined && strcmp(in->func, "ggml_compute_forward") == 0 && in->caller &&
-	       strstr(in->caller, "ggml_graph_compute_thread");
-}
-
-/* The inlined op switch's entry, where DWARF says the tensor pointer sits in a register. */
-static int add_inline_sites(struct plan *plan)
-{
-	const struct gl_instances *all = &plan->cpu->instances;
-	size_t before = plan->n_sites;
-	for (size_t i = 0; i < all->n; i++) {
-		const struct gl_instance *in = &all->v[i];
-		if (!is_op_dispatch(in))
-			continue;
-		const struct gl_param *tensor = instance_param(in, "tensor");
-		const struct gl_param *params = instance_param(in, "params");
-		if (!tensor || tensor->at_entry.kind != GL_LOC_REG) {
-			plan->n_sites = before; /* not usable: use the symbols method instead */
-			return 0;
-		}
-		int preg = params && params->at_entry.kind == GL_LOC_REG ? params->at_entry.reg : -2;
-		if (add_site(plan, SITE_OP_INLINE, in->func, in->entry_pc, tensor->at_entry.reg, preg))
-			return -1;
-	}
-	return (int)(plan->n_sites - before);
-}
-
-static int add_symbol_site(struct plan *plan, enum site_kind kind, const char *name)
-{
-	const struct gl_symbol *s = gl_find_symbol(plan->cpu, name);
-	return s ? add_site(plan, kind, s->name, s->addr, -1, -1) : 0;
-}
-
-static int add_fused_sites(struct plan *plan)
+/* Symbols only: ggml_barrier's entry ends an op when called from the compute loop itself,
+ * not from a kernel that synchronizes internally; the loop function bounds that check. */
+static void bound_barrier_entry(struct plan *plan)
 {
 	const struct gl_symbols *syms = &plan->cpu->symbols;
-	for (size_t i = 0; i < syms->n; i++) {
-		const char *name = syms->v[i].name;
-		size_t len = strlen(name);
-		if (strncmp(name, "ggml_compute_forward_", 21) == 0 && len > 6 && strcmp(name + len - 6, "_fused") == 0 &&
-		    add_symbol_site(plan, SITE_OP_FUSED, name))
-			return -1;
-	}
-	return 0;
+	for (size_t i = 0; i < syms->n; i++)
+		if (strncmp(syms->v[i].name, "ggml_graph_compute_thread", 25) == 0 && syms->v[i].size) {
+			plan->end_caller_lo = syms->v[i].addr;
+			plan->end_caller_hi = syms->v[i].addr + syms->v[i].size;
+			return;
+		}
 }
 
+/* Op spans: start where every op enters the dispatch, end where the compute loop reaches the
+ * barrier after it; fused groups start where the loop calls the fused kernel. The analysis
+ * (target/plan.c) derives these from DWARF call sites, or from symbols without DWARF. */
 static int plan_sites(struct plan *plan)
 {
-	int inline_sites = plan->cpu->has_dwarf ? add_inline_sites(plan) : 0;
-	if (inline_sites < 0)
+	const struct gl_plan *p = &plan->cpu->plan;
+	if (!p->op_start.have || !p->n_op_end)
+		return ERR(plan, "%s: no usable op probe sites (%s); use --mode sample",
+			   plan->cpu->path, plan->cpu->errors.n ? plan->cpu->errors.v[0] : "no op dispatch found");
+	plan->op_method = strcmp(plan->cpu->sites_mode, "dwarf") == 0 ? "dwarf-inline" : "symbols";
+	if (add_site(plan, SITE_OP_START, &p->op_start))
 		return -1;
-	if (inline_sites > 0) {
-		plan->op_method = "dwarf-inline";
-	} else {
-		plan->op_method = "symbols";
-		if (!gl_find_symbol(plan->cpu, "ggml_cpu_extra_compute_forward"))
-			return ERR(plan, "%s has neither DWARF for the inlined op dispatch nor the symbol "
-					 "ggml_cpu_extra_compute_forward; ops cannot be traced (use --mode sample)",
-				   plan->cpu->path);
-		if (add_symbol_site(plan, SITE_OP_ENTRY, "ggml_cpu_extra_compute_forward"))
+	for (size_t i = 0; i < p->n_outside; i++)
+		if (add_site(plan, SITE_OP_FUSED, &p->outside[i]))
 			return -1;
+	for (size_t i = 0; i < p->n_op_end; i++)
+		if (add_site(plan, SITE_OP_END, &p->op_end[i]))
+			return -1;
+	const struct gl_symbol *barrier = gl_find_symbol(plan->cpu, "ggml_barrier");
+	plan->end_at_barrier_entry = barrier && p->n_op_end == 1 && p->op_end[0].addr == barrier->addr;
+	if (plan->end_at_barrier_entry) {
+		plan->barrier_vaddr = barrier->addr;
+		bound_barrier_entry(plan);
 	}
-	return add_fused_sites(plan);
+	return 0;
 }
 
 static int open_libraries(struct plan *plan, const char *const *paths, size_t n_paths)
@@ -236,9 +209,6 @@ int plan_build(struct plan *plan, const char *const *paths, size_t n_paths)
 	plan->cpu_path = plan->cpu->path;
 	plan->decode = symbol_point(plan->llama, "llama_decode");
 	plan->graph_compute = symbol_point(plan->cpu, "ggml_graph_compute");
-	plan->barrier = symbol_point(plan->cpu, "ggml_barrier");
-	if (!plan->barrier.found)
-		return ERR(plan, "%s: symbol ggml_barrier not found; op spans cannot be closed", plan->cpu->path);
 	if (fill_layout(plan))
 		return -1;
 	return plan_sites(plan);

@@ -9,11 +9,11 @@
 #define PLAN_MAX_SITES 32
 #define PLAN_MAX_LIBS 64
 
-enum site_kind { SITE_OP_INLINE, SITE_OP_ENTRY, SITE_OP_FUSED };
+enum site_kind { SITE_OP_START, SITE_OP_FUSED, SITE_OP_END };
 
 struct op_site {
 	enum site_kind kind;
-	const char *func;     /* function probed or inlined */
+	const char *what;     /* e.g. "call ggml_barrier in ggml_graph_compute_thread" */
 	uint64_t vaddr;       /* in the library */
 	uint64_t file_offset; /* what the uprobe needs */
 	int tensor_reg;       /* DWARF register of the tensor pointer, -1: entry ABI */
@@ -38,11 +38,14 @@ struct plan {
 	size_t n_libs;
 	struct gl_layout *libs[PLAN_MAX_LIBS];
 	const struct gl_layout *llama, *cpu, *base;
-	struct probe_point decode, graph_compute, barrier;
+	struct probe_point decode, graph_compute;
 	const char *op_method; /* "dwarf-inline" or "symbols" */
 	size_t n_sites;
 	struct op_site sites[PLAN_MAX_SITES];
 	const char *cpu_path; /* the library holding the op sites */
+	int end_at_barrier_entry; /* symbols only: op ends at ggml_barrier's entry ... */
+	uint64_t barrier_vaddr;   /* ... when called from [end_caller_lo, end_caller_hi) */
+	uint64_t end_caller_lo, end_caller_hi;
 	struct tensor_layout layout;
 	const struct gl_names *op_names;
 	const struct gl_layout *traits_from;

@@ -41,6 +41,11 @@ const volatile __s32 op_mul_mat_id = -1;
  * A DWARF register number (x86-64 numbering), or -1 for the function-entry ABI (rdi, rsi). */
 const volatile __s32 site_tensor_reg[GL_MAX_SITES] = {};
 const volatile __s32 site_params_reg[GL_MAX_SITES] = {};
+/* Symbols only: the op ends at ggml_barrier's entry when called from [lo, hi) (link-time addresses). */
+const volatile bool end_at_barrier_entry = false;
+const volatile __u64 barrier_vaddr = 0;
+const volatile __u64 end_caller_lo = 0;
+const volatile __u64 end_caller_hi = 0;
 const volatile bool trace_sched = false;
 
 struct {
@@ -366,15 +371,28 @@ int op_site(struct pt_regs *ctx)
 	return op_begin(ctx, params, tensor, 0, site);
 }
 
-/* A fused group starts (entry of a fused kernel: params, first node, second node). */
+/* A fused group starts: the compute loop calls a fused kernel (params, first node, second node). */
 SEC("uprobe.multi")
 int op_fused(struct pt_regs *ctx)
 {
 	if (!is_target())
 		return 0;
 	count(GL_PROBE_OP_FUSED, &hits);
-	return op_begin(ctx, PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx),
-			bpf_get_attach_cookie(ctx) & (GL_MAX_SITES - 1));
+	__u32 site = bpf_get_attach_cookie(ctx) & (GL_MAX_SITES - 1);
+	__s32 treg = site_tensor_reg[site], preg = site_params_reg[site];
+	__u64 tensor = treg < 0 ? PT_REGS_PARM2(ctx) : dwarf_reg(ctx, treg);
+	__u64 params = preg < 0 ? PT_REGS_PARM1(ctx) : dwarf_reg(ctx, preg);
+	return op_begin(ctx, params, tensor, PT_REGS_PARM3(ctx), site);
+}
+
+/* Entered from a kernel rather than from the compute loop: not the end of the op. */
+static __always_inline bool barrier_inside_kernel(struct pt_regs *ctx)
+{
+	if (!end_at_barrier_entry || end_caller_hi == 0)
+		return false;
+	__u64 bias = PT_REGS_IP(ctx) - barrier_vaddr;
+	__u64 caller = read_ptr(PT_REGS_SP(ctx)) - bias;
+	return caller < end_caller_lo || caller >= end_caller_hi;
 }
 
 /* A worker reaches the barrier after its op: the op's span ends. */
@@ -384,6 +402,8 @@ int op_end(struct pt_regs *ctx)
 	if (!is_target())
 		return 0;
 	count(GL_PROBE_OP_END, &hits);
+	if (barrier_inside_kernel(ctx))
+		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u64 *tensor = bpf_map_lookup_elem(&current_op, &tid);
 	if (!tensor || !*tensor)

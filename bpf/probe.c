@@ -237,6 +237,10 @@ static void configure(struct run *r)
 		ro->site_tensor_reg[i] = r->plan.sites[i].tensor_reg;
 		ro->site_params_reg[i] = r->plan.sites[i].params_reg;
 	}
+	ro->end_at_barrier_entry = r->plan.end_at_barrier_entry;
+	ro->barrier_vaddr = r->plan.barrier_vaddr;
+	ro->end_caller_lo = r->plan.end_caller_lo;
+	ro->end_caller_hi = r->plan.end_caller_hi;
 	ro->trace_sched = true;
 	bpf_map__set_max_entries(r->skel->maps.events, r->opt.ringbuf_kb * 1024);
 	/* Op probes attach in windows (default) or not at all (sample): they are not autoattached. */
@@ -276,13 +280,15 @@ static int attach_fixed(struct run *r)
 	return 0;
 }
 
-static struct bpf_link *attach_sites(struct run *r, struct bpf_program *prog, int fused)
+static void op_probes_off(struct run *r);
+
+static struct bpf_link *attach_sites(struct run *r, struct bpf_program *prog, enum site_kind kind)
 {
 	unsigned long offsets[PLAN_MAX_SITES];
 	__u64 cookies[PLAN_MAX_SITES];
 	size_t n = 0;
 	for (size_t i = 0; i < r->plan.n_sites; i++) {
-		if ((r->plan.sites[i].kind == SITE_OP_FUSED) != fused)
+		if (r->plan.sites[i].kind != kind)
 			continue;
 		offsets[n] = r->plan.sites[i].file_offset;
 		cookies[n] = i;
@@ -291,24 +297,21 @@ static struct bpf_link *attach_sites(struct run *r, struct bpf_program *prog, in
 	if (!n)
 		return NULL;
 	LIBBPF_OPTS(bpf_uprobe_multi_opts, opts, .offsets = offsets, .cookies = cookies, .cnt = n);
-	struct bpf_link *link = bpf_program__attach_uprobe_multi(prog, r->target.pid, r->plan.cpu_path, NULL, &opts);
-	if (!link)
-		fail("cannot attach the op probes in %s: %s", r->plan.cpu_path, strerror(errno));
-	return link;
+	return bpf_program__attach_uprobe_multi(prog, r->target.pid, r->plan.cpu_path, NULL, &opts);
 }
 
 static int op_probes_on(struct run *r)
 {
 	if (r->op_links[0])
 		return 0;
-	unsigned long barrier_offset = r->plan.barrier.file_offset;
-	LIBBPF_OPTS(bpf_uprobe_multi_opts, end_opts, .offsets = &barrier_offset, .cnt = 1);
-	r->op_links[0] = attach_sites(r, r->skel->progs.op_site, 0);
-	r->op_links[1] = attach_sites(r, r->skel->progs.op_fused, 1);
-	r->op_links[2] = bpf_program__attach_uprobe_multi(r->skel->progs.op_end, r->target.pid, r->plan.barrier.path,
-							  NULL, &end_opts);
-	if (!r->op_links[0] || !r->op_links[2])
-		return fail("cannot attach op probes: %s", strerror(errno)), -1;
+	r->op_links[0] = attach_sites(r, r->skel->progs.op_site, SITE_OP_START);
+	r->op_links[1] = attach_sites(r, r->skel->progs.op_fused, SITE_OP_FUSED);
+	r->op_links[2] = attach_sites(r, r->skel->progs.op_end, SITE_OP_END);
+	if (!r->op_links[0] || !r->op_links[2]) {
+		fail("cannot attach the op probes in %s: %s", r->plan.cpu_path, strerror(errno));
+		op_probes_off(r);
+		return -1;
+	}
 	r->windows++;
 	r->decodes_in_window = 0;
 	r->window_started = now_s();
@@ -318,13 +321,13 @@ static int op_probes_on(struct run *r)
 
 static void op_probes_off(struct run *r)
 {
-	if (!r->op_links[0])
-		return;
+	int was_on = r->op_links[0] && r->op_links[2];
 	for (int i = 0; i < 3; i++) {
 		bpf_link__destroy(r->op_links[i]);
 		r->op_links[i] = NULL;
 	}
-	output_window(&r->out, 0);
+	if (was_on)
+		output_window(&r->out, 0);
 }
 
 static int perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu)
