@@ -102,7 +102,10 @@ function field<K extends FieldKind>(c: string, at: number, kind: K, n = 1): Fiel
   return { c, at, kind, n };
 }
 
-function layout<F extends Fields>(type: RecordType, c: string, size: number, fields: F): RecordLayout<F> {
+/** Names a table already uses for the record header; a field named so would hide them. */
+type NotReserved = Partial<Record<"count" | "offset" | "ts" | "tid", never>>;
+
+function layout<F extends Fields & NotReserved>(type: RecordType, c: string, size: number, fields: F): RecordLayout<F> {
   return { type, c, size, fields };
 }
 
@@ -161,7 +164,7 @@ export const LAYOUTS = {
     tensor: field("tensor", 16, "u64"),
     nUsed: field("n_used", 24, "i32"),
     nTokens: field("n_tokens", 28, "i32"),
-    count: field("count", 32, "u32"),
+    idCount: field("count", 32, "u32"),
     ids: field("ids", 40, "i32", EXPERT_IDS_CAP),
   }),
   sample: layout(RecordType.Sample, "gl_sample", 40, {

@@ -75,7 +75,7 @@ test("decodes the header, every record type and the trailer", () => {
   assert.equal(tensorName(s, "opBegin", 0), "ffn_out-0");
   assert.deepEqual([t.opEnd.tensor[0], t.opEnd.ts[0]], [0x1000, 150]);
   const e = t.expertIds;
-  assert.deepEqual([e.nUsed[0], e.nTokens[0], e.count[0]], [2, 2, 4]);
+  assert.deepEqual([e.count, e.nUsed[0], e.nTokens[0], e.idCount[0]], [1, 2, 2, 4]);
   assert.deepEqual([...e.ids.subarray(0, 5)], [3, 1, 0, 7, 0]);
   assert.equal(e.ids.length, 64);
   assert.deepEqual([t.sample.ip[0], t.sample.tensor[0]], [0x7fff12345678, 0x1000]);

@@ -1,0 +1,570 @@
+/**
+ * The profile model: what a decoded stream says about a run, in the terms of llama.cpp and ggml
+ * (decode calls and tokens, graphs and their structure, op spans per thread, experts, samples,
+ * scheduler events) and the per-op aggregates the views and the CLI show.
+ *
+ * Op spans stay in typed arrays (struct of arrays): a long run has millions of them.
+ */
+import {
+  EXPERT_IDS_CAP,
+  MAX_DIMS_CAP,
+  MAX_SRC_CAP,
+  OpFlags,
+  tensorName,
+  type DecodedStream,
+  type HeaderInfo,
+  type RecordTables,
+  type Trailer,
+} from "./stream";
+
+/** One llama_decode call. */
+export interface TokenCall {
+  tid: number;
+  startNs: number;
+  endNs: number;
+  /** Batch size; -1 when the target's llama_batch layout is unknown. */
+  nTokens: number;
+  /** More than one token is prompt processing (prefill), one is generation (decode). */
+  kind: "prefill" | "decode" | "unknown";
+  /** llama_decode's return value; null when its end was not seen. */
+  ret: number | null;
+}
+
+export interface TokenSummary {
+  calls: number;
+  /** Tokens processed: the sum of the known batch sizes. */
+  tokens: number;
+  prefill: { calls: number; tokens: number; totalNs: number };
+  decode: { calls: number; tokens: number; totalNs: number };
+  /** Calls of unknown batch size. */
+  unknownCalls: number;
+  /** Time to first token: start of the first prefill call to the end of the prefill calls after it. */
+  ttftNs: number | null;
+  /** Time per output token: from the end of prefill (else the first decode call's start) to the end of the last decode call, per decode call. */
+  tpotNs: number | null;
+}
+
+/** One computation of a ggml graph. */
+export interface GraphRun {
+  tid: number;
+  startNs: number;
+  endNs: number;
+  graph: number;
+  /** The graph's structure signature, as 16 hex digits (key of Profile.structures). */
+  signature: string;
+  nNodes: number;
+  /** Return status; null when its end was not seen. */
+  status: number | null;
+}
+
+/** One node of a graph structure, from GRAPH_NODE records. */
+export interface GraphNode {
+  index: number;
+  tensor: number;
+  op: string;
+  opValue: number;
+  type: string;
+  flags: number;
+  opParams0: number;
+  ne: number[];
+  nb: number[];
+  /** Source tensor addresses, trailing empty slots dropped (0 marks an empty slot). */
+  src: number[];
+  name: string;
+}
+
+/** What an op span is counted under: one op, or a fused group "FIRST+SECOND". */
+export interface OpLabel {
+  name: string;
+  op: number;
+  /** The span ran a fused group (the second op may be unknown, then `name` is the first op's). */
+  fused: boolean;
+}
+
+/** Op spans, sorted by thread then start; row i of each array describes span i. */
+export interface OpSpans {
+  count: number;
+  tid: Uint32Array;
+  startNs: Float64Array;
+  endNs: Float64Array;
+  /** Row of the span's OP_BEGIN in the decoded stream's opBegin table. */
+  row: Uint32Array;
+  /** Index in Profile.labels. */
+  label: Uint32Array;
+  /** 1 when no OP_END closed the span: the next OP_BEGIN on its thread did. */
+  unterminated: Uint8Array;
+}
+
+/** The spans of one thread: spans[first .. first + count). */
+export interface ThreadLane {
+  tid: number;
+  first: number;
+  count: number;
+}
+
+/** Per-op aggregate; times are summed over threads (one call = one thread running the op once). */
+export interface OpStat {
+  op: string;
+  fused: boolean;
+  calls: number;
+  threads: number;
+  total_ns: number;
+  /** Share of all op time. */
+  share: number;
+  mean_ns: number;
+  p50_ns: number;
+  p99_ns: number;
+}
+
+/** MUL_MAT_ID: the experts chosen for each token (ids[token * nUsed + k], at most 64 carried). */
+export interface ExpertSelection {
+  ts: number;
+  tid: number;
+  tensor: number;
+  nUsed: number;
+  nTokens: number;
+  ids: number[];
+}
+
+/** How begin and end records paired up. */
+export interface PairingCounts {
+  /** Begins closed by their end. */
+  paired: number;
+  /** Begins closed by the next begin on the same thread. */
+  unterminated: number;
+  /** Ends with no open begin on their thread. */
+  unmatchedEnds: number;
+  /** Begins still open when the stream ended (left out). */
+  openAtEnd: number;
+}
+
+export interface Profile {
+  header: HeaderInfo;
+  version: { major: number; minor: number };
+  trailer: Trailer | undefined;
+  truncated: boolean;
+  errors: string[];
+  calls: TokenCall[];
+  tokens: TokenSummary;
+  graphs: GraphRun[];
+  structures: Map<string, GraphNode[]>;
+  spans: OpSpans;
+  threads: ThreadLane[];
+  labels: OpLabel[];
+  /** Sorted by total time, largest first. */
+  ops: OpStat[];
+  experts: ExpertSelection[];
+  samples: RecordTables["sample"];
+  sched: RecordTables["sched"];
+  windows: RecordTables["window"];
+  pairing: { calls: PairingCounts; graphs: PairingCounts; ops: PairingCounts };
+  /** Events the helper could not record (ring buffer full); null without a trailer. */
+  lostEvents: number | null;
+}
+
+export function opName(header: HeaderInfo, op: number): string {
+  return header.ops[op] ?? `op#${op}`;
+}
+
+export function typeName(header: HeaderInfo, type: number): string {
+  return header.types[type]?.name ?? `type#${type}`;
+}
+
+/** Nearest-rank percentile of ascending values (q in 0..1); 0 for none. */
+export function percentile(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+export function buildProfile(stream: DecodedStream): Profile {
+  const t = stream.tables;
+  const header = stream.header.info;
+  const calls = pairByThread(t.decodeBegin, t.decodeEnd);
+  const graphs = pairByThread(t.graphBegin, t.graphEnd);
+  const ops = pairByThread(t.opBegin, t.opEnd);
+  const labels = new LabelTable(header, new NodeIndex(stream));
+  const spans = opSpans(stream, ops, labels);
+  const threads = threadLanes(spans);
+  const tokenCalls = tokenCallsOf(t, calls);
+  return {
+    header,
+    version: { major: stream.header.major, minor: stream.header.minor },
+    trailer: stream.trailer,
+    truncated: stream.truncated,
+    errors: stream.errors,
+    calls: tokenCalls,
+    tokens: summarizeTokens(tokenCalls),
+    graphs: graphRuns(t, graphs),
+    structures: graphStructures(stream),
+    spans,
+    threads,
+    labels: labels.list,
+    ops: opStats(spans, threads, labels.list),
+    experts: expertSelections(t),
+    samples: t.sample,
+    sched: t.sched,
+    windows: t.window,
+    pairing: { calls: calls.counts, graphs: graphs.counts, ops: ops.counts },
+    lostEvents: stream.trailer ? Object.values(stream.trailer.lost).reduce((a, b) => a + b, 0) : null,
+  };
+}
+
+// ---- pairing -----------------------------------------------------------------------------
+
+interface Side {
+  count: number;
+  offset: Uint32Array;
+  tid: Uint32Array;
+  ts: Float64Array;
+}
+
+/** Begin rows with the end that closed each (row, or -1 when the next begin did), in closing order. */
+interface Pairs {
+  count: number;
+  begin: Uint32Array;
+  end: Int32Array;
+  endNs: Float64Array;
+  counts: PairingCounts;
+}
+
+/**
+ * Pairs each begin with the next end on the same thread, in stream order; a begin followed by
+ * another begin on its thread is closed at the new begin and counted unterminated.
+ */
+function pairByThread(begins: Side, ends: Side): Pairs {
+  const pairs: Pairs = {
+    count: 0,
+    begin: new Uint32Array(begins.count),
+    end: new Int32Array(begins.count),
+    endNs: new Float64Array(begins.count),
+    counts: { paired: 0, unterminated: 0, unmatchedEnds: 0, openAtEnd: 0 },
+  };
+  const close = (b: number, e: number, endNs: number): void => {
+    pairs.begin[pairs.count] = b;
+    pairs.end[pairs.count] = e;
+    pairs.endNs[pairs.count++] = endNs;
+  };
+  const lanes = new Map<number, number>();
+  const laneOf = (tid: number): number => lanes.get(tid) ?? lanes.set(tid, lanes.size).size - 1;
+  /** Open begin row per thread lane, -1 when none. */
+  const open: number[] = [];
+  for (let b = 0, e = 0; b < begins.count || e < ends.count; ) {
+    if (e >= ends.count || (b < begins.count && begins.offset[b] < ends.offset[e])) {
+      const lane = laneOf(begins.tid[b]);
+      if ((open[lane] ?? -1) >= 0) {
+        close(open[lane], -1, begins.ts[b]);
+        pairs.counts.unterminated++;
+      }
+      open[lane] = b++;
+    } else {
+      const lane = laneOf(ends.tid[e]);
+      if ((open[lane] ?? -1) < 0) pairs.counts.unmatchedEnds++;
+      else {
+        close(open[lane], e, ends.ts[e]);
+        open[lane] = -1;
+        pairs.counts.paired++;
+      }
+      e++;
+    }
+  }
+  pairs.counts.openAtEnd = open.filter((row) => row >= 0).length;
+  return pairs;
+}
+
+// ---- tokens ------------------------------------------------------------------------------
+
+function tokenCallsOf(t: RecordTables, pairs: Pairs): TokenCall[] {
+  const calls: TokenCall[] = [];
+  for (let i = 0; i < pairs.count; i++) {
+    const b = pairs.begin[i];
+    const e = pairs.end[i];
+    const nTokens = t.decodeBegin.nTokens[b];
+    calls.push({
+      tid: t.decodeBegin.tid[b],
+      startNs: t.decodeBegin.ts[b],
+      endNs: pairs.endNs[i],
+      nTokens,
+      kind: nTokens > 1 ? "prefill" : nTokens === 1 ? "decode" : "unknown",
+      ret: e < 0 ? null : t.decodeEnd.ret[e],
+    });
+  }
+  return calls.sort((a, b) => a.startNs - b.startNs);
+}
+
+/** `calls` sorted by start. */
+function summarizeTokens(calls: TokenCall[]): TokenSummary {
+  const prefill = calls.filter((c) => c.kind === "prefill");
+  const decode = calls.filter((c) => c.kind === "decode");
+  const sum = (list: TokenCall[], f: (c: TokenCall) => number): number => list.reduce((n, c) => n + f(c), 0);
+  const firstPrefill = calls.findIndex((c) => c.kind === "prefill");
+  const prefillRun = firstPrefill < 0 ? [] : leadingRun(calls.slice(firstPrefill), "prefill");
+  const prefillEnd = prefillRun.length ? prefillRun[prefillRun.length - 1].endNs : null;
+  const decodeFrom = prefillEnd ?? decode[0]?.startNs;
+  return {
+    calls: calls.length,
+    tokens: sum(calls, (c) => Math.max(0, c.nTokens)),
+    prefill: { calls: prefill.length, tokens: sum(prefill, (c) => c.nTokens), totalNs: sum(prefill, (c) => c.endNs - c.startNs) },
+    decode: { calls: decode.length, tokens: decode.length, totalNs: sum(decode, (c) => c.endNs - c.startNs) },
+    unknownCalls: calls.length - prefill.length - decode.length,
+    ttftNs: prefillEnd === null ? null : prefillEnd - prefillRun[0].startNs,
+    tpotNs: decode.length && decodeFrom !== undefined ? (decode[decode.length - 1].endNs - decodeFrom) / decode.length : null,
+  };
+}
+
+/** The calls at the start of `calls` that are of `kind`. */
+function leadingRun(calls: TokenCall[], kind: TokenCall["kind"]): TokenCall[] {
+  const stop = calls.findIndex((c) => c.kind !== kind);
+  return stop < 0 ? calls : calls.slice(0, stop);
+}
+
+// ---- graphs ------------------------------------------------------------------------------
+
+function hex64(value: bigint): string {
+  return value.toString(16).padStart(16, "0");
+}
+
+function graphRuns(t: RecordTables, pairs: Pairs): GraphRun[] {
+  const runs: GraphRun[] = [];
+  for (let i = 0; i < pairs.count; i++) {
+    const b = pairs.begin[i];
+    const e = pairs.end[i];
+    runs.push({
+      tid: t.graphBegin.tid[b],
+      startNs: t.graphBegin.ts[b],
+      endNs: pairs.endNs[i],
+      graph: t.graphBegin.graph[b],
+      signature: hex64(t.graphBegin.signature[b]),
+      nNodes: t.graphBegin.nNodes[b],
+      status: e < 0 ? null : t.graphEnd.status[e],
+    });
+  }
+  return runs.sort((a, b) => a.startNs - b.startNs);
+}
+
+function graphStructures(stream: DecodedStream): Map<string, GraphNode[]> {
+  const nodes = stream.tables.graphNode;
+  const header = stream.header.info;
+  const structures = new Map<string, GraphNode[]>();
+  for (let i = 0; i < nodes.count; i++) {
+    const signature = hex64(nodes.signature[i]);
+    const list = structures.get(signature) ?? [];
+    list.push(graphNode(stream, header, i));
+    structures.set(signature, list);
+  }
+  for (const list of structures.values()) list.sort((a, b) => a.index - b.index);
+  return structures;
+}
+
+function graphNode(stream: DecodedStream, header: HeaderInfo, i: number): GraphNode {
+  const n = stream.tables.graphNode;
+  const src = Array.from(n.src.subarray(i * MAX_SRC_CAP, (i + 1) * MAX_SRC_CAP));
+  while (src.length && src[src.length - 1] === 0) src.pop();
+  return {
+    index: n.index[i],
+    tensor: n.tensor[i],
+    op: opName(header, n.op[i]),
+    opValue: n.op[i],
+    type: typeName(header, n.type[i]),
+    flags: n.flags[i],
+    opParams0: n.opParams0[i],
+    ne: Array.from(n.ne.subarray(i * MAX_DIMS_CAP, (i + 1) * MAX_DIMS_CAP)),
+    nb: Array.from(n.nb.subarray(i * MAX_DIMS_CAP, (i + 1) * MAX_DIMS_CAP)),
+    src,
+    name: tensorName(stream, "graphNode", i),
+  };
+}
+
+/** Finds the op of a tensor: in the graph computing at a given time, else in any graph seen. */
+class NodeIndex {
+  private readonly bySignature = new Map<bigint, Map<number, number>>();
+  private readonly anyGraph = new Map<number, number>();
+  private readonly graphStarts: Float64Array;
+  private readonly graphSignatures: bigint[];
+
+  constructor(private readonly stream: DecodedStream) {
+    const nodes = stream.tables.graphNode;
+    for (let i = 0; i < nodes.count; i++) {
+      const byTensor = this.bySignature.get(nodes.signature[i]) ?? new Map<number, number>();
+      byTensor.set(nodes.tensor[i], i);
+      this.bySignature.set(nodes.signature[i], byTensor);
+      this.anyGraph.set(nodes.tensor[i], i);
+    }
+    const begins = stream.tables.graphBegin;
+    const order = Array.from({ length: begins.count }, (_, i) => i).sort((a, b) => begins.ts[a] - begins.ts[b]);
+    this.graphStarts = Float64Array.from(order, (i) => begins.ts[i]);
+    this.graphSignatures = order.map((i) => begins.signature[i]);
+  }
+
+  /** The op value of `tensor` at time `ts`, or undefined. */
+  opOf(tensor: number, ts: number): number | undefined {
+    const graph = this.graphAt(ts);
+    const row = (graph === undefined ? undefined : this.bySignature.get(graph)?.get(tensor)) ?? this.anyGraph.get(tensor);
+    return row === undefined ? undefined : this.stream.tables.graphNode.op[row];
+  }
+
+  /** Signature of the last graph started at or before `ts`. */
+  private graphAt(ts: number): bigint | undefined {
+    let lo = 0;
+    let hi = this.graphStarts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.graphStarts[mid] <= ts) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo > 0 ? this.graphSignatures[lo - 1] : undefined;
+  }
+}
+
+// ---- op spans ----------------------------------------------------------------------------
+
+/** Interns the labels spans are counted under. */
+class LabelTable {
+  readonly list: OpLabel[] = [];
+  private readonly index = new Map<string, number>();
+
+  constructor(
+    private readonly header: HeaderInfo,
+    private readonly nodes: NodeIndex,
+  ) {}
+
+  /** Labels of plain (not fused) ops, by op value: the common case, without a string key. */
+  private readonly plain: number[] = [];
+
+  /** Label of an OP_BEGIN: its op, or "FIRST+SECOND" for a fused group whose second op is known. */
+  of(op: number, flags: number, tensor2: number, ts: number): number {
+    if ((flags & OpFlags.Fused) === 0) return (this.plain[op] ??= this.intern(opName(this.header, op), op, false));
+    const second = tensor2 !== 0 ? this.nodes.opOf(tensor2, ts) : undefined;
+    const first = opName(this.header, op);
+    return this.intern(second === undefined ? first : `${first}+${opName(this.header, second)}`, op, true);
+  }
+
+  private intern(name: string, op: number, fused: boolean): number {
+    const key = `${name}\0${fused}`;
+    let label = this.index.get(key);
+    if (label === undefined) {
+      label = this.list.push({ name, op, fused }) - 1;
+      this.index.set(key, label);
+    }
+    return label;
+  }
+}
+
+function opSpans(stream: DecodedStream, pairs: Pairs, labels: LabelTable): OpSpans {
+  const begin = stream.tables.opBegin;
+  const order = byThread(begin.tid, pairs);
+  const spans: OpSpans = {
+    count: pairs.count,
+    tid: new Uint32Array(pairs.count),
+    startNs: new Float64Array(pairs.count),
+    endNs: new Float64Array(pairs.count),
+    row: new Uint32Array(pairs.count),
+    label: new Uint32Array(pairs.count),
+    unterminated: new Uint8Array(pairs.count),
+  };
+  for (let s = 0; s < pairs.count; s++) {
+    const p = order[s];
+    const row = pairs.begin[p];
+    spans.tid[s] = begin.tid[row];
+    spans.startNs[s] = begin.ts[row];
+    spans.endNs[s] = pairs.endNs[p];
+    spans.row[s] = row;
+    spans.label[s] = labels.of(begin.op[row], begin.flags[row], begin.tensor2[row], begin.ts[row]);
+    spans.unterminated[s] = pairs.end[p] < 0 ? 1 : 0;
+  }
+  return spans;
+}
+
+/** Pair indices grouped by thread (ascending tid), in begin order within a thread (a counting sort). */
+function byThread(tids: Uint32Array, pairs: Pairs): Uint32Array {
+  const pairOfBegin = new Int32Array(tids.length).fill(-1);
+  const perThread = new Map<number, number>();
+  for (let p = 0; p < pairs.count; p++) {
+    const tid = tids[pairs.begin[p]];
+    pairOfBegin[pairs.begin[p]] = p;
+    perThread.set(tid, (perThread.get(tid) ?? 0) + 1);
+  }
+  const next = new Map<number, number>();
+  let at = 0;
+  for (const tid of [...perThread.keys()].sort((a, b) => a - b)) {
+    next.set(tid, at);
+    at += perThread.get(tid) ?? 0;
+  }
+  const order = new Uint32Array(pairs.count);
+  for (let row = 0; row < tids.length; row++) {
+    if (pairOfBegin[row] < 0) continue;
+    const slot = next.get(tids[row]) ?? 0;
+    order[slot] = pairOfBegin[row];
+    next.set(tids[row], slot + 1);
+  }
+  return order;
+}
+
+function threadLanes(spans: OpSpans): ThreadLane[] {
+  const lanes: ThreadLane[] = [];
+  for (let s = 0; s < spans.count; s++) {
+    const last = lanes[lanes.length - 1];
+    if (last && last.tid === spans.tid[s]) last.count++;
+    else lanes.push({ tid: spans.tid[s], first: s, count: 1 });
+  }
+  return lanes;
+}
+
+// ---- aggregates --------------------------------------------------------------------------
+
+function opStats(spans: OpSpans, lanes: ThreadLane[], labels: OpLabel[]): OpStat[] {
+  const durations = durationsByLabel(spans, labels.length);
+  const threads = threadsByLabel(spans, lanes, labels.length);
+  const total = durations.reduce((sum, d) => sum + d.reduce((a, b) => a + b, 0), 0);
+  const stats = labels.map((label, i) => {
+    const sorted = durations[i].sort();
+    const sum = sorted.reduce((a, b) => a + b, 0);
+    return {
+      op: label.name,
+      fused: label.fused,
+      calls: sorted.length,
+      threads: threads[i],
+      total_ns: sum,
+      share: total > 0 ? sum / total : 0,
+      mean_ns: sorted.length ? sum / sorted.length : 0,
+      p50_ns: percentile(sorted, 0.5),
+      p99_ns: percentile(sorted, 0.99),
+    };
+  });
+  return stats.sort((a, b) => b.total_ns - a.total_ns || a.op.localeCompare(b.op));
+}
+
+function durationsByLabel(spans: OpSpans, nLabels: number): Float64Array[] {
+  const counts = new Uint32Array(nLabels);
+  for (let s = 0; s < spans.count; s++) counts[spans.label[s]]++;
+  const durations = Array.from(counts, (n) => new Float64Array(n));
+  const filled = new Uint32Array(nLabels);
+  for (let s = 0; s < spans.count; s++) {
+    const label = spans.label[s];
+    durations[label][filled[label]++] = spans.endNs[s] - spans.startNs[s];
+  }
+  return durations;
+}
+
+function threadsByLabel(spans: OpSpans, lanes: ThreadLane[], nLabels: number): Uint32Array {
+  const threads = new Uint32Array(nLabels);
+  for (const lane of lanes) {
+    const seen = new Uint8Array(nLabels);
+    for (let s = lane.first; s < lane.first + lane.count; s++) seen[spans.label[s]] = 1;
+    seen.forEach((v, label) => (threads[label] += v));
+  }
+  return threads;
+}
+
+// ---- experts -----------------------------------------------------------------------------
+
+function expertSelections(t: RecordTables): ExpertSelection[] {
+  const e = t.expertIds;
+  return Array.from({ length: e.count }, (_, i) => ({
+    ts: e.ts[i],
+    tid: e.tid[i],
+    tensor: e.tensor[i],
+    nUsed: e.nUsed[i],
+    nTokens: e.nTokens[i],
+    ids: Array.from(e.ids.subarray(i * EXPERT_IDS_CAP, i * EXPERT_IDS_CAP + Math.min(e.idCount[i], EXPERT_IDS_CAP))),
+  }));
+}
