@@ -245,6 +245,7 @@ install_code_server() {
     die "code-server install failed" "see $dir/install.log"
   grep -q "\"integrity\": \"$CODE_SERVER_INTEGRITY\"" "$dir/package-lock.json" ||
     die "code-server: integrity hash differs from the pinned one" "delete $dir and run setup again"
+  rm -rf "$dir/tmp"
   touch "$dir/ok"
 }
 
