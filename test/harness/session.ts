@@ -1,0 +1,45 @@
+// One VS Code test session: a temporary workspace, code-server on it and Chromium, all torn down
+// after the test (whatever its outcome) in the reverse order of their start.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { TestContext } from "node:test";
+import { launchBrowser, type Browser } from "./browser";
+import { startCodeServer, type CodeServer } from "./codeServer";
+import { buildExtension } from "./extensionTests";
+import { loadFixtures, type Fixtures } from "./fixtures";
+
+export interface Session {
+  fixtures: Fixtures;
+  server: CodeServer;
+  browser: Browser;
+}
+
+type Cleanup = () => unknown;
+
+async function runCleanups(cleanups: Cleanup[]): Promise<void> {
+  const errors: unknown[] = [];
+  for (const cleanup of cleanups.reverse()) {
+    try {
+      await cleanup();
+    } catch (error) {
+      errors.push(error);
+    }
+  }
+  if (errors.length > 0) throw new AggregateError(errors, "test session cleanup failed");
+}
+
+/** Builds the extension and starts code-server (with `env`) and Chromium for test `t`. */
+export async function startSession(t: TestContext, env: (fixtures: Fixtures) => Record<string, string> = () => ({})): Promise<Session> {
+  const cleanups: Cleanup[] = [];
+  t.after(() => runCleanups(cleanups));
+  const fixtures = loadFixtures();
+  buildExtension();
+  const workspace = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-workspace-"));
+  cleanups.push(() => fs.rmSync(workspace, { recursive: true, force: true }));
+  const server = await startCodeServer({ executable: fixtures.codeServer, workspace, env: env(fixtures) });
+  cleanups.push(server.stop);
+  const browser = await launchBrowser(fixtures.chromium);
+  cleanups.push(browser.close);
+  return { fixtures, server, browser };
+}
