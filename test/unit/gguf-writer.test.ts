@@ -304,18 +304,49 @@ describe("SentencePiece vocabulary", () => {
   });
 });
 
-describe("synthetic llama models", () => {
+describe("make-models and the synthetic llama models", () => {
+  interface Listed {
+    path: string;
+    sha256: string;
+    bytes: number;
+  }
+  const script = path.join(__dirname, "..", "..", "scripts", "models", "make-models.ts");
+  const tsx = path.join(__dirname, "..", "..", "node_modules", ".bin", "tsx");
   const moe = MODEL_SPECS.find((spec) => spec.moe && !spec.bench);
   assert.ok(moe, "a tiny MoE spec");
+  let out = "";
 
-  it("write the same bytes on every run", () => {
-    const first = writeGguf(path.join(tmp, "moe-1.gguf"), llamaMetadata(moe), llamaTensors(moe));
-    const second = writeGguf(path.join(tmp, "moe-2.gguf"), llamaMetadata(moe), llamaTensors(moe));
-    assert.equal(first.sha256, second.sha256);
+  /** Runs the CLI; returns its log (stderr). */
+  const makeModels = (): string => {
+    const result = spawnSync(tsx, [script, "--out", out], { encoding: "utf8" });
+    assert.equal(result.status, 0, result.stderr);
+    return result.stderr;
+  };
+  const listed = (): Record<string, Listed> =>
+    (JSON.parse(fs.readFileSync(path.join(out, "manifest.json"), "utf8")) as { models: Record<string, Listed> }).models;
+
+  before(() => {
+    out = path.join(tmp, "models");
+    makeModels();
   });
 
-  it("hold the llama keys and MoE tensors llama.cpp loads", async () => {
-    const { metadata, tensorInfos } = await gguf(path.join(tmp, "moe-1.gguf"), { allowLocalFile: true });
+  it("writes the tiny models under a generator-key folder and lists them with their sha256", () => {
+    const models = listed();
+    assert.deepEqual(Object.keys(models).sort(), MODEL_SPECS.filter((s) => !s.bench).map((s) => s.name).sort());
+    for (const [name, entry] of Object.entries(models)) {
+      assert.match(path.relative(out, entry.path), new RegExp(`^[0-9a-f]{16}/${name}\\.gguf$`));
+      assert.equal(sha256(entry.path), entry.sha256);
+      assert.equal(fs.statSync(entry.path).size, entry.bytes);
+    }
+  });
+
+  it("writes the same bytes in every process", () => {
+    const again = writeGguf(path.join(tmp, "moe-again.gguf"), llamaMetadata(moe), llamaTensors(moe));
+    assert.equal(again.sha256, listed()[moe.name].sha256);
+  });
+
+  it("gives the MoE model the llama keys and expert tensors llama.cpp loads", async () => {
+    const { metadata, tensorInfos } = await gguf(listed()[moe.name].path, { allowLocalFile: true });
     const kv = metadata as Record<string, unknown>;
     assert.equal(kv["general.architecture"], "llama");
     assert.equal(kv["llama.block_count"], moe.layers);
@@ -332,62 +363,27 @@ describe("synthetic llama models", () => {
     assert.deepEqual(shapes.get("blk.0.ffn_gate_inp.weight"), [moe.embd, moe.moe?.experts]);
     assert.deepEqual(shapes.get(`blk.${moe.layers - 1}.ffn_down_exps.weight`), [moe.ffn, moe.embd, moe.moe?.experts]);
   });
-});
 
-describe("make-models CLI", () => {
-  interface Listed {
-    path: string;
-    sha256: string;
-    bytes: number;
-  }
-  const script = path.join(__dirname, "..", "..", "scripts", "models", "make-models.ts");
-  const tsx = path.join(__dirname, "..", "..", "node_modules", ".bin", "tsx");
-  /** Runs the CLI; returns its log (stderr). */
-  const makeModels = (out: string): string => {
-    const result = spawnSync(tsx, [script, "--out", out], { encoding: "utf8" });
-    assert.equal(result.status, 0, result.stderr);
-    return result.stderr;
-  };
-  const listed = (out: string): Record<string, Listed> =>
-    (JSON.parse(fs.readFileSync(path.join(out, "manifest.json"), "utf8")) as { models: Record<string, Listed> }).models;
-  let out = "";
-
-  before(() => {
-    out = path.join(tmp, "models");
-    makeModels(out);
-  });
-
-  it("writes the tiny models under a generator-key folder and lists them with their sha256", () => {
-    const models = listed(out);
-    assert.deepEqual(Object.keys(models).sort(), MODEL_SPECS.filter((s) => !s.bench).map((s) => s.name).sort());
-    for (const [name, entry] of Object.entries(models)) {
-      assert.match(path.relative(out, entry.path), new RegExp(`^[0-9a-f]{16}/${name}\\.gguf$`));
-      assert.equal(sha256(entry.path), entry.sha256);
-      assert.equal(fs.statSync(entry.path).size, entry.bytes);
-    }
-  });
-
-  it("leaves intact models alone, and regenerates corrupted and missing ones", () => {
-    const { tinyDense, tinyMoe } = listed(out);
+  it("leaves intact models alone and removes the folders of other generator versions", () => {
+    const { tinyDense } = listed();
     const untouched = fs.statSync(tinyDense.path).mtimeMs;
-    assert.match(makeModels(out), /\[setup\] model tinyMoe: intact/);
+    const stale = path.join(out, "0123456789abcdef");
+    fs.mkdirSync(stale);
+    assert.match(makeModels(), /^\[setup\] model tinyDense: intact/m);
     assert.equal(fs.statSync(tinyDense.path).mtimeMs, untouched);
+    assert.equal(fs.existsSync(stale), false);
+  });
 
+  it("regenerates corrupted and missing models", () => {
+    const { tinyDense, tinyMoe } = listed();
     const fd = fs.openSync(tinyMoe.path, "r+");
     fs.writeSync(fd, Buffer.from([0xff, 0xfe]), 0, 2, Math.floor(tinyMoe.bytes / 2));
     fs.closeSync(fd);
     fs.rmSync(tinyDense.path);
-    const log = makeModels(out);
+    const log = makeModels();
     assert.match(log, /^\[setup\] model tinyMoe corrupted, regenerating$/m);
     assert.match(log, /^\[setup\] model tinyDense missing, regenerating$/m);
     assert.equal(sha256(tinyMoe.path), tinyMoe.sha256);
     assert.equal(sha256(tinyDense.path), tinyDense.sha256);
-  });
-
-  it("removes the models of other generator versions", () => {
-    const stale = path.join(out, "0123456789abcdef");
-    fs.mkdirSync(stale);
-    makeModels(out);
-    assert.equal(fs.existsSync(stale), false);
   });
 });
