@@ -1,14 +1,349 @@
+import { spawn } from "node:child_process";
+import { accessSync, constants, statSync } from "node:fs";
+import { constants as osConstants } from "node:os";
+import * as path from "node:path";
 import { version } from "../package.json";
+import { ProfileReadError, loadProfile } from "./profile/file";
+import type { OpStat, Profile } from "./profile/model";
+import { ProfileFormatError } from "./profile/stream";
 
 const HELP = `ggml-lens ${version}: profile llama.cpp / ggml inference with eBPF
 
 Usage:
-  ggml-lens --help        show this help
-  ggml-lens --version     print the version
+  ggml-lens record [OPTIONS] -- CMD [ARGS...]    run CMD under the probe and record it
+  ggml-lens record [OPTIONS] --pid PID [--duration S]
+                                                 attach to a running process until it exits,
+                                                 Ctrl-C, or S seconds have passed
+  ggml-lens report FILE [--json]                 run summary and per-op table of a profile
+  ggml-lens --help                               show this help
+  ggml-lens --version                            print the version
+
+Record options (defaults are the probe helper's):
+  --mode default|full|sample   default: token, graph, thread-state and sampling probes always
+                               on, op probes in windows; full: every op of every token;
+                               sample: no op probes
+  --out FILE                   profile to write (default: ggml-lens-<date>_<time>.ggmlprof here)
+  --sample-hz N                timer samples per second per CPU (0: none)
+  --ringbuf-kb N               ring buffer size in KiB, a power of two
+  --window-every S             default mode: seconds between op-tracing windows
+  --window-decodes N           default mode: llama_decode calls traced per window
+
+record runs the probe helper (GGML_LENS_PROBE if set, else ggml-lens-probe next to this
+script, else bpf/build/ggml-lens-probe of the source tree) with these options, through sudo
+when not root. The program's output and the helper's progress appear as they come; a line
+summing up the profile ends the run. The exit status is the helper's: the program's own when
+it ran CMD.
+
+report prints the tokens, graphs, threads, lost events and op method of the run, then one
+line per op: calls (one call is one thread running the op once), total time over threads,
+share of all op time, mean, median and 99th percentile. --json prints the same as JSON.
+
+Usage errors and unreadable profiles exit with status 2.
 `;
 
-function main(argv: string[]): number {
-  const [command] = argv;
+/** A mistake of the user's: one line on stderr, exit status 2. */
+class UsageError extends Error {}
+
+// ---- arguments ---------------------------------------------------------------------------
+
+interface RecordOptions {
+  out: string;
+  /** -- CMD ARGS, empty with --pid. */
+  command: string[];
+  /** Options for the probe helper, by flag, in the order given. */
+  probe: Map<string, string>;
+}
+
+type Check = (name: string, value: string) => void;
+
+const integer =
+  (min: number): Check =>
+  (name, value) => {
+    if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`${name} must be an integer of at least ${min}, not '${value}'`);
+  };
+
+const seconds: Check = (name, value) => {
+  if (!(Number(value) > 0) || !Number.isFinite(Number(value))) throw new UsageError(`${name} must be a positive number of seconds, not '${value}'`);
+};
+
+const oneOf =
+  (values: string[]): Check =>
+  (name, value) => {
+    if (!values.includes(value)) throw new UsageError(`${name} must be one of ${values.join(", ")}, not '${value}'`);
+  };
+
+/**
+ * The record options handed to the probe helper, under the helper's own flag names, with a first
+ * check of their values (the helper checks them fully). Together with probeArgs(), the one place
+ * that knows ggml-lens-probe's command line.
+ */
+const PROBE_OPTIONS: Record<string, Check> = {
+  "--mode": oneOf(["default", "full", "sample"]),
+  "--sample-hz": integer(0),
+  "--ringbuf-kb": integer(4),
+  "--window-every": seconds,
+  "--window-decodes": integer(1),
+  "--pid": integer(1),
+  "--duration": seconds,
+};
+
+function probeArgs(o: RecordOptions): string[] {
+  const args = [...o.probe].flat();
+  args.push("--out", path.resolve(o.out));
+  if (o.command.length > 0) args.push("--", ...o.command);
+  return args;
+}
+
+/** Splits "--name=value" and "--name value"; returns name, value and how many args they took. */
+function option(args: string[], i: number): [string, string, number] {
+  const arg = args[i];
+  const eq = arg.indexOf("=");
+  if (eq >= 0) return [arg.slice(0, eq), arg.slice(eq + 1), 1];
+  if (i + 1 >= args.length) throw new UsageError(`${arg} needs a value`);
+  return [arg, args[i + 1], 2];
+}
+
+function parseRecordArgs(args: string[]): RecordOptions {
+  const o: RecordOptions = { out: defaultOutFile(new Date()), command: [], probe: new Map() };
+  for (let i = 0; i < args.length; ) {
+    if (args[i] === "--") {
+      o.command = args.slice(i + 1);
+      break;
+    }
+    if (!args[i].startsWith("--")) throw new UsageError(`unexpected '${args[i]}': put the command to run after --`);
+    const [name, value, used] = option(args, i);
+    if (name === "--out") o.out = value;
+    else if (PROBE_OPTIONS[name]) {
+      PROBE_OPTIONS[name](name, value);
+      o.probe.set(name, value);
+    } else throw new UsageError(`unknown record option '${name}'; run 'ggml-lens --help'`);
+    i += used;
+  }
+  checkTarget(o);
+  return o;
+}
+
+function checkTarget(o: RecordOptions): void {
+  const pid = o.probe.has("--pid");
+  if (pid && o.command.length > 0) throw new UsageError("give either -- CMD or --pid PID, not both");
+  if (!pid && o.command.length === 0) throw new UsageError("record needs a command after -- or --pid PID");
+  if (o.probe.has("--duration") && !pid) throw new UsageError("--duration goes with --pid");
+}
+
+function defaultOutFile(now: Date): string {
+  const two = (n: number): string => String(n).padStart(2, "0");
+  const date = `${now.getFullYear()}-${two(now.getMonth() + 1)}-${two(now.getDate())}`;
+  const time = `${two(now.getHours())}-${two(now.getMinutes())}-${two(now.getSeconds())}`;
+  return `ggml-lens-${date}_${time}.ggmlprof`;
+}
+
+// ---- record ------------------------------------------------------------------------------
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The probe helper: GGML_LENS_PROBE, next to the bundled cli.js, or in the source tree. */
+function findProbe(): string {
+  const override = process.env.GGML_LENS_PROBE;
+  if (override) {
+    if (!isExecutable(override)) throw new UsageError(`GGML_LENS_PROBE=${override} is not an executable file`);
+    return override;
+  }
+  const candidates = [path.join(__dirname, "ggml-lens-probe"), path.join(__dirname, "..", "bpf", "build", "ggml-lens-probe")];
+  const found = candidates.find(isExecutable);
+  if (!found) {
+    throw new UsageError(`probe helper not found (looked for ${candidates.join(" and ")}); build it with 'make -C bpf' or set GGML_LENS_PROBE`);
+  }
+  return found;
+}
+
+function findInPath(name: string): string | undefined {
+  const dirs = (process.env.PATH ?? "").split(path.delimiter).filter(Boolean);
+  return dirs.map((dir) => path.join(dir, name)).find(isExecutable);
+}
+
+/** The command that runs the helper: itself as root, else through sudo. */
+function privileged(probe: string, args: string[]): [string, string[]] {
+  if (process.getuid?.() === 0) return [probe, args];
+  const sudo = findInPath("sudo");
+  if (!sudo) throw new UsageError("recording needs root (eBPF) and sudo is not installed: run ggml-lens record as root");
+  return [sudo, ["--", probe, ...args]];
+}
+
+/** Runs the helper with the terminal; resolves to its exit status (128 + n when killed by signal n). */
+function runHelper(command: string, args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: "inherit" });
+    // Ctrl-C reaches the helper through the terminal: stay alive to sum up what it wrote.
+    const onInterrupt = (): void => {};
+    const onTerminate = (): void => void child.kill("SIGTERM");
+    process.on("SIGINT", onInterrupt);
+    process.on("SIGTERM", onTerminate);
+    const done = (): void => {
+      process.off("SIGINT", onInterrupt);
+      process.off("SIGTERM", onTerminate);
+    };
+    child.on("error", (err) => {
+      done();
+      reject(new UsageError(`cannot run ${command}: ${err.message}`));
+    });
+    child.on("exit", (code, signal) => {
+      done();
+      resolve(code ?? 128 + signalNumber(signal));
+    });
+  });
+}
+
+function signalNumber(signal: NodeJS.Signals | null): number {
+  return signal ? osConstants.signals[signal] : 0;
+}
+
+async function record(args: string[]): Promise<number> {
+  const options = parseRecordArgs(args);
+  const [command, commandArgs] = privileged(findProbe(), probeArgs(options));
+  const via = command.endsWith("sudo") ? " (through sudo)" : "";
+  process.stderr.write(`ggml-lens: recording to ${options.out}${via}\n`);
+  const status = await runHelper(command, commandArgs);
+  let profile: Profile;
+  try {
+    profile = await loadProfile(options.out);
+  } catch (err) {
+    if (!(err instanceof ProfileReadError || err instanceof ProfileFormatError)) throw err;
+    process.stderr.write(`ggml-lens: the probe helper exited with status ${status} and left no profile: ${err.message}\n`);
+    return status || 1;
+  }
+  process.stderr.write(`${recordSummary(options.out, profile)}\n`);
+  return status;
+}
+
+function recordSummary(file: string, p: Profile): string {
+  const mib = statSync(file).size / 2 ** 20;
+  const t = p.tokens;
+  const parts = [
+    `${t.tokens} tokens (${t.prefill.calls} prefill, ${t.decode.calls} decode calls)`,
+    `${p.graphs.length} graphs`,
+    `${p.spans.count} op spans on ${p.threads.length} threads`,
+    `${p.lostEvents ?? "unknown"} lost events`,
+  ];
+  if (p.truncated) parts.push("truncated");
+  return `ggml-lens: wrote ${file} (${mib.toFixed(1)} MiB): ${parts.join(", ")}; see 'ggml-lens report ${file}'`;
+}
+
+// ---- report ------------------------------------------------------------------------------
+
+function parseReportArgs(args: string[]): { file: string; json: boolean } {
+  const files = args.filter((a) => a !== "--json");
+  const unknown = files.find((a) => a.startsWith("--"));
+  if (unknown) throw new UsageError(`unknown report option '${unknown}'; run 'ggml-lens --help'`);
+  if (files.length !== 1) throw new UsageError("report needs one profile file: ggml-lens report FILE [--json]");
+  return { file: files[0], json: args.includes("--json") };
+}
+
+async function report(args: string[]): Promise<number> {
+  const { file, json } = parseReportArgs(args);
+  const profile = await loadProfile(file);
+  process.stdout.write(json ? `${JSON.stringify(reportJson(file, profile), null, 2)}\n` : reportText(file, profile));
+  return 0;
+}
+
+const ms = (ns: number): number => ns / 1e6;
+const msOrNull = (ns: number | null): number | null => (ns === null ? null : ms(ns));
+
+/** Hardware counters are available when the header lists some (a later version of the helper). */
+function countersAvailable(p: Profile): boolean {
+  const counters = p.header.raw.counters;
+  return Array.isArray(counters) ? counters.length > 0 : counters === true;
+}
+
+function reportJson(file: string, p: Profile): object {
+  const t = p.tokens;
+  const unterminatedGraphs = p.graphs.filter((g) => g.status === null).length;
+  return {
+    file,
+    version: p.version,
+    target: p.header.target,
+    mode: p.header.mode,
+    op_method: p.header.op_method,
+    tokens: {
+      count: t.tokens,
+      calls: t.calls,
+      prefill: { calls: t.prefill.calls, tokens: t.prefill.tokens, total_ms: ms(t.prefill.totalNs) },
+      decode: { calls: t.decode.calls, tokens: t.decode.tokens, total_ms: ms(t.decode.totalNs) },
+      unknown_calls: t.unknownCalls,
+      ttft_ms: msOrNull(t.ttftNs),
+      tpot_ms: msOrNull(t.tpotNs),
+    },
+    graphs: { count: p.graphs.length, structures: p.structures.size, unterminated: unterminatedGraphs },
+    threads: { count: p.threads.length, tids: p.threads.map((l) => l.tid) },
+    op_spans: { count: p.spans.count, ...snakeCase(p.pairing.ops) },
+    ops: p.ops,
+    lost_events: p.lostEvents,
+    counters_available: countersAvailable(p),
+    truncated: p.truncated,
+    exit_status: p.trailer?.exit_status ?? null,
+    errors: p.errors,
+  };
+}
+
+function snakeCase(counts: Profile["pairing"]["ops"]): Record<string, number> {
+  return {
+    paired: counts.paired,
+    unterminated: counts.unterminated,
+    unmatched_ends: counts.unmatchedEnds,
+    open_at_end: counts.openAtEnd,
+  };
+}
+
+function reportText(file: string, p: Profile): string {
+  const lines = [file, ...summaryLines(p), "", ...opTable(p.ops)];
+  return `${lines.join("\n")}\n`;
+}
+
+function summaryLines(p: Profile): string[] {
+  const t = p.tokens;
+  const fmt = (ns: number | null): string => (ns === null ? "-" : `${ms(ns).toFixed(2)} ms`);
+  const target = p.header.target;
+  const argv = target.argv.join(" ") || target.exe || "?";
+  const lines = [
+    `  target    ${argv} (pid ${target.pid}), mode ${p.header.mode || "?"}, op method ${p.header.op_method || "?"}`,
+    `  tokens    ${t.tokens}: prefill ${t.prefill.calls} calls / ${t.prefill.tokens} tokens, decode ${t.decode.calls} calls, ` +
+      `unknown ${t.unknownCalls} calls; ttft ${fmt(t.ttftNs)}, tpot ${fmt(t.tpotNs)}`,
+    `  graphs    ${p.graphs.length} runs of ${p.structures.size} structures`,
+    `  threads   ${p.threads.length} with ${p.spans.count} op spans (${p.pairing.ops.unterminated} unterminated)`,
+    `  lost      ${p.lostEvents ?? "unknown (no trailer)"} events`,
+  ];
+  if (p.truncated) lines.push("  truncated the stream was cut short: what precedes the cut is shown");
+  for (const error of p.errors.slice(0, 5)) lines.push(`  error     ${error}`);
+  return lines;
+}
+
+function opTable(ops: OpStat[]): string[] {
+  const header = ["op", "calls", "total ms", "share %", "mean µs", "p50 µs", "p99 µs"];
+  const rows = ops.map((s) => [
+    s.fused && !s.op.includes("+") ? `${s.op} (fused)` : s.op,
+    String(s.calls),
+    ms(s.total_ns).toFixed(3),
+    (s.share * 100).toFixed(1),
+    (s.mean_ns / 1e3).toFixed(1),
+    (s.p50_ns / 1e3).toFixed(1),
+    (s.p99_ns / 1e3).toFixed(1),
+  ]);
+  if (rows.length === 0) return ["no op spans recorded"];
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = (cells: string[]): string => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ");
+  return [line(header), ...rows.map(line)];
+}
+
+// ---- main --------------------------------------------------------------------------------
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
   if (command === undefined || command === "--help" || command === "-h") {
     process.stdout.write(HELP);
     return 0;
@@ -17,8 +352,20 @@ function main(argv: string[]): number {
     process.stdout.write(`${version}\n`);
     return 0;
   }
-  process.stderr.write(`ggml-lens: unknown command '${command}'; run 'ggml-lens --help'\n`);
-  return 2;
+  if (command === "record") return record(args);
+  if (command === "report") return report(args);
+  throw new UsageError(`unknown command '${command}'; run 'ggml-lens --help'`);
 }
 
-process.exitCode = main(process.argv.slice(2));
+function isUserError(err: unknown): err is Error {
+  return err instanceof UsageError || err instanceof ProfileReadError || err instanceof ProfileFormatError;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => (process.exitCode = code),
+  (err: unknown) => {
+    if (!isUserError(err)) throw err;
+    process.stderr.write(`ggml-lens: ${err.message}\n`);
+    process.exitCode = 2;
+  },
+);

@@ -222,7 +222,8 @@ export interface RecordBatch {
 export interface LibraryInfo {
   path: string;
   build_id: string;
-  role: string;
+  /** What the library is to ggml-lens: "llama", "ggml-cpu", "ggml-base" (a "role" string counts as one). */
+  roles: string[];
   has_dwarf: boolean;
 }
 
@@ -240,7 +241,8 @@ export interface HeaderInfo {
   op_method: string;
   clock: string;
   start_ns: number;
-  target: { pid: number; argv: string[] };
+  /** The profiled process: its executable, and its command line when the helper gives it. */
+  target: { pid: number; exe: string; argv: string[]; launched: boolean };
   libraries: LibraryInfo[];
   /** Op names; index = ggml_op value in the target. */
   ops: string[];
@@ -417,7 +419,12 @@ function parseHeaderJson(bytes: Uint8Array): HeaderInfo {
     op_method: str(raw.op_method),
     clock: str(raw.clock),
     start_ns: num(raw.start_ns),
-    target: { pid: num(target.pid), argv: list(target.argv).map((a) => str(a)) },
+    target: {
+      pid: num(target.pid),
+      exe: str(target.exe),
+      argv: list(target.argv).map((a) => str(a)),
+      launched: target.launched === true,
+    },
     libraries: list(raw.libraries).map(libraryInfo),
     ops: list(raw.ops).map((name, i) => str(name, `op#${i}`)),
     types: list(raw.types).map(typeInfo),
@@ -427,7 +434,8 @@ function parseHeaderJson(bytes: Uint8Array): HeaderInfo {
 
 function libraryInfo(value: unknown): LibraryInfo {
   const lib = obj(value);
-  return { path: str(lib.path), build_id: str(lib.build_id), role: str(lib.role), has_dwarf: lib.has_dwarf === true };
+  const roles = typeof lib.role === "string" ? [lib.role] : list(lib.roles).map((r) => str(r));
+  return { path: str(lib.path), build_id: str(lib.build_id), roles, has_dwarf: lib.has_dwarf === true };
 }
 
 function typeInfo(value: unknown, index: number): TypeInfo {

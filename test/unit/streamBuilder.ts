@@ -9,8 +9,8 @@ export const DEFAULT_HEADER = {
   op_method: "dwarf-inline",
   clock: "CLOCK_MONOTONIC",
   start_ns: 1_000_000,
-  target: { pid: 4242, argv: ["llama-completion", "-m", "model.gguf"] },
-  libraries: [{ path: "/lib/libggml-cpu.so", build_id: "abcd", role: "cpu", has_dwarf: true }],
+  target: { pid: 4242, launched: true, exe: "/build/bin/llama-completion" },
+  libraries: [{ path: "/lib/libggml-cpu.so", build_id: "abcd", has_dwarf: true, roles: ["ggml-cpu"] }],
   ops: ["NONE", "DUP", "ADD", "MUL", "RMS_NORM", "MUL_MAT", "SOFT_MAX"],
   types: [
     { name: "f32", blck_size: 1, type_size: 4, is_quantized: false },
