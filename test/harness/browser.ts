@@ -1,8 +1,9 @@
 // Drives the VS Code web workbench with the system Chromium through playwright-core.
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { chromium, type FrameLocator, type Locator, type Page } from "playwright-core";
+import { onProcessExit, tempDir } from "./cleanup";
+import { childWithArgument, killTreeNow } from "./processTree";
 
 export interface Browser {
   page: Page;
@@ -23,25 +24,29 @@ const CHROMIUM_ARGS = [
 
 /** Launches `executable` (fixtures' `chromium`) with a fresh profile; its HOME is that profile too. */
 export async function launchBrowser(executable: string): Promise<Browser> {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-chromium-"));
-  const home = path.join(profile, "home"); // Chromium creates ~/.pki and ~/.config otherwise
+  const profile = tempDir("ggml-lens-chromium-");
+  const home = path.join(profile.path, "home"); // Chromium creates ~/.pki and ~/.config otherwise
+  const userData = path.join(profile.path, "user-data");
   fs.mkdirSync(home);
   try {
-    const context = await chromium.launchPersistentContext(path.join(profile, "user-data"), {
+    const context = await chromium.launchPersistentContext(userData, {
       executablePath: executable,
       headless: true,
       args: CHROMIUM_ARGS,
       env: { ...process.env, HOME: home, XDG_CONFIG_HOME: path.join(home, ".config") },
       viewport: { width: 1400, height: 900 },
     });
+    // Playwright kills Chromium at exit too, but only after the profile would have been removed.
+    const forget = onProcessExit(() => killTreeNow(childWithArgument(process.pid, userData) ?? 0));
     const page = context.pages()[0] ?? (await context.newPage());
     const close = async (): Promise<void> => {
       await context.close();
-      fs.rmSync(profile, { recursive: true, force: true });
+      forget();
+      profile.remove();
     };
     return { page, close };
   } catch (error) {
-    fs.rmSync(profile, { recursive: true, force: true });
+    profile.remove();
     throw error;
   }
 }

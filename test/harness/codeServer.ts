@@ -2,8 +2,8 @@
 // everything it spawned. All its state lives in a temporary directory: nothing lands in ~.
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
+import { onProcessExit, tempDir } from "./cleanup";
 import { killTree, killTreeNow } from "./processTree";
 
 export interface CodeServerOptions {
@@ -41,21 +41,22 @@ const TEST_SETTINGS: Record<string, unknown> = {
 const START_TIMEOUT_MS = 30_000;
 
 export async function startCodeServer(options: CodeServerOptions): Promise<CodeServer> {
-  const state = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-code-server-"));
-  writeState(state);
-  const child = spawn(options.executable, serverArgs(state, options.workspace), {
+  const state = tempDir("ggml-lens-code-server-");
+  writeState(state.path);
+  const child = spawn(options.executable, serverArgs(state.path, options.workspace), {
     detached: true, // own process group, so that stop() reaches the extension hosts too
-    env: serverEnv(state, options.env ?? {}),
+    env: serverEnv(state.path, options.env ?? {}),
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const forget = child.pid === undefined ? () => undefined : killWhenThisProcessEnds(child.pid);
+  const pid = child.pid ?? 0; // 0: it did not start, and processTree(0) is empty
+  const forget = onProcessExit(() => killTreeNow(pid));
   const stop = async (): Promise<void> => {
-    if (child.pid !== undefined) await killTree(child.pid);
+    await killTree(pid);
     forget();
-    fs.rmSync(state, { recursive: true, force: true });
+    state.remove();
   };
   try {
     const url = await waitForListening(child, () => output);
@@ -65,23 +66,6 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
     await stop();
     throw error;
   }
-}
-
-/**
- * Kills `pid`'s tree when this process exits, by Ctrl+C and SIGTERM too (which skip "exit" handlers
- * unless handled). Returns the function that removes these handlers.
- */
-function killWhenThisProcessEnds(pid: number): () => void {
-  const kill = (): void => killTreeNow(pid);
-  const exitOnSignal = (signal: NodeJS.Signals): never => process.exit(128 + os.constants.signals[signal]);
-  process.on("exit", kill);
-  process.on("SIGINT", exitOnSignal);
-  process.on("SIGTERM", exitOnSignal);
-  return () => {
-    process.off("exit", kill);
-    process.off("SIGINT", exitOnSignal);
-    process.off("SIGTERM", exitOnSignal);
-  };
 }
 
 function serverArgs(state: string, workspace: string): string[] {

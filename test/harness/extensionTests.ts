@@ -7,6 +7,7 @@ import { format } from "node:util";
 import * as esbuild from "esbuild";
 import type { Page } from "playwright-core";
 import { openWorkbench } from "./browser";
+import { tempDir, type TempDir } from "./cleanup";
 import { workbenchUrl, type CodeServer } from "./codeServer";
 import { REPO, type Fixtures } from "./fixtures";
 
@@ -17,28 +18,21 @@ export function buildExtension(): void {
   execFileSync(process.execPath, [path.join(REPO, "scripts", "build.mjs")], { cwd: REPO, stdio: "inherit" });
 }
 
-export interface SuiteBundle {
-  /** The extensionTestsPath: index.js, which runs the *.test.js beside it. */
-  index: string;
-  remove(): void;
-}
-
 /**
  * Bundles suite/index.ts and each suite/*.test.ts (mocha loads them one by one) into a directory of
- * its own under dist/test/, so that runs in parallel do not overwrite each other; inside the
- * repository, so that the bundles resolve `mocha` from its node_modules.
+ * its own under dist/test/, so that runs in parallel do not overwrite each other, and inside the
+ * repository, so that the bundles resolve `mocha` from its node_modules. The extensionTestsPath is
+ * `index.js` in there.
  */
-export async function bundleSuite(): Promise<SuiteBundle> {
+export async function bundleSuite(): Promise<TempDir> {
   const entryPoints = fs
     .readdirSync(SUITE_SOURCE)
     .filter((name) => name.endsWith(".ts"))
     .map((name) => path.join(SUITE_SOURCE, name));
-  const parent = path.join(REPO, "dist", "test");
-  fs.mkdirSync(parent, { recursive: true });
-  const outdir = fs.mkdtempSync(path.join(parent, "extension-host-"));
+  const outdir = tempDir("extension-host-", path.join(REPO, "dist", "test"));
   await esbuild.build({
     entryPoints,
-    outdir,
+    outdir: outdir.path,
     bundle: true,
     platform: "node",
     format: "cjs",
@@ -47,7 +41,7 @@ export async function bundleSuite(): Promise<SuiteBundle> {
     external: ["vscode", "mocha"],
     logLevel: "warning",
   });
-  return { index: path.join(outdir, "index.js"), remove: () => fs.rmSync(outdir, { recursive: true, force: true }) };
+  return outdir;
 }
 
 /** Environment for the suite: it reads the fixture paths from GGML_LENS_TEST_FIXTURES. */
@@ -68,17 +62,17 @@ function formatLogMessage(message: unknown): string {
 }
 
 /**
- * Opens the workbench with the repository as extension under development and `suite` as
- * extensionTestsPath, and resolves with the code the extension host exits with once run() settles.
+ * Opens the workbench with the repository as extension under development and the bundled `suite`
+ * as extensionTestsPath, and resolves with the code the extension host exits with once run() settles.
  * Rejects when no code comes within `timeoutMs`.
  */
-export async function runExtensionTests(page: Page, server: CodeServer, suite: string, timeoutMs: number): Promise<ExtensionTestsResult> {
+export async function runExtensionTests(page: Page, server: CodeServer, suite: TempDir, timeoutMs: number): Promise<ExtensionTestsResult> {
   const log: string[] = [];
   await page.exposeFunction("codeAutomationLog", (level: string, message: unknown) => log.push(`${level}: ${formatLogMessage(message)}`));
   let exit: (code: number) => void = () => undefined;
   const exited = new Promise<number>((resolve) => (exit = resolve));
   await page.exposeFunction("codeAutomationExit", (code: number) => exit(code));
-  await openWorkbench(page, workbenchUrl(server, { extensionDevelopmentPath: REPO, extensionTestsPath: suite }));
+  await openWorkbench(page, workbenchUrl(server, { extensionDevelopmentPath: REPO, extensionTestsPath: path.join(suite.path, "index.js") }));
   const code = await withTimeout(exited, timeoutMs, () => `no result from the extension host after ${timeoutMs} ms:\n${log.join("\n")}`);
   return { code, log };
 }

@@ -50,6 +50,19 @@ export function processTree(root: number, known: Iterable<number> = []): number[
   return [...found];
 }
 
+/** The child of `parent` one of whose arguments contains `fragment`, if any. */
+export function childWithArgument(parent: number, fragment: string): number | undefined {
+  return allProcesses().find((p) => p.ppid === parent && commandLine(p.pid).some((arg) => arg.includes(fragment)))?.pid;
+}
+
+function commandLine(pid: number): string[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  } catch {
+    return [];
+  }
+}
+
 function killQuietly(pid: number): void {
   try {
     process.kill(pid, "SIGKILL");

@@ -1,10 +1,8 @@
 // One VS Code test session: a temporary workspace, code-server on it and Chromium, all torn down
 // after the test (whatever its outcome) in the reverse order of their start.
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import type { TestContext } from "node:test";
 import { launchBrowser, type Browser } from "./browser";
+import { tempDir } from "./cleanup";
 import { startCodeServer, type CodeServer } from "./codeServer";
 import { buildExtension } from "./extensionTests";
 import { loadFixtures, type Fixtures } from "./fixtures";
@@ -35,9 +33,9 @@ export async function startSession(t: TestContext, env: (fixtures: Fixtures) => 
   t.after(() => runCleanups(cleanups));
   const fixtures = loadFixtures();
   buildExtension();
-  const workspace = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-workspace-"));
-  cleanups.push(() => fs.rmSync(workspace, { recursive: true, force: true }));
-  const server = await startCodeServer({ executable: fixtures.codeServer, workspace, env: env(fixtures) });
+  const workspace = tempDir("ggml-lens-workspace-");
+  cleanups.push(workspace.remove);
+  const server = await startCodeServer({ executable: fixtures.codeServer, workspace: workspace.path, env: env(fixtures) });
   cleanups.push(server.stop);
   const browser = await launchBrowser(fixtures.chromium);
   cleanups.push(browser.close);
