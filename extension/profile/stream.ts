@@ -571,6 +571,10 @@ function newColumn(f: NumericField, rows: number): ColumnArray {
 function fillU32(words: Uint32Array, offsets: Uint32Array, f: NumericField, out: Uint32Array, from: number, to: number): void {
   const n = f.n;
   const at = f.at >>> 2;
+  if (n === 1) {
+    for (let i = from; i < to; i++) out[i] = words[(offsets[i] >>> 2) + at];
+    return;
+  }
   for (let i = from, k = from * n; i < to; i++) {
     const w = (offsets[i] >>> 2) + at;
     for (let j = 0; j < n; j++) out[k++] = words[w + j];
@@ -580,6 +584,10 @@ function fillU32(words: Uint32Array, offsets: Uint32Array, f: NumericField, out:
 function fillI32(words: Int32Array, offsets: Uint32Array, f: NumericField, out: Int32Array, from: number, to: number): void {
   const n = f.n;
   const at = f.at >>> 2;
+  if (n === 1) {
+    for (let i = from; i < to; i++) out[i] = words[(offsets[i] >>> 2) + at];
+    return;
+  }
   for (let i = from, k = from * n; i < to; i++) {
     const w = (offsets[i] >>> 2) + at;
     for (let j = 0; j < n; j++) out[k++] = words[w + j];
@@ -590,6 +598,13 @@ function fillI32(words: Int32Array, offsets: Uint32Array, f: NumericField, out: 
 function fillU64(u32: Uint32Array, offsets: Uint32Array, f: NumericField, out: Float64Array, from: number, to: number): void {
   const n = f.n;
   const at = f.at >>> 2;
+  if (n === 1) {
+    for (let i = from; i < to; i++) {
+      const w = (offsets[i] >>> 2) + at;
+      out[i] = u32[w] + u32[w + 1] * 4294967296;
+    }
+    return;
+  }
   for (let i = from, k = from * n; i < to; i++) {
     const w = (offsets[i] >>> 2) + at;
     for (let j = 0; j < 2 * n; j += 2) out[k++] = u32[w + j] + u32[w + j + 1] * 4294967296;
@@ -660,30 +675,35 @@ interface Collected {
   count: number;
 }
 
-/** Two walks: count the records of each type, then collect their offsets into exact-size arrays. */
+/** One walk: the offsets of each known type's records, in arrays that grow by doubling. */
 function collectOffsets(region: Region, errors: ErrorLog): Collected {
-  const counts: number[] = LAYOUT_BY_TYPE.map(() => 0);
+  const lists: Uint32Array[] = LAYOUT_BY_TYPE.map(() => new Uint32Array(1024));
+  const counts = LAYOUT_BY_TYPE.map(() => 0);
   const unknown = new Map<number, number>();
   let count = 0;
   const walk = walkRecords(region, (type, pos) => {
     count++;
     if (LAYOUT_BY_TYPE[type] === undefined) unknown.set(type, (unknown.get(type) ?? 0) + 1);
-    else if (fitsLayout(region, pos, type, errors)) counts[type]++;
+    else if (fitsLayout(region, pos, type, errors)) {
+      if (counts[type] === lists[type].length) lists[type] = doubled(lists[type]);
+      lists[type][counts[type]++] = pos;
+    }
   });
-  const offsets = counts.map((n) => new Uint32Array(n));
-  const filled: number[] = counts.map(() => 0);
-  walkRecords(region, (type, pos) => {
-    if (LAYOUT_BY_TYPE[type] !== undefined && fitsLayout(region, pos, type)) offsets[type][filled[type]++] = pos;
-  });
-  return { walk, offsets, unknown, count };
+  return { walk, offsets: lists.map((list, type) => list.subarray(0, counts[type])), unknown, count };
 }
 
-/** A known record smaller than its struct is skipped (and reported when `errors` is given). */
-function fitsLayout(region: Region, pos: number, type: number, errors?: ErrorLog): boolean {
+function doubled(list: Uint32Array): Uint32Array {
+  const bigger = new Uint32Array(list.length * 2);
+  bigger.set(list);
+  return bigger;
+}
+
+/** A known record smaller than its struct is skipped and reported. */
+function fitsLayout(region: Region, pos: number, type: number, errors: ErrorLog): boolean {
   const layout = LAYOUT_BY_TYPE[type] as RecordLayout;
   const size = recordSize(region, pos);
   if (size >= layout.size) return true;
-  errors?.add(`record at offset ${region.base + pos}: ${layout.c} of ${size} bytes is smaller than its ${layout.size}; skipped`);
+  errors.add(`record at offset ${region.base + pos}: ${layout.c} of ${size} bytes is smaller than its ${layout.size}; skipped`);
   return false;
 }
 
