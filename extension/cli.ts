@@ -297,6 +297,7 @@ function snakeCase(counts: Profile["pairing"]["ops"]): Record<string, number> {
     unterminated: counts.unterminated,
     unmatched_ends: counts.unmatchedEnds,
     open_at_end: counts.openAtEnd,
+    cut_by_window: counts.cutByWindow,
   };
 }
 

@@ -136,6 +136,8 @@ export interface PairingCounts {
   unmatchedEnds: number;
   /** Begins still open when the stream ended (left out). */
   openAtEnd: number;
+  /** Begins left open when op tracing was switched off (a WINDOW off record), left out. */
+  cutByWindow: number;
 }
 
 export interface Profile {
@@ -181,7 +183,7 @@ export function buildProfile(stream: DecodedStream): Profile {
   const header = stream.header.info;
   const calls = pairByThread(t.decodeBegin, t.decodeEnd);
   const graphs = pairByThread(t.graphBegin, t.graphEnd);
-  const ops = pairByThread(t.opBegin, t.opEnd);
+  const ops = pairByThread(t.opBegin, t.opEnd, windowEnds(t));
   const labels = new LabelTable(header, new NodeIndex(stream));
   const spans = opSpans(stream, ops, labels);
   const threads = threadLanes(spans);
@@ -227,17 +229,35 @@ interface Pairs {
   counts: PairingCounts;
 }
 
+/** Times at which op tracing was switched off, ascending. */
+function windowEnds(t: RecordTables): Float64Array {
+  return t.window.ts.filter((_, i) => t.window.on[i] === 0).sort();
+}
+
+/** Whether a window ended in (from, to]. */
+function windowEndedBetween(ends: Float64Array, from: number, to: number): boolean {
+  let lo = 0;
+  let hi = ends.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ends[mid] <= from) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < ends.length && ends[lo] <= to;
+}
+
 /**
  * Pairs each begin with the next end on the same thread, in stream order; a begin followed by
- * another begin on its thread is closed at the new begin and counted unterminated.
+ * another begin on its thread is closed at the new begin and counted unterminated, unless tracing
+ * was switched off in between (`windowOffs`): then the open begin is dropped.
  */
-function pairByThread(begins: Side, ends: Side): Pairs {
+function pairByThread(begins: Side, ends: Side, windowOffs: Float64Array = new Float64Array(0)): Pairs {
   const pairs: Pairs = {
     count: 0,
     begin: new Uint32Array(begins.count),
     end: new Int32Array(begins.count),
     endNs: new Float64Array(begins.count),
-    counts: { paired: 0, unterminated: 0, unmatchedEnds: 0, openAtEnd: 0 },
+    counts: { paired: 0, unterminated: 0, unmatchedEnds: 0, openAtEnd: 0, cutByWindow: 0 },
   };
   const close = (b: number, e: number, endNs: number): void => {
     pairs.begin[pairs.count] = b;
@@ -251,8 +271,10 @@ function pairByThread(begins: Side, ends: Side): Pairs {
   for (let b = 0, e = 0; b < begins.count || e < ends.count; ) {
     if (e >= ends.count || (b < begins.count && begins.offset[b] < ends.offset[e])) {
       const lane = laneOf(begins.tid[b]);
-      if ((open[lane] ?? -1) >= 0) {
-        close(open[lane], -1, begins.ts[b]);
+      const previous = open[lane] ?? -1;
+      if (previous >= 0 && windowEndedBetween(windowOffs, begins.ts[previous], begins.ts[b])) pairs.counts.cutByWindow++;
+      else if (previous >= 0) {
+        close(previous, -1, begins.ts[b]);
         pairs.counts.unterminated++;
       }
       open[lane] = b++;

@@ -47,13 +47,34 @@ test("op spans pair begin and end per thread; a begin after a begin closes the f
     [260, 300, "MUL_MAT", 0],
   ]);
   assert.deepEqual(spansOf(p, 2), [[120, 210, "ADD", 0]]);
-  assert.deepEqual(p.pairing.ops, { paired: 3, unterminated: 1, unmatchedEnds: 1, openAtEnd: 1 });
+  assert.deepEqual(p.pairing.ops, { paired: 3, unterminated: 1, unmatchedEnds: 1, openAtEnd: 1, cutByWindow: 0 });
   assert.equal(p.spans.count, 4);
   assert.deepEqual(
     Array.from(p.spans.row),
     [0, 2, 3, 1],
     "rows point back at the OP_BEGIN records",
   );
+});
+
+test("a span left open when op tracing was switched off is dropped, not stretched to the next window", () => {
+  const b = new StreamBuilder()
+    .window({ tid: 0, ts: 0, on: true })
+    .opBegin({ tid: 1, ts: 100, tensor: 0xa, op: OP.ADD })
+    .opEnd({ tid: 1, ts: 150, tensor: 0xa })
+    .opBegin({ tid: 1, ts: 200, tensor: 0xb, op: OP.MUL })
+    .window({ tid: 0, ts: 300, on: false })
+    .window({ tid: 0, ts: 5000, on: true })
+    .opBegin({ tid: 1, ts: 5100, tensor: 0xc, op: OP.MUL_MAT })
+    .opBegin({ tid: 1, ts: 5200, tensor: 0xd, op: OP.ADD })
+    .opEnd({ tid: 1, ts: 5250, tensor: 0xd })
+    .trailer();
+  const p = profileOf(b);
+  assert.deepEqual(spansOf(p, 1), [
+    [100, 150, "ADD", 0],
+    [5100, 5200, "MUL_MAT", 1],
+    [5200, 5250, "ADD", 0],
+  ]);
+  assert.deepEqual(p.pairing.ops, { paired: 2, unterminated: 1, unmatchedEnds: 0, openAtEnd: 0, cutByWindow: 1 });
 });
 
 test("fused spans are named FIRST+SECOND from the graph computing at the time", () => {
