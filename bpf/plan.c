@@ -103,6 +103,7 @@ static int fill_layout(struct plan *plan)
 			return ERR(plan, "the DWARF of %s lacks a field of ggml_tensor or ggml_cgraph that ggml-lens reads; "
 					 "this ggml version is not supported",
 				   from->path);
+	t->flag_compute = enum_value(from, "ggml_tensor_flag", "GGML_TENSOR_FLAG_COMPUTE");
 	t->op_mul_mat_id = enum_value(from, "ggml_op", "GGML_OP_MUL_MAT_ID");
 	if (t->op_mul_mat_id < 0)
 		t->op_mul_mat_id = name_index(plan->op_names, "MUL_MAT_ID");

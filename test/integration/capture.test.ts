@@ -1,0 +1,212 @@
+/**
+ * Real eBPF on the real llama.cpp: ggml-lens-probe records a llama-completion run of the synthetic
+ * models and the TypeScript side decodes it. Needs root (run by `npm test` as root).
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { decodeStream, type DecodedStream } from "../../extension/profile/stream";
+import { buildProfile, type GraphNode, type Profile } from "../../extension/profile/model";
+
+const repo = path.resolve(__dirname, "../..");
+const probe = path.join(repo, "bpf/build/ggml-lens-probe");
+const fixtures = JSON.parse(
+  spawnSync("node", [path.join(repo, "scripts/fixtures.mjs")], { encoding: "utf8" }).stdout,
+) as { llamaCompletion: string; llamaLibDir: string; models: Record<string, string> };
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-capture-"));
+const isRoot = process.getuid?.() === 0;
+const EMPTY_OPS = new Set(["NONE", "RESHAPE", "VIEW", "PERMUTE", "TRANSPOSE"]);
+const PROMPT = "The quick brown fox";
+const N_PREDICT = 6;
+
+interface Recording {
+  status: number | null;
+  stderr: string;
+  stream: DecodedStream;
+  profile: Profile;
+}
+
+function completionArgs(model: string, extra: string[] = []): string[] {
+  return [fixtures.llamaCompletion, "-m", model, "-p", PROMPT, "-n", String(N_PREDICT), "-no-cnv",
+    "--temp", "0", "-t", "2", "--no-warmup", ...extra];
+}
+
+function record(name: string, probeArgs: string[], command: string[]): Recording {
+  const out = path.join(work, `${name}.stream`);
+  const run = spawnSync(probe, [...probeArgs, "--out", out, "--", ...command], { encoding: "utf8", timeout: 180_000 });
+  assert.ok(fs.existsSync(out), `no stream written: ${run.stderr}`);
+  const stream = decodeStream(new Uint8Array(fs.readFileSync(out)));
+  return { status: run.status, stderr: run.stderr, stream, profile: buildProfile(stream) };
+}
+
+function header(p: Profile): Record<string, unknown> {
+  return p.header as unknown as Record<string, unknown>;
+}
+
+/** What each worker thread must run, in order: non-empty ops flagged for compute; a fused pair is one. */
+function expectedTensors(nodes: GraphNode[], computeFlag: number, fusedSeconds: Set<number>): number[] {
+  return nodes
+    .filter((n) => !EMPTY_OPS.has(n.op) && (n.flags & computeFlag) !== 0 && !fusedSeconds.has(n.tensor))
+    .map((n) => n.tensor);
+}
+
+/** Tensors of the op spans that started inside [startNs, endNs], per thread, in order. */
+function tensorsByThread(r: Recording, startNs: number, endNs: number): Map<number, number[]> {
+  const { spans } = r.profile;
+  const begin = r.stream.tables.opBegin;
+  const byThread = new Map<number, number[]>();
+  for (let i = 0; i < spans.count; i++) {
+    if (spans.startNs[i] < startNs || spans.startNs[i] > endNs) continue;
+    const list = byThread.get(spans.tid[i]) ?? [];
+    list.push(Number(begin.tensor[spans.row[i]]));
+    byThread.set(spans.tid[i], list);
+  }
+  return byThread;
+}
+
+function fusedSecondTensors(r: Recording): Set<number> {
+  const begin = r.stream.tables.opBegin;
+  const seconds = new Set<number>();
+  for (let i = 0; i < begin.count; i++) if (begin.tensor2[i]) seconds.add(Number(begin.tensor2[i]));
+  return seconds;
+}
+
+/** Every graph: each thread ran exactly the graph's compute nodes, one span each, in order. */
+function assertSpansMatchGraphs(r: Recording): void {
+  const p = r.profile;
+  const computeFlag = (header(p).layout as Record<string, number>).GGML_TENSOR_FLAG_COMPUTE;
+  const seconds = fusedSecondTensors(r);
+  for (const g of p.graphs) {
+    const nodes = p.structures.get(g.signature);
+    assert.ok(nodes && nodes.length === g.nNodes, `structure of graph ${g.signature} recorded`);
+    const expected = expectedTensors(nodes, computeFlag, seconds);
+    const byThread = tensorsByThread(r, g.startNs, g.endNs);
+    assert.equal(byThread.size, 2, "both worker threads traced");
+    for (const [tid, tensors] of byThread) assert.deepEqual(tensors, expected, `thread ${tid}, graph at ${g.startNs}`);
+  }
+}
+
+test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
+  await t.test("full mode on the tiny dense model: tokens, graphs and every op of every thread", () => {
+    const r = record("dense-full", ["--mode", "full", "--sample-hz", "0"], completionArgs(fixtures.models.tinyDense));
+    const { status, profile: p } = r;
+    assert.equal(status, 0);
+    assert.equal(p.truncated, false);
+    assert.deepEqual(p.errors, []);
+    assert.equal(header(p).op_method, "dwarf-inline");
+    // one prompt batch, then one decode per generated token except the last, which is not fed back
+    assert.equal(p.tokens.prefill.calls, 1);
+    assert.equal(p.tokens.decode.calls, N_PREDICT - 1);
+    assert.equal(p.graphs.length, p.calls.length, "one CPU graph per llama_decode");
+    assert.equal(p.lostEvents, 0);
+    assertSpansMatchGraphs(r);
+    assert.ok(p.ops.length > 5);
+    assert.ok(Math.abs(p.ops.reduce((s, o) => s + o.share, 0) - 1) < 1e-9);
+    assert.equal(p.pairing.ops.unterminated, 0);
+    assert.equal(p.pairing.ops.unmatchedEnds, 0);
+  });
+
+  await t.test("full mode on the tiny MoE model: expert ids in range, expert_used_count per token", () => {
+    const r = record("moe-full", ["--mode", "full", "--sample-hz", "0"], completionArgs(fixtures.models.tinyMoe));
+    const p = r.profile;
+    assert.equal(r.status, 0);
+    assertSpansMatchGraphs(r);
+    const params = modelParams("tinyMoe");
+    assert.ok(p.experts.length > 0, "MUL_MAT_ID selections recorded");
+    for (const e of p.experts) {
+      assert.equal(e.nUsed, params.expertsUsed);
+      assert.equal(e.ids.length, Math.min(e.nUsed * e.nTokens, 64));
+      for (const id of e.ids) assert.ok(id >= 0 && id < params.experts, `expert id ${id} in range`);
+      for (let tok = 0; tok * e.nUsed < e.ids.length; tok++) {
+        const chosen = e.ids.slice(tok * e.nUsed, (tok + 1) * e.nUsed);
+        assert.equal(new Set(chosen).size, chosen.length, "distinct experts per token");
+      }
+    }
+  });
+
+  await t.test("default mode: token and graph probes always, op probes only in windows", () => {
+    const r = record("dense-default", ["--mode", "default", "--window-every", "0.2", "--window-decodes", "1"],
+      completionArgs(fixtures.models.tinyDense, ["-n", "400"]));
+    const p = r.profile;
+    assert.equal(r.status, 0);
+    assert.equal(p.lostEvents, 0);
+    assert.ok(p.windows.count >= 2, "at least one window opened and closed");
+    const traced = new Set<number>();
+    for (let i = 0; i < p.spans.count; i++) traced.add(graphAt(p, p.spans.startNs[i]));
+    assert.ok(traced.size >= 1, "some graphs traced op by op");
+    assert.ok(traced.size < p.graphs.length / 2, `only a share of graphs traced (${traced.size} of ${p.graphs.length})`);
+  });
+
+  await t.test("attach by PID to a running target, then detach leaving it unharmed", async () => {
+    const target = spawn(completionArgs(fixtures.models.tinyDense)[0],
+      completionArgs(fixtures.models.tinyDense, ["-n", "100000", "--ignore-eos"]).slice(1), { stdio: "ignore" });
+    try {
+      await waitForDecoding(target);
+      const out = path.join(work, "attach.stream");
+      const run = spawnSync(probe, ["--mode", "full", "--pid", String(target.pid), "--duration", "2", "--out", out],
+        { encoding: "utf8", timeout: 60_000 });
+      assert.equal(run.status, 0, run.stderr);
+      const p = buildProfile(decodeStream(new Uint8Array(fs.readFileSync(out))));
+      assert.ok(p.calls.length > 0 && p.spans.count > 0, "decodes and ops seen while attached");
+      assert.equal(target.exitCode, null, "target still running after detach");
+      assert.equal(uprobeLinksLeft(), 0);
+    } finally {
+      target.kill("SIGKILL");
+    }
+  });
+
+  await t.test("bad input: one-line errors, nothing attached, no file left", () => {
+    const cases: Array<[string[], RegExp]> = [
+      [["--", "/bin/true"], /no ggml CPU backend .*is it a ggml/],
+      [["--pid", "999999999"], /--pid must be a process id|no process with PID/],
+      [["--pid", String(deadPid())], /no process with PID/],
+      [["--mode", "fast", "--", "/bin/true"], /--mode must be default, full or sample/],
+      [["--", "/nonexistent/llama"], /command not found/],
+    ];
+    for (const [args, message] of cases) {
+      const out = path.join(work, "bad.stream");
+      const run = spawnSync(probe, ["--out", out, ...args], { encoding: "utf8", timeout: 60_000 });
+      assert.notEqual(run.status, 0, args.join(" "));
+      assert.match(run.stderr, message);
+      assert.ok(!fs.existsSync(out), "no output file left behind");
+    }
+    assert.equal(uprobeLinksLeft(), 0);
+    assert.deepEqual(fs.existsSync("/sys/fs/bpf/ggml-lens") ? fs.readdirSync("/sys/fs/bpf/ggml-lens") : [], []);
+  });
+});
+
+function modelParams(name: string): { experts: number; expertsUsed: number } {
+  const manifest = JSON.parse(fs.readFileSync(path.join(path.dirname(path.dirname(fixtures.models[name])), "manifest.json"), "utf8"));
+  return manifest.models[name].params;
+}
+
+function graphAt(p: Profile, ts: number): number {
+  return p.graphs.findIndex((g) => g.startNs <= ts && ts <= g.endNs);
+}
+
+async function waitForDecoding(child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const maps = fs.readFileSync(`/proc/${child.pid}/maps`, "utf8");
+    if (maps.includes(".gguf")) return new Promise((resolve) => setTimeout(resolve, 500));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error("target did not load its model");
+}
+
+const PROGRAMS = ["decode_enter", "decode_exit", "graph_enter", "graph_exit", "op_site", "op_fused", "op_end",
+  "sample", "sched_switch", "sched_wakeup"];
+
+/** Links of ggml-lens-probe's programs still in the kernel (probes left behind). */
+function uprobeLinksLeft(): number {
+  const bpftool = (what: string) => JSON.parse(spawnSync("bpftool", ["-j", what, "show"], { encoding: "utf8" }).stdout || "[]");
+  const ours = new Set(bpftool("prog").filter((p: { name?: string }) => PROGRAMS.includes(p.name ?? "")).map((p: { id: number }) => p.id));
+  return bpftool("link").filter((l: { prog_id: number }) => ours.has(l.prog_id)).length;
+}
+
+function deadPid(): number {
+  const child = spawnSync("sh", ["-c", "echo $$"], { encoding: "utf8" });
+  return Number(child.stdout.trim());
+}
