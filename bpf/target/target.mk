@@ -10,10 +10,10 @@ BPF_BUILD ?= $(TARGET_DIR)/../build
 TARGET_OBJDIR := $(BPF_BUILD)/target
 
 TARGET_SRCS := util.c elfimg.c symbols.c dwarf_types.c dwarf_loc.c dwarf_sites.c \
-	tables.c donor.c plan.c layout.c json.c
+	tables.c donor.c plan.c layout.c json.c symbolize.c
 TARGET_OBJS := $(TARGET_SRCS:%.c=$(TARGET_OBJDIR)/%.o)
 TARGET_LIB := $(BPF_BUILD)/libggml-lens-target.a
-TARGET_CLI := $(BPF_BUILD)/ggml-lens-layout
+TARGET_CLI := $(BPF_BUILD)/ggml-lens-layout $(BPF_BUILD)/ggml-lens-symbolize
 TARGET_LDLIBS := -ldw -lelf -lz
 TARGET_CFLAGS := -std=c11 -O2 -g -Wall -Wextra $(EXTRA_CFLAGS)
 TARGET_CC ?= cc
@@ -26,7 +26,9 @@ $(TARGET_LIB): $(TARGET_OBJS)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
 
-$(TARGET_CLI): $(TARGET_DIR)/ggml-lens-layout.c $(TARGET_LIB)
+$(TARGET_OBJDIR)/symbolize.o: $(TARGET_DIR)/symbolize.h
+
+$(TARGET_CLI): $(BPF_BUILD)/%: $(TARGET_DIR)/%.c $(TARGET_LIB) $(TARGET_DIR)/symbolize.h
 	$(TARGET_CC) $(TARGET_CFLAGS) $< $(TARGET_LIB) $(TARGET_LDLIBS) -o $@
 
 .PHONY: target-lib target-cli target-clean
