@@ -268,21 +268,23 @@ function pairByThread(begins: Side, ends: Side, windowOffs: Float64Array = new F
   const laneOf = (tid: number): number => lanes.get(tid) ?? lanes.set(tid, lanes.size).size - 1;
   /** Open begin row per thread lane, -1 when none. */
   const open: number[] = [];
+  const [bOffset, bTid, bTs] = [begins.offset, begins.tid, begins.ts];
+  const [eOffset, eTid, eTs] = [ends.offset, ends.tid, ends.ts];
   for (let b = 0, e = 0; b < begins.count || e < ends.count; ) {
-    if (e >= ends.count || (b < begins.count && begins.offset[b] < ends.offset[e])) {
-      const lane = laneOf(begins.tid[b]);
+    if (e >= ends.count || (b < begins.count && bOffset[b] < eOffset[e])) {
+      const lane = laneOf(bTid[b]);
       const previous = open[lane] ?? -1;
-      if (previous >= 0 && windowEndedBetween(windowOffs, begins.ts[previous], begins.ts[b])) pairs.counts.cutByWindow++;
+      if (previous >= 0 && windowEndedBetween(windowOffs, bTs[previous], bTs[b])) pairs.counts.cutByWindow++;
       else if (previous >= 0) {
-        close(previous, -1, begins.ts[b]);
+        close(previous, -1, bTs[b]);
         pairs.counts.unterminated++;
       }
       open[lane] = b++;
     } else {
-      const lane = laneOf(ends.tid[e]);
+      const lane = laneOf(eTid[e]);
       if ((open[lane] ?? -1) < 0) pairs.counts.unmatchedEnds++;
       else {
-        close(open[lane], e, ends.ts[e]);
+        close(open[lane], e, eTs[e]);
         open[lane] = -1;
         pairs.counts.paired++;
       }
@@ -472,8 +474,8 @@ class LabelTable {
 }
 
 function opSpans(stream: DecodedStream, pairs: Pairs, labels: LabelTable): OpSpans {
-  const begin = stream.tables.opBegin;
-  const order = byThread(begin.tid, pairs);
+  const { tid, ts, op, flags, tensor2 } = stream.tables.opBegin;
+  const order = byThread(tid, pairs);
   const spans: OpSpans = {
     count: pairs.count,
     tid: new Uint32Array(pairs.count),
@@ -486,11 +488,11 @@ function opSpans(stream: DecodedStream, pairs: Pairs, labels: LabelTable): OpSpa
   for (let s = 0; s < pairs.count; s++) {
     const p = order[s];
     const row = pairs.begin[p];
-    spans.tid[s] = begin.tid[row];
-    spans.startNs[s] = begin.ts[row];
+    spans.tid[s] = tid[row];
+    spans.startNs[s] = ts[row];
     spans.endNs[s] = pairs.endNs[p];
     spans.row[s] = row;
-    spans.label[s] = labels.of(begin.op[row], begin.flags[row], begin.tensor2[row], begin.ts[row]);
+    spans.label[s] = labels.of(op[row], flags[row], tensor2[row], ts[row]);
     spans.unterminated[s] = pairs.end[p] < 0 ? 1 : 0;
   }
   return spans;

@@ -4,9 +4,10 @@
  * test/unit/c-layout.test.ts compiles stream.h and checks every size, offset and constant below
  * against what the C compiler says, so the two sides cannot drift apart silently.
  *
- * Decoding is column-wise: a first walk over the record headers validates the framing and counts
- * the records of each type, a second one collects their offsets, then every field of every record
- * type is read into one typed array (struct of arrays). No object is made per record.
+ * Decoding is column-wise: one walk over the record headers validates the framing and collects the
+ * offsets of each type's records; each field then becomes one typed array (struct of arrays), read
+ * from the buffer the first time it is accessed. No object is made per record, and a field nobody
+ * looks at costs neither time nor memory.
  *
  * 64-bit integers become JavaScript numbers (exact up to 2^53: user-space addresses always are,
  * CLOCK_MONOTONIC nanoseconds are for the first 104 days of uptime), except graph signatures,
@@ -197,7 +198,10 @@ type Column<K extends FieldKind> = K extends "u32"
       ? BigUint64Array
       : Float64Array;
 
-/** Records of one type, one typed array per field; arrays of n are flattened (row i at i*n). */
+/**
+ * Records of one type, one typed array per field (read on first access, then kept); arrays of n
+ * are flattened (row i at i*n).
+ */
 export type Table<F extends Fields> = {
   count: number;
   /** Byte offset of each record in the batch's bytes: stream order, and access to char fields. */
@@ -545,8 +549,6 @@ function walkRecords(region: Region, visit: (type: number, pos: number) => void)
 type NumericField = FieldLayout<Exclude<FieldKind, "char">>;
 type ColumnArray = Uint32Array | Int32Array | Float64Array | BigUint64Array;
 
-/** Columns are filled block by block so that the records of a block stay in cache across columns. */
-const BLOCK_ROWS = 1024;
 const TS_FIELD = field("ts", RECORD_HEADER.ts, "u64");
 const TID_FIELD = field("tid", RECORD_HEADER.tid, "u32");
 
@@ -554,95 +556,82 @@ function isNumeric(entry: [string, FieldLayout]): entry is [string, NumericField
   return entry[1].kind !== "char";
 }
 
-function newColumn(f: NumericField, rows: number): ColumnArray {
-  switch (f.kind) {
-    case "u32":
-      return new Uint32Array(rows * f.n);
-    case "i32":
-      return new Int32Array(rows * f.n);
-    case "h64":
-      return new BigUint64Array(rows * f.n);
-    default:
-      return new Float64Array(rows * f.n);
-  }
-}
-
 /* One function per element type keeps each loop monomorphic (several times faster in V8). */
-function fillU32(words: Uint32Array, offsets: Uint32Array, f: NumericField, out: Uint32Array, from: number, to: number): void {
+function readU32(words: Uint32Array, offsets: Uint32Array, f: NumericField): Uint32Array {
   const n = f.n;
   const at = f.at >>> 2;
-  if (n === 1) {
-    for (let i = from; i < to; i++) out[i] = words[(offsets[i] >>> 2) + at];
-    return;
-  }
-  for (let i = from, k = from * n; i < to; i++) {
-    const w = (offsets[i] >>> 2) + at;
-    for (let j = 0; j < n; j++) out[k++] = words[w + j];
-  }
-}
-
-function fillI32(words: Int32Array, offsets: Uint32Array, f: NumericField, out: Int32Array, from: number, to: number): void {
-  const n = f.n;
-  const at = f.at >>> 2;
-  if (n === 1) {
-    for (let i = from; i < to; i++) out[i] = words[(offsets[i] >>> 2) + at];
-    return;
-  }
-  for (let i = from, k = from * n; i < to; i++) {
-    const w = (offsets[i] >>> 2) + at;
-    for (let j = 0; j < n; j++) out[k++] = words[w + j];
-  }
-}
-
-/** u64 as a number: low word + high word * 2^32. */
-function fillU64(u32: Uint32Array, offsets: Uint32Array, f: NumericField, out: Float64Array, from: number, to: number): void {
-  const n = f.n;
-  const at = f.at >>> 2;
-  if (n === 1) {
-    for (let i = from; i < to; i++) {
+  const out = new Uint32Array(offsets.length * n);
+  if (n === 1) for (let i = 0; i < offsets.length; i++) out[i] = words[(offsets[i] >>> 2) + at];
+  else {
+    for (let i = 0, k = 0; i < offsets.length; i++) {
       const w = (offsets[i] >>> 2) + at;
-      out[i] = u32[w] + u32[w + 1] * 4294967296;
+      for (let j = 0; j < n; j++) out[k++] = words[w + j];
     }
-    return;
   }
-  for (let i = from, k = from * n; i < to; i++) {
+  return out;
+}
+
+function readI32(words: Int32Array, offsets: Uint32Array, f: NumericField): Int32Array {
+  const n = f.n;
+  const at = f.at >>> 2;
+  const out = new Int32Array(offsets.length * n);
+  if (n === 1) for (let i = 0; i < offsets.length; i++) out[i] = words[(offsets[i] >>> 2) + at];
+  else {
+    for (let i = 0, k = 0; i < offsets.length; i++) {
+      const w = (offsets[i] >>> 2) + at;
+      for (let j = 0; j < n; j++) out[k++] = words[w + j];
+    }
+  }
+  return out;
+}
+
+/** u64 as numbers: low word + high word * 2^32. */
+function readU64(u32: Uint32Array, offsets: Uint32Array, f: NumericField): Float64Array {
+  const n = f.n;
+  const at = f.at >>> 2;
+  const out = new Float64Array(offsets.length * n);
+  for (let i = 0, k = 0; i < offsets.length; i++) {
     const w = (offsets[i] >>> 2) + at;
     for (let j = 0; j < 2 * n; j += 2) out[k++] = u32[w + j] + u32[w + j + 1] * 4294967296;
   }
+  return out;
 }
 
-/** i64 as a number: unsigned low word + signed high word * 2^32. */
-function fillI64(region: Region, offsets: Uint32Array, f: NumericField, out: Float64Array, from: number, to: number): void {
+/** i64 as numbers: unsigned low word + signed high word * 2^32. */
+function readI64(region: Region, offsets: Uint32Array, f: NumericField): Float64Array {
   const { u32, i32 } = region;
   const n = f.n;
   const at = f.at >>> 2;
-  for (let i = from, k = from * n; i < to; i++) {
+  const out = new Float64Array(offsets.length * n);
+  for (let i = 0, k = 0; i < offsets.length; i++) {
     const w = (offsets[i] >>> 2) + at;
     for (let j = 0; j < 2 * n; j += 2) out[k++] = u32[w + j] + i32[w + j + 1] * 4294967296;
   }
+  return out;
 }
 
-function fillHash(region: Region, offsets: Uint32Array, f: NumericField, out: BigUint64Array, from: number, to: number): void {
-  const { u32 } = region;
+function readHash(u32: Uint32Array, offsets: Uint32Array, f: NumericField): BigUint64Array {
   const at = f.at >>> 2;
-  for (let i = from; i < to; i++) {
+  const out = new BigUint64Array(offsets.length);
+  for (let i = 0; i < offsets.length; i++) {
     const w = (offsets[i] >>> 2) + at;
     out[i] = BigInt(u32[w]) | (BigInt(u32[w + 1]) << 32n);
   }
+  return out;
 }
 
-function fillColumn(region: Region, offsets: Uint32Array, f: NumericField, out: ColumnArray, from: number, to: number): void {
+function readColumn(region: Region, offsets: Uint32Array, f: NumericField): ColumnArray {
   switch (f.kind) {
     case "u32":
-      return fillU32(region.u32, offsets, f, out as Uint32Array, from, to);
+      return readU32(region.u32, offsets, f);
     case "i32":
-      return fillI32(region.i32, offsets, f, out as Int32Array, from, to);
+      return readI32(region.i32, offsets, f);
     case "u64":
-      return fillU64(region.u32, offsets, f, out as Float64Array, from, to);
+      return readU64(region.u32, offsets, f);
     case "i64":
-      return fillI64(region, offsets, f, out as Float64Array, from, to);
+      return readI64(region, offsets, f);
     case "h64":
-      return fillHash(region, offsets, f, out as BigUint64Array, from, to);
+      return readHash(region.u32, offsets, f);
   }
 }
 
@@ -653,17 +642,41 @@ const COLUMNS_BY_TYPE: [string, NumericField][][] = LAYOUT_BY_TYPE.map((layout) 
   ...Object.entries(layout?.fields ?? {}).filter(isNumeric),
 ]);
 
-function readTable(region: Region, layout: RecordLayout, offsets: Uint32Array): Record<string, unknown> {
-  const fields = COLUMNS_BY_TYPE[layout.type];
-  const columns = fields.map(([, f]) => newColumn(f, offsets.length));
-  for (let from = 0; from < offsets.length; from += BLOCK_ROWS) {
-    const to = Math.min(from + BLOCK_ROWS, offsets.length);
-    fields.forEach(([, f], c) => fillColumn(region, offsets, f, columns[c], from, to));
+/** The region each table reads its columns from (needed on a column's first access only). */
+const TABLE_REGIONS = new WeakMap<object, Region>();
+
+type TableClass = new (region: Region, offsets: Uint32Array) => object;
+
+/**
+ * A class of tables for one record type: count, offset, and per column a getter that reads the
+ * column on first access and keeps it as an own property. A profile that never looks at a field
+ * never pays for it, in time or memory.
+ */
+function tableClass(columns: [string, NumericField][]): TableClass {
+  class LazyTable {
+    readonly count: number;
+
+    constructor(
+      region: Region,
+      readonly offset: Uint32Array,
+    ) {
+      this.count = offset.length;
+      TABLE_REGIONS.set(this, region);
+    }
   }
-  const table: Record<string, unknown> = { count: offsets.length, offset: offsets };
-  fields.forEach(([key], c) => (table[key] = columns[c]));
-  return table;
+  for (const [key, f] of columns) {
+    Object.defineProperty(LazyTable.prototype, key, {
+      get(this: LazyTable) {
+        const value = readColumn(TABLE_REGIONS.get(this) as Region, this.offset, f);
+        Object.defineProperty(this, key, { value, enumerable: true });
+        return value;
+      },
+    });
+  }
+  return LazyTable;
 }
+
+const TABLE_CLASSES: TableClass[] = COLUMNS_BY_TYPE.map(tableClass);
 
 // ---- batches -----------------------------------------------------------------------------
 
@@ -677,7 +690,7 @@ interface Collected {
 
 /** One walk: the offsets of each known type's records, in arrays that grow by doubling. */
 function collectOffsets(region: Region, errors: ErrorLog): Collected {
-  const lists: Uint32Array[] = LAYOUT_BY_TYPE.map(() => new Uint32Array(1024));
+  const lists: Uint32Array[] = LAYOUT_BY_TYPE.map(() => new Uint32Array(64));
   const counts = LAYOUT_BY_TYPE.map(() => 0);
   const unknown = new Map<number, number>();
   let count = 0;
@@ -711,7 +724,7 @@ function buildBatch(region: Region, collected: Pick<Collected, "offsets" | "unkn
   const tables = {} as Record<TableName, unknown>;
   for (const name of TABLE_NAMES) {
     const layout = LAYOUTS[name];
-    tables[name] = readTable(region, layout, collected.offsets[layout.type] ?? new Uint32Array(0));
+    tables[name] = new TABLE_CLASSES[layout.type](region, collected.offsets[layout.type] ?? new Uint32Array(0));
   }
   return { bytes: region.bytes, tables: tables as RecordTables, unknown: collected.unknown, count: collected.count };
 }

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { buildProfile, percentile, type OpStat, type Profile } from "../../extension/profile/model";
 import { decodeStream } from "../../extension/profile/stream";
-import { OP, StreamBuilder } from "./streamBuilder";
+import { benchStream, eventRate, OP, StreamBuilder } from "./streamBuilder";
 
 const SIG_A = 0xaaaa000000000001n;
 const SIG_B = 0xbbbb000000000002n;
@@ -251,4 +251,10 @@ test("an empty stream gives an empty profile", () => {
   assert.equal(p.tokens.ttftNs, null);
   assert.equal(p.tokens.tpotNs, null);
   assert.equal(p.spans.count, 0);
+});
+
+test("decode + profile speed (printed, not asserted)", () => {
+  const { bytes, events } = benchStream(1000);
+  assert.equal(buildProfile(decodeStream(bytes)).spans.count, 1_000_000);
+  console.log(`decode + buildProfile, ${events} events: best of 3 in CPU time: ${eventRate(events, () => buildProfile(decodeStream(bytes)))}`);
 });

@@ -218,3 +218,35 @@ export class StreamBuilder {
     return out;
   }
 }
+
+/** `n` OP_BEGIN/OP_END pairs on 3 threads, 10 ns apart. */
+export function manyOps(n: number, builder = new StreamBuilder()): StreamBuilder {
+  for (let i = 0; i < n; i++) {
+    builder.opBegin({ tid: 1 + (i % 3), ts: 10 * i, tensor: 0x1000 + i, op: i % 7, name: `t${i}` });
+    builder.opEnd({ tid: 1 + (i % 3), ts: 10 * i + 5, tensor: 0x1000 + i });
+  }
+  return builder;
+}
+
+/** For speed checks: `repeats` blocks of 1000 op pairs, a sample and a sched event (no trailer). */
+export function benchStream(repeats: number): { bytes: Uint8Array; events: number } {
+  const block = manyOps(1000).sample({ tid: 1, ts: 1, ip: 0x400000 }).sched({ tid: 1, ts: 2, kind: 3 }).bytes();
+  const header = new StreamBuilder().bytes();
+  const body = block.subarray(header.length);
+  const bytes = new Uint8Array(header.length + body.length * repeats);
+  bytes.set(header);
+  for (let i = 0; i < repeats; i++) bytes.set(body, header.length + i * body.length);
+  return { bytes, events: 2002 * repeats };
+}
+
+/** Best of 3 CPU times (user + system, so that page faults count) of `run`, as events per second. */
+export function eventRate(events: number, run: () => void): string {
+  let best = Infinity;
+  for (let round = 0; round < 3; round++) {
+    const before = process.cpuUsage();
+    run();
+    const used = process.cpuUsage(before);
+    best = Math.min(best, (used.user + used.system) / 1e6);
+  }
+  return `${(events / best / 1e6).toFixed(1)} M events/s`;
+}
