@@ -31,7 +31,6 @@
 #include "internal.h"
 #include "symbolize.h"
 
-#define MAX_INLINE 64
 #define PAGE_MASK_4K (~(uint64_t)0xfff)
 
 /* An address range [lo, hi) naming entry idx of some table; maxhi is the
@@ -46,12 +45,29 @@ struct ranges {
 	size_t n, cap;
 };
 
+/* An inlined subroutine in a subprogram's scope tree. */
+struct inl {
+	const char *function, *call_file;
+	int call_line, call_column;
+	int parent; /* index of the enclosing inlined subroutine, -1: the subprogram */
+};
+
+/* A concrete subprogram; its inline tree is flattened on the first address in it. */
+struct subprog {
+	Dwarf_Die die;
+	int flat;
+	const char *name;
+	struct ranges inl_ranges; /* idx into inls; nested ranges sort inner last */
+	struct inl *inls;
+	size_t n_inls, cap_inls;
+};
+
 struct unit {
 	Dwarf_Die die;
 	int indexed;
-	struct ranges subs;  /* concrete subprograms, idx into dies */
-	Dwarf_Die *dies;
-	size_t n_dies, cap_dies;
+	struct ranges sub_ranges; /* idx into subs */
+	struct subprog *subs;
+	size_t n_subs, cap_subs;
 };
 
 struct seg {
@@ -527,29 +543,49 @@ static void add_subprogram(struct unit *u, Dwarf_Die *d)
 {
 	ptrdiff_t off = 0;
 	Dwarf_Addr base, lo, hi;
-	size_t before = u->subs.n;
+	size_t before = u->sub_ranges.n;
 
 	while ((off = dwarf_ranges(d, off, &base, &lo, &hi)) > 0)
-		ranges_add(&u->subs, lo, hi, u->n_dies);
-	if (u->subs.n == before)
+		ranges_add(&u->sub_ranges, lo, hi, u->n_subs);
+	if (u->sub_ranges.n == before)
 		return;
-	GL_GROW(u->dies, u->n_dies, u->cap_dies);
-	u->dies[u->n_dies++] = *d;
+	GL_GROW(u->subs, u->n_subs, u->cap_subs);
+	memset(&u->subs[u->n_subs], 0, sizeof(*u->subs));
+	u->subs[u->n_subs++].die = *d;
 }
 
-/* Concrete subprograms at the unit's top level and in namespaces. */
-static void index_scope(struct unit *u, Dwarf_Die *scope)
+/* Whether concrete subprograms may be nested in a DIE with this tag:
+ * namespaces, and inside functions their blocks and local classes (GCC puts
+ * a lambda's operator() in the closure type inside the enclosing function). */
+static int may_hold_subprograms(int tag, int in_function)
+{
+	switch (tag) {
+	case DW_TAG_namespace:
+		return 1;
+	case DW_TAG_lexical_block:
+	case DW_TAG_class_type:
+	case DW_TAG_structure_type:
+	case DW_TAG_union_type:
+		return in_function;
+	default:
+		return 0;
+	}
+}
+
+static void index_scope(struct unit *u, Dwarf_Die *scope, int in_function, int depth)
 {
 	Dwarf_Die d;
 
-	if (dwarf_child(scope, &d) != 0)
+	if (depth > 64 || dwarf_child(scope, &d) != 0)
 		return;
 	do {
 		int tag = dwarf_tag(&d);
-		if (tag == DW_TAG_subprogram)
+		if (tag == DW_TAG_subprogram) {
 			add_subprogram(u, &d);
-		else if (tag == DW_TAG_namespace)
-			index_scope(u, &d);
+			index_scope(u, &d, 1, depth + 1);
+		} else if (may_hold_subprograms(tag, in_function)) {
+			index_scope(u, &d, in_function, depth + 1);
+		}
 	} while (dwarf_siblingof(&d, &d) == 0);
 }
 
@@ -562,44 +598,13 @@ static struct unit *find_unit(struct sfile *f, uint64_t vaddr)
 	struct unit *u = &f->units[r->idx];
 	if (!u->indexed) {
 		u->indexed = 1;
-		index_scope(u, &u->die);
-		ranges_sort(&u->subs);
+		index_scope(u, &u->die, 0, 0);
+		ranges_sort(&u->sub_ranges);
 	}
 	return u;
 }
 
-/* ---- DWARF: the inline chain ---- */
-
-struct chain {
-	Dwarf_Die v[MAX_INLINE]; /* inlined subroutines containing pc, outermost first */
-	int n;
-};
-
-static int is_scope(int tag)
-{
-	return tag == DW_TAG_inlined_subroutine || tag == DW_TAG_lexical_block ||
-	       tag == DW_TAG_try_block || tag == DW_TAG_catch_block;
-}
-
-static void descend(Dwarf_Die *scope, uint64_t pc, struct chain *ch)
-{
-	Dwarf_Die cur = *scope, d;
-
-	for (int depth = 0; depth < 4 * MAX_INLINE && dwarf_child(&cur, &d) == 0; depth++) {
-		int found = 0;
-		do {
-			int tag = dwarf_tag(&d);
-			if (is_scope(tag) && dwarf_haspc(&d, pc) > 0) {
-				if (tag == DW_TAG_inlined_subroutine && ch->n < MAX_INLINE)
-					ch->v[ch->n++] = d;
-				found = 1;
-			}
-		} while (!found && dwarf_siblingof(&d, &d) == 0);
-		if (!found)
-			return;
-		cur = d;
-	}
-}
+/* ---- DWARF: names, lines, inline trees ---- */
 
 /* C++: the demangled linkage name (qualified, with parameters); C: DW_AT_name
  * (a C linkage name is an asm label such as glibc's __GI_ aliases). */
@@ -625,20 +630,106 @@ static int die_int(Dwarf_Die *d, int name)
 }
 
 /* Call site of an inlined subroutine: file (from its unit's table), line, column. */
-static void call_site(struct gl_symbolizer *s, struct unit *u, Dwarf_Die *inl,
-		      struct gl_inline_frame *out)
+static void call_site(struct gl_symbolizer *s, struct unit *u, Dwarf_Die *d, struct inl *out)
 {
 	Dwarf_Attribute a;
 	Dwarf_Word idx;
 	Dwarf_Files *files;
 	size_t n;
 
-	out->line = die_int(inl, DW_AT_call_line);
-	out->column = die_int(inl, DW_AT_call_column);
-	out->file = NULL;
-	if (dwarf_formudata(dwarf_attr(inl, DW_AT_call_file, &a), &idx) == 0 &&
+	out->call_line = die_int(d, DW_AT_call_line);
+	out->call_column = die_int(d, DW_AT_call_column);
+	if (dwarf_formudata(dwarf_attr(d, DW_AT_call_file, &a), &idx) == 0 &&
 	    dwarf_getsrcfiles(&u->die, &files, &n) == 0 && idx < n)
-		out->file = source_path(s, &u->die, dwarf_filesrc(files, idx, NULL, NULL));
+		out->call_file = source_path(s, &u->die, dwarf_filesrc(files, idx, NULL, NULL));
+}
+
+static int add_inl(struct gl_symbolizer *s, struct unit *u, struct subprog *sp, Dwarf_Die *d,
+		   int parent)
+{
+	ptrdiff_t off = 0;
+	Dwarf_Addr base, lo, hi;
+	int k = (int)sp->n_inls;
+
+	GL_GROW(sp->inls, sp->n_inls, sp->cap_inls);
+	struct inl *n = &sp->inls[sp->n_inls++];
+	memset(n, 0, sizeof(*n));
+	n->parent = parent;
+	n->function = die_name(s, d);
+	call_site(s, u, d, n);
+	while ((off = dwarf_ranges(d, off, &base, &lo, &hi)) > 0)
+		ranges_add(&sp->inl_ranges, lo, hi, (size_t)k);
+	return k;
+}
+
+static int is_block(int tag)
+{
+	return tag == DW_TAG_lexical_block || tag == DW_TAG_try_block || tag == DW_TAG_catch_block;
+}
+
+/* Pre-order walk: an inlined subroutine's index is above its parent's. */
+static void flatten(struct gl_symbolizer *s, struct unit *u, struct subprog *sp,
+		    Dwarf_Die *scope, int parent, int depth)
+{
+	Dwarf_Die d;
+
+	if (depth > 256 || dwarf_child(scope, &d) != 0)
+		return;
+	do {
+		int tag = dwarf_tag(&d);
+		if (tag == DW_TAG_inlined_subroutine)
+			flatten(s, u, sp, &d, add_inl(s, u, sp, &d, parent), depth + 1);
+		else if (is_block(tag))
+			flatten(s, u, sp, &d, parent, depth + 1);
+	} while (dwarf_siblingof(&d, &d) == 0);
+}
+
+static const char *own_prefix(struct gl_symbolizer *s, const char *str, size_t n)
+{
+	char *p = gl_xcalloc(n + 1, 1);
+
+	memcpy(p, str, n);
+	return own(s, p);
+}
+
+/* The name of a concrete subprogram.  Without a linkage name (C++ static
+ * functions, a lambda's operator()) the symbol table's demangled name there
+ * qualifies it, less GCC's " [clone .cold]" suffixes. */
+static const char *concrete_name(struct gl_symbolizer *s, struct sfile *f, Dwarf_Die *d,
+				 uint64_t pc)
+{
+	Dwarf_Attribute a;
+	const char *name = die_name(s, d);
+
+	if (dwarf_attr_integrate(d, DW_AT_linkage_name, &a) ||
+	    dwarf_attr_integrate(d, DW_AT_MIPS_linkage_name, &a))
+		return name;
+	if (!f->syms_tried)
+		load_symbols(f);
+	const struct range *r = ranges_find(&f->syms, pc);
+	const char *raw = r ? f->sym_names[r->idx] : NULL;
+	const char *sym = demangled(s, raw);
+	if (!raw || sym == raw || strncmp(raw, "_Z", 2) != 0)
+		return name;
+	const char *clone = strstr(sym, " [clone ");
+	return clone ? own_prefix(s, sym, (size_t)(clone - sym)) : sym;
+}
+
+static struct subprog *find_subprog(struct gl_symbolizer *s, struct sfile *f, struct unit *u,
+				    uint64_t pc)
+{
+	const struct range *r = ranges_find(&u->sub_ranges, pc);
+
+	if (!r)
+		return NULL;
+	struct subprog *sp = &u->subs[r->idx];
+	if (!sp->flat) {
+		sp->flat = 1;
+		sp->name = concrete_name(s, f, &sp->die, pc);
+		flatten(s, u, sp, &sp->die, -1, 0);
+		ranges_sort(&sp->inl_ranges);
+	}
+	return sp;
 }
 
 static void line_of(struct gl_symbolizer *s, struct unit *u, uint64_t pc,
@@ -653,20 +744,21 @@ static void line_of(struct gl_symbolizer *s, struct unit *u, uint64_t pc,
 	dwarf_linecol(ln, &out->column);
 }
 
-/* frames[0..]: innermost first; the call sites give the outer lines. */
-static int fill_frames(struct gl_symbolizer *s, struct unit *u, Dwarf_Die *sub, struct chain *ch,
-		       const struct gl_frame_info *out, struct gl_inline_frame *frames, int max)
+/* frames[0..]: innermost first; each outer line is the inner one's call site. */
+static int fill_frames(const struct subprog *sp, int inner, const struct gl_frame_info *out,
+		       struct gl_inline_frame *frames, int max)
 {
-	int depth = ch->n + 1;
+	int depth = 1;
 
-	for (int k = 0; k < depth && k < max; k++) {
-		if (k == 0) {
-			frames[0] = (struct gl_inline_frame){ out->function, out->file, out->line,
-							      out->column };
+	if (max > 0)
+		frames[0] = (struct gl_inline_frame){ out->function, out->file, out->line, out->column };
+	for (int k = inner; k >= 0; k = sp->inls[k].parent, depth++) {
+		const struct inl *n = &sp->inls[k];
+		if (depth >= max)
 			continue;
-		}
-		call_site(s, u, &ch->v[ch->n - k], &frames[k]);
-		frames[k].function = die_name(s, k < ch->n ? &ch->v[ch->n - 1 - k] : sub);
+		frames[depth] = (struct gl_inline_frame){
+			n->parent >= 0 ? sp->inls[n->parent].function : sp->name, n->call_file,
+			n->call_line, n->call_column };
 	}
 	return depth;
 }
@@ -675,26 +767,22 @@ static int dwarf_frame(struct gl_symbolizer *s, struct sfile *f, uint64_t pc,
 		       struct gl_frame_info *out, struct gl_inline_frame *frames, int max)
 {
 	struct unit *u = find_unit(f, pc);
-	struct chain ch;
 
 	if (!u)
 		return 0;
 	line_of(s, u, pc, out);
-	const struct range *r = ranges_find(&u->subs, pc);
-	if (!r)
+	struct subprog *sp = find_subprog(s, f, u, pc);
+	if (!sp)
 		return 0;
-	Dwarf_Die *sub = &u->dies[r->idx];
-	ch.n = 0;
-	descend(sub, pc, &ch);
-	out->function = die_name(s, ch.n ? &ch.v[ch.n - 1] : sub);
-	if (ch.n) {
-		struct gl_inline_frame site;
-		out->inlined_into = die_name(s, sub);
-		call_site(s, u, &ch.v[ch.n - 1], &site);
-		out->call_file = site.file;
-		out->call_line = site.line;
+	const struct range *r = ranges_find(&sp->inl_ranges, pc);
+	int inner = r ? (int)r->idx : -1;
+	out->function = inner >= 0 ? sp->inls[inner].function : sp->name;
+	if (inner >= 0) {
+		out->inlined_into = sp->name;
+		out->call_file = sp->inls[inner].call_file;
+		out->call_line = sp->inls[inner].call_line;
 	}
-	return frames ? fill_frames(s, u, sub, &ch, out, frames, max) : ch.n + 1;
+	return fill_frames(sp, inner, out, frames, frames ? max : 0);
 }
 
 /* ---- files and mappings ---- */
@@ -702,8 +790,13 @@ static int dwarf_frame(struct gl_symbolizer *s, struct sfile *f, uint64_t pc,
 static void sfile_free(struct sfile *f)
 {
 	for (size_t i = 0; i < f->n_units; i++) {
-		free(f->units[i].subs.v);
-		free(f->units[i].dies);
+		struct unit *u = &f->units[i];
+		for (size_t k = 0; k < u->n_subs; k++) {
+			free(u->subs[k].inl_ranges.v);
+			free(u->subs[k].inls);
+		}
+		free(u->sub_ranges.v);
+		free(u->subs);
 	}
 	free(f->units);
 	free(f->unit_ranges.v);
@@ -882,6 +975,12 @@ int gl_symbolize_inlines(struct gl_symbolizer *s, uint64_t runtime_ip, struct gl
 		depth = dwarf_frame(s, f, pc, out, frames, max);
 	if (!out->function)
 		out->function = symbol_name(s, f, pc);
+	if (depth == 0 && (out->function || out->file)) {
+		if (max > 0 && frames)
+			frames[0] = (struct gl_inline_frame){ out->function, out->file, out->line,
+							      out->column };
+		depth = 1;
+	}
 	return depth;
 }
 
