@@ -38,9 +38,12 @@ export interface TokenSummary {
   decode: { calls: number; tokens: number; totalNs: number };
   /** Calls of unknown batch size. */
   unknownCalls: number;
-  /** Time to first token: start of the first prefill call to the end of the prefill calls after it. */
+  /**
+   * Time to first token: from the start of the prompt's prefill calls (those right before the first
+   * decode call, less than PROMPT_CALL_GAP_NS apart) to the end of the last; null without them.
+   */
   ttftNs: number | null;
-  /** Time per output token: from the end of prefill (else the first decode call's start) to the end of the last decode call, per decode call. */
+  /** Time per output token: from the prompt's end (else the first decode call's start) to the end of the last decode call, per decode call. */
   tpotNs: number | null;
 }
 
@@ -315,30 +318,42 @@ function tokenCallsOf(t: RecordTables, pairs: Pairs): TokenCall[] {
   return calls.sort((a, b) => a.startNs - b.startNs);
 }
 
+/**
+ * Prefill calls less than this apart process one prompt (a prompt longer than the batch is split
+ * into several back-to-back calls). Wider gaps separate, e.g., llama.cpp's warmup call from the
+ * prompt: the warmup is no part of the time to first token.
+ */
+export const PROMPT_CALL_GAP_NS = 1e6;
+
 /** `calls` sorted by start. */
 function summarizeTokens(calls: TokenCall[]): TokenSummary {
   const prefill = calls.filter((c) => c.kind === "prefill");
   const decode = calls.filter((c) => c.kind === "decode");
   const sum = (list: TokenCall[], f: (c: TokenCall) => number): number => list.reduce((n, c) => n + f(c), 0);
-  const firstPrefill = calls.findIndex((c) => c.kind === "prefill");
-  const prefillRun = firstPrefill < 0 ? [] : leadingRun(calls.slice(firstPrefill), "prefill");
-  const prefillEnd = prefillRun.length ? prefillRun[prefillRun.length - 1].endNs : null;
-  const decodeFrom = prefillEnd ?? decode[0]?.startNs;
+  const prompt = promptCalls(calls);
+  const promptEnd = prompt.length ? prompt[prompt.length - 1].endNs : null;
+  const decodeFrom = promptEnd ?? decode[0]?.startNs;
   return {
     calls: calls.length,
     tokens: sum(calls, (c) => Math.max(0, c.nTokens)),
     prefill: { calls: prefill.length, tokens: sum(prefill, (c) => c.nTokens), totalNs: sum(prefill, (c) => c.endNs - c.startNs) },
     decode: { calls: decode.length, tokens: decode.length, totalNs: sum(decode, (c) => c.endNs - c.startNs) },
     unknownCalls: calls.length - prefill.length - decode.length,
-    ttftNs: prefillEnd === null ? null : prefillEnd - prefillRun[0].startNs,
+    ttftNs: promptEnd === null ? null : promptEnd - prompt[0].startNs,
     tpotNs: decode.length && decodeFrom !== undefined ? (decode[decode.length - 1].endNs - decodeFrom) / decode.length : null,
   };
 }
 
-/** The calls at the start of `calls` that are of `kind`. */
-function leadingRun(calls: TokenCall[], kind: TokenCall["kind"]): TokenCall[] {
-  const stop = calls.findIndex((c) => c.kind !== kind);
-  return stop < 0 ? calls : calls.slice(0, stop);
+/** The prefill calls of the prompt that precedes the first decode call (or ends the run). */
+function promptCalls(calls: TokenCall[]): TokenCall[] {
+  const firstDecode = calls.findIndex((c) => c.kind === "decode");
+  let start = firstDecode < 0 ? calls.length : firstDecode;
+  const end = start;
+  while (start > 0 && calls[start - 1].kind === "prefill") {
+    if (start < end && calls[start].startNs - calls[start - 1].endNs >= PROMPT_CALL_GAP_NS) break;
+    start--;
+  }
+  return calls.slice(start, end);
 }
 
 // ---- graphs ------------------------------------------------------------------------------

@@ -290,6 +290,11 @@ export class ProfileFormatError extends Error {
 
 const utf8 = new TextDecoder("utf-8");
 
+/** A copy in a buffer of its own (a Node Buffer's slice() would share the memory). */
+function copyOf(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
+}
+
 function viewOf(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
@@ -484,7 +489,7 @@ interface Region {
 
 function regionOf(bytes: Uint8Array, start: number, base: number): Region {
   if (!LITTLE_ENDIAN) throw new Error("ggml-lens decodes its streams on little-endian hosts only");
-  const aligned = (bytes.byteOffset + start) % 4 === 0 ? bytes.subarray(start) : bytes.slice(start);
+  const aligned = (bytes.byteOffset + start) % 4 === 0 ? bytes.subarray(start) : copyOf(bytes.subarray(start));
   const words = aligned.length >>> 2;
   return {
     bytes: aligned,
@@ -868,7 +873,7 @@ export class StreamDecoder {
     } else if (walk.trailerAt >= 0) {
       this.takeTrailer(region, walk.trailerAt);
     }
-    const batch = collected.count > 0 ? buildBatch(regionOf(region.bytes.slice(0, walk.end), 0, 0), collected) : emptyBatch();
+    const batch = collected.count > 0 ? buildBatch(regionOf(copyOf(region.bytes.subarray(0, walk.end)), 0, 0), collected) : emptyBatch();
     this.consume(this.done ? region.bytes.length : walk.end);
     return batch;
   }
@@ -882,7 +887,7 @@ export class StreamDecoder {
 
   /** Drops `n` decoded bytes, copying the rest so that the chunk they came in can be freed. */
   private consume(n: number): void {
-    this.pending = this.pending.slice(n);
+    this.pending = copyOf(this.pending.subarray(n));
     this.offset += n;
   }
 }

@@ -203,6 +203,25 @@ test("tokens: prefill and decode calls, ttft and tpot", () => {
   );
 });
 
+test("tokens: the warmup call is no part of ttft; a prompt split in back-to-back calls is", () => {
+  const ms = 1e6;
+  const b = new StreamBuilder()
+    .decodeBegin({ tid: 1, ts: 0, nTokens: 2 })
+    .decodeEnd({ tid: 1, ts: 5 * ms })
+    .decodeBegin({ tid: 1, ts: 9 * ms, nTokens: 512 })
+    .decodeEnd({ tid: 1, ts: 20 * ms })
+    .decodeBegin({ tid: 1, ts: 20.1 * ms, nTokens: 100 })
+    .decodeEnd({ tid: 1, ts: 25 * ms })
+    .decodeBegin({ tid: 1, ts: 25.5 * ms, nTokens: 1 })
+    .decodeEnd({ tid: 1, ts: 27 * ms })
+    .decodeBegin({ tid: 1, ts: 27.5 * ms, nTokens: 1 })
+    .decodeEnd({ tid: 1, ts: 29 * ms });
+  const p = profileOf(b);
+  assert.equal(p.tokens.ttftNs, 16 * ms);
+  assert.equal(p.tokens.tpotNs, 2 * ms);
+  assert.deepEqual(p.tokens.prefill, { calls: 3, tokens: 614, totalNs: 20_900_000 });
+});
+
 test("tokens without prefill (attached mid-run): no ttft, tpot from the first decode call", () => {
   const b = new StreamBuilder()
     .decodeBegin({ tid: 1, ts: 100, nTokens: 1 })

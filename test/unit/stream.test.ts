@@ -99,6 +99,23 @@ test("reads a JSON header that is not padded to 8 bytes", () => {
   assert.deepEqual(s.errors, []);
 });
 
+test("reads Node Buffers at any byte offset (records copied once when not 4-aligned)", () => {
+  const bytes = fullStream(new StreamBuilder({ ...DEFAULT_HEADER, mode: "odd" }, 1, 0, false)).bytes();
+  for (const shift of [0, 1, 2, 3, 4]) {
+    const pool = Buffer.alloc(bytes.length + shift);
+    pool.set(bytes, shift);
+    const buffer = pool.subarray(shift);
+    const s = decodeStream(buffer);
+    assert.equal(s.count, 11, `shift ${shift}`);
+    assert.deepEqual([...s.tables.opBegin.ne], [4096, 7, -1, 1]);
+    assert.equal(tensorName(s, "opBegin", 0), "ffn_out-0");
+    const decoder = new StreamDecoder();
+    const batches = [decoder.push(buffer.subarray(0, 333)), decoder.push(buffer.subarray(333))];
+    assert.equal(batches[0].count + batches[1].count, 11);
+    assert.equal(decoder.end(), false);
+  }
+});
+
 test("a stream without trailer is truncated but keeps its records", () => {
   const s = decodeStream(new StreamBuilder().opBegin({ tid: 1, ts: 5, tensor: 1, op: 2 }).opEnd({ tid: 1, ts: 9, tensor: 1 }).bytes());
   assert.equal(s.truncated, true);
