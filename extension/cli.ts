@@ -215,7 +215,7 @@ async function record(args: string[]): Promise<number> {
     profile = await loadProfile(options.out);
   } catch (err) {
     if (!(err instanceof ProfileReadError || err instanceof ProfileFormatError)) throw err;
-    process.stderr.write(`ggml-lens: the probe helper exited with status ${status} and left no profile: ${err.message}\n`);
+    process.stderr.write(`ggml-lens: the probe helper exited with status ${status} and left no readable profile: ${err.message}\n`);
     return status || 1;
   }
   process.stderr.write(`${recordSummary(options.out, profile)}\n`);
