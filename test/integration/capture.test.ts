@@ -43,7 +43,7 @@ function record(name: string, probeArgs: string[], command: string[]): Recording
 }
 
 function header(p: Profile): Record<string, unknown> {
-  return p.header as unknown as Record<string, unknown>;
+  return p.header.raw;
 }
 
 /** What each worker thread must run, in order: non-empty ops flagged for compute; a fused pair is one. */
