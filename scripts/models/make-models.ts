@@ -77,10 +77,17 @@ function writeManifest(file: string, manifest: Manifest): void {
   fs.renameSync(temporary, file);
 }
 
-async function fileSha256(file: string): Promise<string> {
+/** SHA-256 of a file, read synchronously through one reused buffer (faster than a stream). */
+function fileSha256(file: string): string {
   const hash = crypto.createHash("sha256");
-  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 22 })) {
-    hash.update(chunk as Buffer);
+  const buffer = Buffer.allocUnsafe(1 << 23);
+  const fd = fs.openSync(file, "r");
+  try {
+    for (let n = fs.readSync(fd, buffer); n > 0; n = fs.readSync(fd, buffer)) {
+      hash.update(buffer.subarray(0, n));
+    }
+  } finally {
+    fs.closeSync(fd);
   }
   return hash.digest("hex");
 }
@@ -91,7 +98,7 @@ function wantedSpecs(options: Options, manifest: Manifest): ModelSpec[] {
 }
 
 /** The manifest entry if its file is where this generator writes it and intact; logs why not. */
-async function intactEntry(spec: ModelSpec, file: string, entry: ManifestEntry | undefined): Promise<ManifestEntry | undefined> {
+function intactEntry(spec: ModelSpec, file: string, entry: ManifestEntry | undefined): ManifestEntry | undefined {
   if (!entry) {
     log(`model ${spec.name}: generating`);
     return undefined;
@@ -105,7 +112,7 @@ async function intactEntry(spec: ModelSpec, file: string, entry: ManifestEntry |
     return undefined;
   }
   const started = process.hrtime.bigint();
-  if (fs.statSync(file).size !== entry.bytes || (await fileSha256(file)) !== entry.sha256) {
+  if (fs.statSync(file).size !== entry.bytes || fileSha256(file) !== entry.sha256) {
     log(`model ${spec.name} corrupted, regenerating`);
     return undefined;
   }
@@ -132,7 +139,7 @@ function removeStaleFolders(out: string, key: string): void {
   }
 }
 
-async function main(): Promise<void> {
+function main(): void {
   const options = parseArgs(process.argv.slice(2));
   const key = generatorKey();
   const dir = path.join(options.out, key);
@@ -142,14 +149,16 @@ async function main(): Promise<void> {
   const manifest: Manifest = { generator: key, models: {} };
   for (const spec of wantedSpecs(options, previous)) {
     const file = path.join(dir, `${spec.name}.gguf`);
-    manifest.models[spec.name] = (await intactEntry(spec, file, previous.models[spec.name])) ?? generate(spec, file);
+    manifest.models[spec.name] = intactEntry(spec, file, previous.models[spec.name]) ?? generate(spec, file);
     writeManifest(manifestFile, { generator: key, models: { ...previous.models, ...manifest.models } });
   }
   writeManifest(manifestFile, manifest);
   removeStaleFolders(options.out, key);
 }
 
-main().catch((error: unknown) => {
+try {
+  main();
+} catch (error) {
   log(`error: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
-});
+}
