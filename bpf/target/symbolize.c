@@ -47,9 +47,11 @@ struct ranges {
 
 /* An inlined subroutine in a subprogram's scope tree. */
 struct inl {
+	Dwarf_Die die;
+	int parent;   /* index of the enclosing inlined subroutine, -1: the subprogram */
+	int resolved; /* the fields below are read from the DIE on first use */
 	const char *function, *call_file;
 	int call_line, call_column;
-	int parent; /* index of the enclosing inlined subroutine, -1: the subprogram */
 };
 
 /* A concrete subprogram; its inline tree is flattened on the first address in it. */
@@ -644,8 +646,7 @@ static void call_site(struct gl_symbolizer *s, struct unit *u, Dwarf_Die *d, str
 		out->call_file = source_path(s, &u->die, dwarf_filesrc(files, idx, NULL, NULL));
 }
 
-static int add_inl(struct gl_symbolizer *s, struct unit *u, struct subprog *sp, Dwarf_Die *d,
-		   int parent)
+static int add_inl(struct subprog *sp, Dwarf_Die *d, int parent)
 {
 	ptrdiff_t off = 0;
 	Dwarf_Addr base, lo, hi;
@@ -654,9 +655,8 @@ static int add_inl(struct gl_symbolizer *s, struct unit *u, struct subprog *sp, 
 	GL_GROW(sp->inls, sp->n_inls, sp->cap_inls);
 	struct inl *n = &sp->inls[sp->n_inls++];
 	memset(n, 0, sizeof(*n));
+	n->die = *d;
 	n->parent = parent;
-	n->function = die_name(s, d);
-	call_site(s, u, d, n);
 	while ((off = dwarf_ranges(d, off, &base, &lo, &hi)) > 0)
 		ranges_add(&sp->inl_ranges, lo, hi, (size_t)k);
 	return k;
@@ -668,8 +668,7 @@ static int is_block(int tag)
 }
 
 /* Pre-order walk: an inlined subroutine's index is above its parent's. */
-static void flatten(struct gl_symbolizer *s, struct unit *u, struct subprog *sp,
-		    Dwarf_Die *scope, int parent, int depth)
+static void flatten(struct subprog *sp, Dwarf_Die *scope, int parent, int depth)
 {
 	Dwarf_Die d;
 
@@ -678,10 +677,23 @@ static void flatten(struct gl_symbolizer *s, struct unit *u, struct subprog *sp,
 	do {
 		int tag = dwarf_tag(&d);
 		if (tag == DW_TAG_inlined_subroutine)
-			flatten(s, u, sp, &d, add_inl(s, u, sp, &d, parent), depth + 1);
+			flatten(sp, &d, add_inl(sp, &d, parent), depth + 1);
 		else if (is_block(tag))
-			flatten(s, u, sp, &d, parent, depth + 1);
+			flatten(sp, &d, parent, depth + 1);
 	} while (dwarf_siblingof(&d, &d) == 0);
+}
+
+static const struct inl *inl_at(struct gl_symbolizer *s, struct unit *u, struct subprog *sp,
+				 int k)
+{
+	struct inl *n = &sp->inls[k];
+
+	if (!n->resolved) {
+		n->resolved = 1;
+		n->function = die_name(s, &n->die);
+		call_site(s, u, &n->die, n);
+	}
+	return n;
 }
 
 static const char *own_prefix(struct gl_symbolizer *s, const char *str, size_t n)
@@ -726,7 +738,7 @@ static struct subprog *find_subprog(struct gl_symbolizer *s, struct sfile *f, st
 	if (!sp->flat) {
 		sp->flat = 1;
 		sp->name = concrete_name(s, f, &sp->die, pc);
-		flatten(s, u, sp, &sp->die, -1, 0);
+		flatten(sp, &sp->die, -1, 0);
 		ranges_sort(&sp->inl_ranges);
 	}
 	return sp;
@@ -745,20 +757,20 @@ static void line_of(struct gl_symbolizer *s, struct unit *u, uint64_t pc,
 }
 
 /* frames[0..]: innermost first; each outer line is the inner one's call site. */
-static int fill_frames(const struct subprog *sp, int inner, const struct gl_frame_info *out,
-		       struct gl_inline_frame *frames, int max)
+static int fill_frames(struct gl_symbolizer *s, struct unit *u, struct subprog *sp, int inner,
+		       const struct gl_frame_info *out, struct gl_inline_frame *frames, int max)
 {
 	int depth = 1;
 
 	if (max > 0)
 		frames[0] = (struct gl_inline_frame){ out->function, out->file, out->line, out->column };
 	for (int k = inner; k >= 0; k = sp->inls[k].parent, depth++) {
-		const struct inl *n = &sp->inls[k];
 		if (depth >= max)
 			continue;
-		frames[depth] = (struct gl_inline_frame){
-			n->parent >= 0 ? sp->inls[n->parent].function : sp->name, n->call_file,
-			n->call_line, n->call_column };
+		const struct inl *n = inl_at(s, u, sp, k);
+		const char *outer = n->parent >= 0 ? inl_at(s, u, sp, n->parent)->function : sp->name;
+		frames[depth] = (struct gl_inline_frame){ outer, n->call_file, n->call_line,
+							  n->call_column };
 	}
 	return depth;
 }
@@ -776,13 +788,15 @@ static int dwarf_frame(struct gl_symbolizer *s, struct sfile *f, uint64_t pc,
 		return 0;
 	const struct range *r = ranges_find(&sp->inl_ranges, pc);
 	int inner = r ? (int)r->idx : -1;
-	out->function = inner >= 0 ? sp->inls[inner].function : sp->name;
+	out->function = sp->name;
 	if (inner >= 0) {
+		const struct inl *n = inl_at(s, u, sp, inner);
+		out->function = n->function;
 		out->inlined_into = sp->name;
-		out->call_file = sp->inls[inner].call_file;
-		out->call_line = sp->inls[inner].call_line;
+		out->call_file = n->call_file;
+		out->call_line = n->call_line;
 	}
-	return fill_frames(sp, inner, out, frames, frames ? max : 0);
+	return fill_frames(s, u, sp, inner, out, frames, frames ? max : 0);
 }
 
 /* ---- files and mappings ---- */
