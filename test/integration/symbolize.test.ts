@@ -356,6 +356,51 @@ describe("ggml-lens-symbolize: sampled addresses of a live llama.cpp process", (
     });
   });
 
+  it("separate debug info through .gnu_debuglink (stripped library, DWARF in .debug/)", () => {
+    const dir = path.join(work, "debuglink");
+    fs.mkdirSync(path.join(dir, ".debug"), { recursive: true });
+    const lib = path.join(dir, "libggml-cpu.so");
+    const debug = path.join(dir, ".debug", "libggml-cpu.so.debug");
+    execFileSync("objcopy", ["--only-keep-debug", cpu.map.path, debug]);
+    execFileSync("strip", ["--strip-debug", "-o", lib, cpu.map.path]);
+    execFileSync("objcopy", [`--add-gnu-debuglink=${debug}`, lib]);
+    const vaddr = readelfSymbol(cpu.map.path, "ggml_graph_compute").addr + 0x10;
+    const m = cpu.map;
+    const { results } = symbolize(["--map", hex(m.start), hex(m.end), hex(m.offset), lib, "--", hex(cpu.runtime(vaddr))]);
+    const [llvm] = llvmSymbolize(cpu.map.path, [vaddr]);
+    assert.ok(sameChain(chainOf(results[0]), llvm), JSON.stringify(results[0]));
+    assert.ok(results[0].line && results[0].line > 0);
+  });
+
+  it("a program deleted and replaced while it runs: the mapped inode is read (/proc/PID/map_files)", async () => {
+    const dir = path.join(work, "deleted");
+    fs.mkdirSync(dir);
+    const src = path.join(dir, "spin.c");
+    fs.writeFileSync(src, "static int sq(int x) { return x * x + 1; }\nint main(void) {\n  volatile int s = 0;\n  for (;;) s = sq(s);\n}\n");
+    const exe = path.join(dir, "spin");
+    execFileSync("cc", ["-g", "-O2", "-o", exe, src]);
+    const original = path.join(dir, "spin.orig");
+    fs.copyFileSync(exe, original);
+    const main = readelfSymbol(exe, "main");
+    const child = spawn(exe, [], { stdio: "ignore" });
+    try {
+      assert.ok(child.pid);
+      const map = (await waitForMaps(child.pid, ["spin"], 10_000)).find((m) => m.path === exe);
+      assert.ok(map, "spin is not mapped");
+      const runtime = new Loaded({ ...map, path: original }).runtime(main.addr);
+      fs.rmSync(exe);
+      execFileSync("cc", ["-O0", "-x", "c", "-o", exe, "-"], { input: "int other(void) { return 1; }\nint main(void) { return other(); }\n" });
+      const { results } = symbolize(["--pid", String(child.pid), hex(runtime)]);
+      const [llvm] = llvmSymbolize(original, [main.addr]);
+      assert.equal(results[0].path, exe);
+      assert.equal(results[0].fileVaddr, main.addr);
+      assert.ok(sameChain(chainOf(results[0]), llvm), `${JSON.stringify(results[0])} vs llvm ${JSON.stringify(llvm)}`);
+      assert.equal(results[0].inlines?.at(-1)?.function, "main");
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
   it("the stock prebuilt libggml-cpu (no DWARF, with .symtab): functions from the symbol table", (t) => {
     const dir = process.env.GGML_LENS_PREBUILT_LIB_DIR ?? recordedFixtures().prebuiltLibDir;
     const stock = dir && fs.existsSync(dir) ? fs.readdirSync(dir).find((f) => /^libggml-cpu.*\.so$/.test(f)) : undefined;
