@@ -484,10 +484,13 @@ static void find_debug_file(struct sfile *f)
 		if (try_debug_file(f, path, NULL))
 			return;
 	}
-	if (!link || !slash)
+	if (!link)
 		return;
 	uint32_t crc32v = crc;
-	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - f->path), f->path);
+	if (slash)
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - f->path), f->path);
+	else
+		snprintf(dir, sizeof(dir), ".");
 	const char *fmts[] = { "%s/%s", "%s/.debug/%s", "/usr/lib/debug%s/%s" };
 	for (size_t i = 0; i < sizeof(fmts) / sizeof(*fmts); i++) {
 		snprintf(path, sizeof(path), fmts[i], dir, link);
@@ -623,7 +626,7 @@ static const char *die_name(struct gl_symbolizer *s, Dwarf_Die *d)
 	return name;
 }
 
-static int die_int(Dwarf_Die *d, int name)
+static int die_int(Dwarf_Die *d, unsigned int name)
 {
 	Dwarf_Attribute a;
 	Dwarf_Word w;

@@ -13,7 +13,8 @@
  * symbol table and there is no file/line.
  *
  * Sampled addresses are the interrupted instruction itself.  Return
- * addresses from a stack walk must be passed as `ret - 1`.
+ * addresses from a stack walk must be passed as `ret - 1`.  A symbolizer is
+ * not thread-safe: use one per thread or lock around it.
  */
 #ifndef GGML_LENS_SYMBOLIZE_H
 #define GGML_LENS_SYMBOLIZE_H
