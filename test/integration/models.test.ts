@@ -123,7 +123,7 @@ describe("synthetic models in llama.cpp", () => {
         assert.ok(evalRuns(result.stderr) >= PREDICT - 1, "decode steps");
         const text = result.stdout.trimStart();
         assert.ok(text.startsWith("Hello world") && text.length > "Hello world".length, `prompt and generated text: ${JSON.stringify(text)}`);
-        const timing = result.stderr.match(/\beval time = .*$/gm) ?? [];
+        const timing = result.stderr.match(/\b(?:prompt )?eval time = .*$/gm) ?? [];
         timing.forEach((line) => t.diagnostic(line));
       });
 
