@@ -60,14 +60,14 @@ function generatorKey(): string {
   return hash.digest("hex").slice(0, 16);
 }
 
-function readManifest(file: string, generator: string): Manifest {
-  if (!fs.existsSync(file)) return { generator, models: {} };
+/** The models an earlier run listed (none when there is no readable manifest). */
+function listedModels(file: string): Record<string, ManifestEntry> {
+  if (!fs.existsSync(file)) return {};
   try {
-    const manifest = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<Manifest>;
-    return { generator, models: manifest.models ?? {} };
+    return (JSON.parse(fs.readFileSync(file, "utf8")) as Partial<Manifest>).models ?? {};
   } catch (error) {
     log(`${file} is unreadable (${(error as Error).message}); checking every model again`);
-    return { generator, models: {} };
+    return {};
   }
 }
 
@@ -93,8 +93,8 @@ function fileSha256(file: string): string {
 }
 
 /** Tiny models always; benchmark models with --bench or when the manifest already lists them. */
-function wantedSpecs(options: Options, manifest: Manifest): ModelSpec[] {
-  return MODEL_SPECS.filter((spec) => !spec.bench || options.bench || spec.name in manifest.models);
+function wantedSpecs(options: Options, listed: Record<string, ManifestEntry>): ModelSpec[] {
+  return MODEL_SPECS.filter((spec) => !spec.bench || options.bench || spec.name in listed);
 }
 
 /** The manifest entry if its file is where this generator writes it and intact; logs why not. */
@@ -145,12 +145,13 @@ function main(): void {
   const dir = path.join(options.out, key);
   fs.mkdirSync(dir, { recursive: true });
   const manifestFile = path.join(options.out, "manifest.json");
-  const previous = readManifest(manifestFile, key);
+  const previous = listedModels(manifestFile);
   const manifest: Manifest = { generator: key, models: {} };
   for (const spec of wantedSpecs(options, previous)) {
     const file = path.join(dir, `${spec.name}.gguf`);
-    manifest.models[spec.name] = intactEntry(spec, file, previous.models[spec.name]) ?? generate(spec, file);
-    writeManifest(manifestFile, { generator: key, models: { ...previous.models, ...manifest.models } });
+    manifest.models[spec.name] = intactEntry(spec, file, previous[spec.name]) ?? generate(spec, file);
+    // Saved after each model, so that an interrupted run keeps what it already checked or made.
+    writeManifest(manifestFile, { generator: key, models: { ...previous, ...manifest.models } });
   }
   writeManifest(manifestFile, manifest);
   removeStaleFolders(options.out, key);
