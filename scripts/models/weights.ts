@@ -30,7 +30,9 @@ function* onesChunks(type: GgmlType, count: number): Generator<Uint8Array> {
 
 function* gaussianChunks(type: GgmlType, count: number, rng: Rng): Generator<Uint8Array> {
   for (const n of chunkSizes(count)) {
-    yield encodeValues(type, Float32Array.from({ length: n }, () => rng.gaussian() * WEIGHT_RMS));
+    const values = new Float32Array(n);
+    for (let i = 0; i < n; i++) values[i] = rng.gaussian() * WEIGHT_RMS;
+    yield encodeValues(type, values);
   }
 }
 
