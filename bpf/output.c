@@ -1,4 +1,7 @@
+#include <errno.h>
+#include <linux/perf_event.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -114,6 +117,34 @@ static void write_sites(struct json *j, const struct plan *plan)
 	json_close(j, ']');
 }
 
+/* Whether this machine has a hardware PMU the kernel lets us count with, and why not. */
+static void write_counters_info(struct json *j)
+{
+	struct perf_event_attr attr = { .type = PERF_TYPE_HARDWARE, .size = sizeof(attr),
+					.config = PERF_COUNT_HW_CPU_CYCLES, .disabled = 1 };
+	int fd = (int)syscall(__NR_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	int err = errno;
+	json_open(j, "counters", '{');
+	json_open(j, "software", '[');
+	static const char *const software[] = { "min_flt", "maj_flt", "nvcsw", "nivcsw", "cpu_ns" };
+	for (size_t i = 0; i < sizeof(software) / sizeof(software[0]); i++)
+		json_str(j, NULL, software[i]);
+	json_close(j, ']');
+	json_str(j, "software_scope", "per thread, per op span and per llama_decode call");
+	json_open(j, "hardware", '[');
+	json_close(j, ']');
+	char reason[160];
+	if (fd >= 0)
+		snprintf(reason, sizeof(reason), "the PMU is present, but ggml-lens does not read hardware counters yet");
+	else
+		snprintf(reason, sizeof(reason), "no hardware PMU available to perf_event_open (%s)%s", strerror(err),
+			 err == ENOENT || err == EOPNOTSUPP ? ": typical of virtual machines" : "");
+	json_str(j, "hardware_unavailable", reason);
+	json_close(j, '}');
+	if (fd >= 0)
+		close(fd);
+}
+
 static void write_header_json(struct json *j, struct output *out, const struct plan *plan,
 			      const struct target *target, const char *mode, long sample_hz)
 {
@@ -142,6 +173,7 @@ static void write_header_json(struct json *j, struct output *out, const struct p
 	json_close(j, ']');
 	write_types(j, plan->traits_from);
 	write_sites(j, plan);
+	write_counters_info(j);
 	json_close(j, '}');
 }
 

@@ -68,13 +68,20 @@ struct {
 	__type(value, __u64);
 } lost SEC(".maps");
 
-/* Op currently running on each target thread (closed at the next barrier), also tags samples. */
+/* Per target thread: the op running (closed at the next barrier; also tags samples) and the
+ * thread's software counters when its op and its llama_decode call began. */
+struct thread_state {
+	__u64 tensor;
+	struct gl_sw_counters op_start;
+	struct gl_sw_counters decode_start;
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u32);
-	__type(value, __u64);
-} current_op SEC(".maps");
+	__type(value, struct thread_state);
+} threads SEC(".maps");
 
 /* Graph structures already written to the stream. */
 struct {
@@ -146,6 +153,38 @@ static __always_inline void read_name(__u64 tensor, char *name)
 	bpf_probe_read_user_str(name, n & (GL_NAME_CAP * 2 - 1), (void *)(tensor + off_tensor_name));
 }
 
+static __always_inline struct thread_state *thread_state(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
+	if (st)
+		return st;
+	struct thread_state fresh = {};
+	bpf_map_update_elem(&threads, &tid, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&threads, &tid);
+}
+
+static __always_inline void read_counters(struct gl_sw_counters *c)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	c->min_flt = task->min_flt;
+	c->maj_flt = task->maj_flt;
+	c->nvcsw = task->nvcsw;
+	c->nivcsw = task->nivcsw;
+	c->cpu_ns = task->se.sum_exec_runtime;
+}
+
+static __always_inline void counters_since(const struct gl_sw_counters *start, struct gl_sw_counters *delta)
+{
+	struct gl_sw_counters now;
+	read_counters(&now);
+	delta->min_flt = now.min_flt - start->min_flt;
+	delta->maj_flt = now.maj_flt - start->maj_flt;
+	delta->nvcsw = now.nvcsw - start->nvcsw;
+	delta->nivcsw = now.nivcsw - start->nivcsw;
+	delta->cpu_ns = now.cpu_ns - start->cpu_ns;
+}
+
 /* ---- token level ---------------------------------------------------------------------- */
 
 SEC("uprobe")
@@ -154,6 +193,9 @@ int BPF_UPROBE(decode_enter, __u64 llama_ctx)
 	if (!is_target())
 		return 0;
 	count(GL_PROBE_DECODE_ENTER, &hits);
+	struct thread_state *st = thread_state();
+	if (st)
+		read_counters(&st->decode_start);
 	struct gl_decode_begin *rec = reserve(sizeof(*rec), GL_REC_DECODE_BEGIN, GL_PROBE_DECODE_ENTER);
 	if (!rec)
 		return 0;
@@ -176,6 +218,11 @@ int BPF_URETPROBE(decode_exit, int ret)
 		return 0;
 	rec->ret = ret;
 	rec->cpu = bpf_get_smp_processor_id();
+	struct thread_state *st = thread_state();
+	if (st)
+		counters_since(&st->decode_start, &rec->delta);
+	else
+		__builtin_memset(&rec->delta, 0, sizeof(rec->delta));
 	submit(rec);
 	return 0;
 }
@@ -333,8 +380,11 @@ static __always_inline void emit_expert_ids(__u64 tensor)
 
 static __always_inline int op_begin(struct pt_regs *regs, __u64 params, __u64 tensor, __u64 tensor2, __u32 site)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	bpf_map_update_elem(&current_op, &tid, &tensor, BPF_ANY);
+	struct thread_state *st = thread_state();
+	if (st) {
+		st->tensor = tensor;
+		read_counters(&st->op_start);
+	}
 	struct gl_op_begin *rec = reserve(sizeof(*rec), GL_REC_OP_BEGIN, GL_PROBE_OP_BEGIN);
 	if (!rec)
 		return 0;
@@ -405,17 +455,18 @@ int op_end(struct pt_regs *ctx)
 	if (barrier_inside_kernel(ctx))
 		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u64 *tensor = bpf_map_lookup_elem(&current_op, &tid);
-	if (!tensor || !*tensor)
+	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
+	if (!st || !st->tensor)
 		return 0;
 	struct gl_op_end *rec = reserve(sizeof(*rec), GL_REC_OP_END, GL_PROBE_OP_END);
 	if (rec) {
-		rec->tensor = *tensor;
+		rec->tensor = st->tensor;
 		rec->cpu = bpf_get_smp_processor_id();
 		rec->pad = 0;
+		counters_since(&st->op_start, &rec->delta);
 		submit(rec);
 	}
-	*tensor = 0;
+	st->tensor = 0;
 	return 0;
 }
 
@@ -434,9 +485,9 @@ int sample(struct bpf_perf_event_data *ctx)
 	if (!rec)
 		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u64 *tensor = bpf_map_lookup_elem(&current_op, &tid);
+	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
 	rec->ip = ips[0];
-	rec->tensor = tensor ? *tensor : 0;
+	rec->tensor = st ? st->tensor : 0;
 	rec->cpu = bpf_get_smp_processor_id();
 	rec->pad = 0;
 	submit(rec);

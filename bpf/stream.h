@@ -34,7 +34,7 @@ typedef int64_t gl_s64;
 
 #define GL_STREAM_MAGIC "GGMLLENS"
 #define GL_STREAM_VERSION_MAJOR 1
-#define GL_STREAM_VERSION_MINOR 0
+#define GL_STREAM_VERSION_MINOR 1
 
 /* Capacities of the fixed-size fields. The target's own sizes come from its DWARF; when the
  * target's are larger, the header says so and fields are truncated, never overrun. */
@@ -72,10 +72,22 @@ struct gl_decode_begin {
 	gl_u32 cpu;
 };
 
+/* Software counters of the calling thread over a span (the kernel's per-task counts): page faults,
+ * context switches, and CPU time (updated by the scheduler at switches and ticks, so coarse on short
+ * spans). Hardware counters are reported separately when the machine has a PMU. */
+struct gl_sw_counters {
+	gl_u32 min_flt;
+	gl_u32 maj_flt;
+	gl_u32 nvcsw;  /* voluntary context switches (the thread slept) */
+	gl_u32 nivcsw; /* involuntary ones (preempted) */
+	gl_u64 cpu_ns;
+};
+
 struct gl_decode_end {
 	struct gl_record hdr;
 	gl_s32 ret;
 	gl_u32 cpu;
+	struct gl_sw_counters delta; /* since the matching DECODE_BEGIN (minor 1) */
 };
 
 struct gl_graph_begin {
@@ -132,6 +144,7 @@ struct gl_op_end {
 	gl_u64 tensor;
 	gl_u32 cpu;
 	gl_u32 pad;
+	struct gl_sw_counters delta; /* since the matching OP_BEGIN (minor 1) */
 };
 
 struct gl_expert_ids {

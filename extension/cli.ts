@@ -255,10 +255,21 @@ async function report(args: string[]): Promise<number> {
 const ms = (ns: number): number => ns / 1e6;
 const msOrNull = (ns: number | null): number | null => (ns === null ? null : ms(ns));
 
-/** Hardware counters are available when the header lists some (a later version of the helper). */
-function countersAvailable(p: Profile): boolean {
-  const counters = p.header.raw.counters;
-  return Array.isArray(counters) ? counters.length > 0 : counters === true;
+interface CountersInfo {
+  software?: string[];
+  hardware?: string[];
+  hardware_unavailable?: string;
+}
+
+/** The counters the helper recorded (software always; hardware where the machine has a PMU). */
+function countersAvailable(p: Profile): string[] {
+  const counters = (p.header.raw.counters ?? {}) as CountersInfo;
+  return [...(counters.software ?? []), ...(counters.hardware ?? [])];
+}
+
+function countersUnavailable(p: Profile): Record<string, string> {
+  const reason = ((p.header.raw.counters ?? {}) as CountersInfo).hardware_unavailable;
+  return reason ? { hardware: reason } : {};
 }
 
 function reportJson(file: string, p: Profile): object {
@@ -285,6 +296,7 @@ function reportJson(file: string, p: Profile): object {
     ops: p.ops,
     lost_events: p.lostEvents,
     counters_available: countersAvailable(p),
+    counters_unavailable: countersUnavailable(p),
     truncated: p.truncated,
     exit_status: p.trailer?.exit_status ?? null,
     errors: p.errors,
@@ -318,6 +330,8 @@ function summaryLines(p: Profile): string[] {
     `  graphs    ${p.graphs.length} runs of ${p.structures.size} structures`,
     `  threads   ${p.threads.length} with ${p.spans.count} op spans (${p.pairing.ops.unterminated} unterminated)`,
     `  lost      ${p.lostEvents ?? "unknown (no trailer)"} events`,
+    `  counters  ${countersAvailable(p).join(", ") || "none"}` +
+      (countersUnavailable(p).hardware ? `; hardware: ${countersUnavailable(p).hardware}` : ""),
   ];
   if (p.truncated) lines.push("  truncated the stream was cut short: what precedes the cut is shown");
   for (const error of p.errors.slice(0, 5)) lines.push(`  error     ${error}`);
@@ -325,7 +339,7 @@ function summaryLines(p: Profile): string[] {
 }
 
 function opTable(ops: OpStat[]): string[] {
-  const header = ["op", "calls", "total ms", "share %", "mean µs", "p50 µs", "p99 µs"];
+  const header = ["op", "calls", "total ms", "share %", "mean µs", "p50 µs", "p99 µs", "faults", "csw"];
   const rows = ops.map((s) => [
     s.fused && !s.op.includes("+") ? `${s.op} (fused)` : s.op,
     String(s.calls),
@@ -334,6 +348,8 @@ function opTable(ops: OpStat[]): string[] {
     (s.mean_ns / 1e3).toFixed(1),
     (s.p50_ns / 1e3).toFixed(1),
     (s.p99_ns / 1e3).toFixed(1),
+    String(s.counters.minor_faults + s.counters.major_faults),
+    String(s.counters.voluntary_switches + s.counters.involuntary_switches),
   ]);
   if (rows.length === 0) return ["no op spans recorded"];
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));

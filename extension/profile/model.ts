@@ -96,6 +96,8 @@ export interface OpSpans {
   label: Uint32Array;
   /** 1 when no OP_END closed the span: the next OP_BEGIN on its thread did. */
   unterminated: Uint8Array;
+  /** Row of the span's OP_END in the decoded stream's opEnd table, -1 when unterminated. */
+  endRow: Int32Array;
 }
 
 /** The spans of one thread: spans[first .. first + count). */
@@ -117,6 +119,17 @@ export interface OpStat {
   mean_ns: number;
   p50_ns: number;
   p99_ns: number;
+  /** Software counters summed over the op's spans (from their OP_END records). */
+  counters: SoftwareCounters;
+}
+
+/** A thread's software counters over spans: page faults, context switches, CPU time. */
+export interface SoftwareCounters {
+  minor_faults: number;
+  major_faults: number;
+  voluntary_switches: number;
+  involuntary_switches: number;
+  cpu_ns: number;
 }
 
 /** MUL_MAT_ID: the experts chosen for each token (ids[token * nUsed + k], at most 64 carried). */
@@ -204,7 +217,7 @@ export function buildProfile(stream: DecodedStream): Profile {
     spans,
     threads,
     labels: labels.list,
-    ops: opStats(spans, threads, labels.list),
+    ops: opStats(spans, threads, labels.list, t.opEnd),
     experts: expertSelections(t),
     samples: t.sample,
     sched: t.sched,
@@ -499,6 +512,7 @@ function opSpans(stream: DecodedStream, pairs: Pairs, labels: LabelTable): OpSpa
     row: new Uint32Array(pairs.count),
     label: new Uint32Array(pairs.count),
     unterminated: new Uint8Array(pairs.count),
+    endRow: new Int32Array(pairs.count),
   };
   for (let s = 0; s < pairs.count; s++) {
     const p = order[s];
@@ -509,6 +523,7 @@ function opSpans(stream: DecodedStream, pairs: Pairs, labels: LabelTable): OpSpa
     spans.row[s] = row;
     spans.label[s] = labels.of(op[row], flags[row], tensor2[row], ts[row]);
     spans.unterminated[s] = pairs.end[p] < 0 ? 1 : 0;
+    spans.endRow[s] = pairs.end[p];
   }
   return spans;
 }
@@ -550,8 +565,9 @@ function threadLanes(spans: OpSpans): ThreadLane[] {
 
 // ---- aggregates --------------------------------------------------------------------------
 
-function opStats(spans: OpSpans, lanes: ThreadLane[], labels: OpLabel[]): OpStat[] {
+function opStats(spans: OpSpans, lanes: ThreadLane[], labels: OpLabel[], ends: RecordTables["opEnd"]): OpStat[] {
   const durations = durationsByLabel(spans, labels.length);
+  const counters = countersByLabel(spans, labels.length, ends);
   const threads = threadsByLabel(spans, lanes, labels.length);
   const total = durations.reduce((sum, d) => sum + d.reduce((a, b) => a + b, 0), 0);
   const stats = labels.map((label, i) => {
@@ -567,9 +583,31 @@ function opStats(spans: OpSpans, lanes: ThreadLane[], labels: OpLabel[]): OpStat
       mean_ns: sorted.length ? sum / sorted.length : 0,
       p50_ns: percentile(sorted, 0.5),
       p99_ns: percentile(sorted, 0.99),
+      counters: counters[i],
     };
   });
   return stats.sort((a, b) => b.total_ns - a.total_ns || a.op.localeCompare(b.op));
+}
+
+function countersByLabel(spans: OpSpans, nLabels: number, ends: RecordTables["opEnd"]): SoftwareCounters[] {
+  const sums = Array.from({ length: nLabels }, () => ({
+    minor_faults: 0,
+    major_faults: 0,
+    voluntary_switches: 0,
+    involuntary_switches: 0,
+    cpu_ns: 0,
+  }));
+  for (let s = 0; s < spans.count; s++) {
+    const e = spans.endRow[s];
+    if (e < 0) continue;
+    const sum = sums[spans.label[s]];
+    sum.minor_faults += ends.minFlt[e];
+    sum.major_faults += ends.majFlt[e];
+    sum.voluntary_switches += ends.nvcsw[e];
+    sum.involuntary_switches += ends.nivcsw[e];
+    sum.cpu_ns += ends.cpuNs[e];
+  }
+  return sums;
 }
 
 function durationsByLabel(spans: OpSpans, nLabels: number): Float64Array[] {

@@ -16,7 +16,7 @@
 
 export const STREAM_MAGIC = "GGMLLENS";
 export const STREAM_VERSION_MAJOR = 1;
-export const STREAM_VERSION_MINOR = 0;
+export const STREAM_VERSION_MINOR = 1;
 
 /** magic[8], u16 major, u16 minor, u32 length of the JSON header. */
 export const FILE_HEADER = { size: 16, major: 8, minor: 10, jsonLen: 12 } as const;
@@ -110,6 +110,26 @@ function layout<F extends Fields & NotReserved>(type: RecordType, c: string, siz
   return { type, c, size, fields };
 }
 
+/** struct gl_sw_counters: a thread's software counters over a span (page faults, context switches, CPU time). */
+export const SW_COUNTERS_LAYOUT = {
+  c: "gl_sw_counters",
+  size: 24,
+  fields: {
+    minFlt: field("min_flt", 0, "u32"),
+    majFlt: field("maj_flt", 4, "u32"),
+    nvcsw: field("nvcsw", 8, "u32"),
+    nivcsw: field("nivcsw", 12, "u32"),
+    cpuNs: field("cpu_ns", 16, "u64"),
+  },
+} as const;
+
+/** The counters embedded as the record's `delta` member at offset `at`. */
+function swCounters(at: number) {
+  const f = SW_COUNTERS_LAYOUT.fields;
+  const member = <K extends FieldKind>(x: FieldLayout<K>) => field(`delta.${x.c}`, at + x.at, x.kind);
+  return { minFlt: member(f.minFlt), majFlt: member(f.majFlt), nvcsw: member(f.nvcsw), nivcsw: member(f.nivcsw), cpuNs: member(f.cpuNs) };
+}
+
 /** The record types decoded into tables (padding fields are not listed). */
 export const LAYOUTS = {
   decodeBegin: layout(RecordType.DecodeBegin, "gl_decode_begin", 32, {
@@ -117,9 +137,10 @@ export const LAYOUTS = {
     nTokens: field("n_tokens", 24, "i32"),
     cpu: field("cpu", 28, "u32"),
   }),
-  decodeEnd: layout(RecordType.DecodeEnd, "gl_decode_end", 24, {
+  decodeEnd: layout(RecordType.DecodeEnd, "gl_decode_end", 48, {
     ret: field("ret", 16, "i32"),
     cpu: field("cpu", 20, "u32"),
+    ...swCounters(24),
   }),
   graphBegin: layout(RecordType.GraphBegin, "gl_graph_begin", 40, {
     graph: field("graph", 16, "u64"),
@@ -157,9 +178,10 @@ export const LAYOUTS = {
     flags: field("flags", 84, "u32"),
     name: field("name", 88, "char", NAME_CAP),
   }),
-  opEnd: layout(RecordType.OpEnd, "gl_op_end", 32, {
+  opEnd: layout(RecordType.OpEnd, "gl_op_end", 56, {
     tensor: field("tensor", 16, "u64"),
     cpu: field("cpu", 24, "u32"),
+    ...swCounters(32),
   }),
   expertIds: layout(RecordType.ExpertIds, "gl_expert_ids", 296, {
     tensor: field("tensor", 16, "u64"),

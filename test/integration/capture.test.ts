@@ -107,6 +107,11 @@ test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
     assert.ok(Math.abs(p.ops.reduce((s, o) => s + o.share, 0) - 1) < 1e-9);
     assert.equal(p.pairing.ops.unterminated, 0);
     assert.equal(p.pairing.ops.unmatchedEnds, 0);
+    const counters = header(p).counters as { software: string[]; hardware: string[]; hardware_unavailable?: string };
+    assert.deepEqual(counters.software, ["min_flt", "maj_flt", "nvcsw", "nivcsw", "cpu_ns"]);
+    assert.ok(counters.hardware.length > 0 || /PMU/.test(counters.hardware_unavailable ?? ""), "says why there are no hardware counters");
+    const faults = p.ops.reduce((sum, o) => sum + o.counters.minor_faults + o.counters.major_faults, 0);
+    assert.ok(faults > 0, "first touches of the weights fault pages in during op spans");
   });
 
   await t.test("full mode on the tiny MoE model: expert ids in range, expert_used_count per token", () => {

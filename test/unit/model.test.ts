@@ -130,12 +130,14 @@ test("per-op table: hand-computed totals, shares, means and percentiles", () => 
   const add = [30, 10, 100, 20, 50, 40, 90, 60, 80, 70];
   let ts = 0;
   for (const d of add) b.opBegin({ tid: 1, ts, tensor: 1, op: OP.ADD }).opEnd({ tid: 1, ts: (ts += d), tensor: 1 });
-  b.opBegin({ tid: 2, ts: 0, tensor: 2, op: OP.MUL_MAT }).opEnd({ tid: 2, ts: 1350, tensor: 2 });
-  b.opBegin({ tid: 3, ts: 0, tensor: 2, op: OP.MUL_MAT }).opEnd({ tid: 3, ts: 100, tensor: 2 });
+  b.opBegin({ tid: 2, ts: 0, tensor: 2, op: OP.MUL_MAT }).opEnd({ tid: 2, ts: 1350, tensor: 2, minFlt: 3, majFlt: 1, cpuNs: 1000 });
+  b.opBegin({ tid: 3, ts: 0, tensor: 2, op: OP.MUL_MAT }).opEnd({ tid: 3, ts: 100, tensor: 2, minFlt: 2, nvcsw: 1, nivcsw: 4, cpuNs: 90 });
   const p = profileOf(b.trailer());
+  const none = { minor_faults: 0, major_faults: 0, voluntary_switches: 0, involuntary_switches: 0, cpu_ns: 0 };
+  const mulMatCounters = { minor_faults: 5, major_faults: 1, voluntary_switches: 1, involuntary_switches: 4, cpu_ns: 1090 };
   assert.deepEqual(p.ops, [
-    { op: "MUL_MAT", fused: false, calls: 2, threads: 2, total_ns: 1450, share: 1450 / 2000, mean_ns: 725, p50_ns: 100, p99_ns: 1350 },
-    { op: "ADD", fused: false, calls: 10, threads: 1, total_ns: 550, share: 550 / 2000, mean_ns: 55, p50_ns: 50, p99_ns: 100 },
+    { op: "MUL_MAT", fused: false, calls: 2, threads: 2, total_ns: 1450, share: 1450 / 2000, mean_ns: 725, p50_ns: 100, p99_ns: 1350, counters: mulMatCounters },
+    { op: "ADD", fused: false, calls: 10, threads: 1, total_ns: 550, share: 550 / 2000, mean_ns: 55, p50_ns: 50, p99_ns: 100, counters: none },
   ]);
   assert.equal(p.ops.reduce((sum, s) => sum + s.share, 0), 1);
 });

@@ -52,7 +52,7 @@ function assertFormatError(fn: () => unknown, pattern: RegExp): void {
 test("decodes the header, every record type and the trailer", () => {
   const s = decodeStream(fullStream().bytes());
   assert.equal(s.header.major, 1);
-  assert.equal(s.header.minor, 0);
+  assert.equal(s.header.minor, 1);
   assert.deepEqual(s.header.info.ops, DEFAULT_HEADER.ops);
   assert.equal(s.header.info.types[2].name, "q4_0");
   assert.deepEqual(s.header.info.target, { pid: 4242, exe: "/build/bin/llama-completion", argv: [], launched: true });
@@ -172,9 +172,9 @@ test("refuses a newer major version", () => {
 test("reads a newer minor version: unknown record types skipped, appended fields ignored", () => {
   const b = new StreamBuilder(DEFAULT_HEADER, 1, 7)
     .record(99, 48, { tid: 1, ts: 1 }, (v) => v.setUint32(16, 0xdeadbeef, true))
-    .record(7, 40, { tid: 2, ts: 2 }, (v) => {
+    .record(7, 64, { tid: 2, ts: 2 }, (v) => {
       v.setBigUint64(16, 0x42n, true);
-      v.setBigUint64(32, 0xffffffffffffffffn, true);
+      v.setBigUint64(56, 0xffffffffffffffffn, true);
     })
     .record(300, 16, { tid: 1, ts: 3 })
     .opEnd({ tid: 3, ts: 4, tensor: 0x43 })

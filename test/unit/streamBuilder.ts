@@ -68,7 +68,7 @@ type Fill = (view: DataView, bytes: Uint8Array) => void;
 export class StreamBuilder {
   private readonly parts: Uint8Array[] = [];
 
-  constructor(header: object = DEFAULT_HEADER, major = 1, minor = 0, padHeader = true) {
+  constructor(header: object = DEFAULT_HEADER, major = 1, minor = 1, padHeader = true) {
     const json = new TextEncoder().encode(JSON.stringify(header));
     const total = 16 + json.length;
     const bytes = new Uint8Array(padHeader ? Math.ceil(total / 8) * 8 : total);
@@ -103,7 +103,7 @@ export class StreamBuilder {
   }
 
   decodeEnd(c: Common & { ret?: number }): this {
-    return this.record(2, 24, c, (v) => {
+    return this.record(2, 48, c, (v) => {
       v.setInt32(16, c.ret ?? 0, true);
       v.setUint32(20, 1, true);
     });
@@ -156,10 +156,15 @@ export class StreamBuilder {
     });
   }
 
-  opEnd(c: Common & { tensor: number }): this {
-    return this.record(7, 32, c, (v) => {
+  opEnd(c: Common & { tensor: number; minFlt?: number; majFlt?: number; nvcsw?: number; nivcsw?: number; cpuNs?: number }): this {
+    return this.record(7, 56, c, (v) => {
       v.setBigUint64(16, BigInt(c.tensor), true);
       v.setUint32(24, 0, true);
+      v.setUint32(32, c.minFlt ?? 0, true);
+      v.setUint32(36, c.majFlt ?? 0, true);
+      v.setUint32(40, c.nvcsw ?? 0, true);
+      v.setUint32(44, c.nivcsw ?? 0, true);
+      v.setBigUint64(48, BigInt(c.cpuNs ?? 0), true);
     });
   }
 
