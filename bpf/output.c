@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 #include "json.h"
 #include "output.h"
+#include "samples.h"
 #include "stream.h"
 
 static const char *const PROBE_NAMES[GL_PROBE_COUNT] = {
@@ -243,7 +244,8 @@ static void write_counters(struct json *j, const char *key, int map_fd)
 	json_close(j, '}');
 }
 
-void output_trailer(struct output *out, int hits_map_fd, int lost_map_fd, int exit_status, int windows)
+void output_trailer(struct output *out, int hits_map_fd, int lost_map_fd, int exit_status, int windows,
+		    struct samples *samples)
 {
 	char *json = NULL;
 	size_t len = 0;
@@ -260,6 +262,7 @@ void output_trailer(struct output *out, int hits_map_fd, int lost_map_fd, int ex
 	json_int(&j, "windows", windows);
 	json_uint(&j, "duration_ns", clock_ns(CLOCK_MONOTONIC) - out->start_ns);
 	json_uint(&j, "records", out->n_records);
+	samples_write_symbols(samples, &j);
 	json_close(&j, '}');
 	fclose(mem);
 	struct gl_trailer t = { .hdr = { .type = GL_REC_TRAILER, .size = sizeof(t), .tid = 0,

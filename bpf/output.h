@@ -21,6 +21,8 @@ void output_header(struct output *out, const struct plan *plan, const struct tar
 void output_record(struct output *out, const void *data, size_t size);
 void output_window(struct output *out, int on);
 uint64_t output_lost_total(const struct output *out, int lost_map_fd);
-void output_trailer(struct output *out, int hits_map_fd, int lost_map_fd, int exit_status, int windows);
+struct samples;
+void output_trailer(struct output *out, int hits_map_fd, int lost_map_fd, int exit_status, int windows,
+		    struct samples *samples);
 void output_close(struct output *out);
 #endif

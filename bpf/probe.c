@@ -19,6 +19,7 @@
 #include "launch.h"
 #include "output.h"
 #include "plan.h"
+#include "samples.h"
 #include "probe.skel.h"
 #include "stream.h"
 
@@ -73,6 +74,7 @@ struct run {
 	double window_started;
 	int exit_status;
 	int out_created;
+	struct samples *samples;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -360,6 +362,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	output_record(&r->out, data, size);
 	if (rec->type == GL_REC_DECODE_END)
 		r->decodes_in_window++;
+	else if (rec->type == GL_REC_SAMPLE)
+		samples_add_ip(r->samples, ((const struct gl_sample *)data)->ip);
 	return 0;
 }
 
@@ -454,6 +458,7 @@ static void event_loop(struct run *r)
 		/* Records are submitted without wakeups: poll times out, then everything is consumed. */
 		ring_buffer__poll(r->rb, 100);
 		ring_buffer__consume(r->rb);
+		samples_snapshot_maps(r->samples, r->target.pid); /* libraries may be dlopened at any time */
 		duty_cycle(r);
 		report_progress(r, &last_progress);
 	}
@@ -490,6 +495,7 @@ static int start(struct run *r)
 	fprintf(stderr, "ggml-lens-probe: attached in %.0f ms (%zu op sites, method %s)\n", (now_s() - t0) * 1e3,
 		r->plan.n_sites, r->plan.op_method);
 	r->window_started = now_s();
+	r->samples = samples_new();
 	pin_maps(r);
 	r->rb = ring_buffer__new(bpf_map__fd(r->skel->maps.events), on_record, r, NULL);
 	if (!r->rb)
@@ -510,10 +516,11 @@ static void finish(struct run *r)
 	if (r->skel && r->out.f) {
 		int exit_known = r->target.launched && !target_alive(r);
 		output_trailer(&r->out, bpf_map__fd(r->skel->maps.hits), bpf_map__fd(r->skel->maps.lost),
-			       exit_known ? r->exit_status : -1, r->windows);
+			       exit_known ? r->exit_status : -1, r->windows, r->samples);
 	}
 	output_close(&r->out);
 	ring_buffer__free(r->rb);
+	samples_free(r->samples);
 	unpin_maps(r);
 	probe__destroy(r->skel);
 	plan_free(&r->plan);

@@ -286,12 +286,27 @@ export interface StreamHeader {
   recordsStart: number;
 }
 
+/** Where a sampled instruction is: the instruction's function and line, then the functions it was
+ * inlined into (innermost first, each at its call site's line). */
+export interface SampleSymbol {
+  ip: number;
+  path?: string;
+  build_id?: string | null;
+  file_vaddr?: number;
+  function?: string | null;
+  file?: string | null;
+  line?: number;
+  inline_callers?: { function: string | null; file: string | null; line: number }[];
+}
+
 export interface Trailer {
   hits: Record<string, number>;
   lost: Record<string, number>;
   exit_status: number | null;
   windows: number;
   duration_ns: number;
+  /** The distinct sampled IPs, symbolized by the helper from the files the target mapped. */
+  symbols: SampleSymbol[];
   raw: Record<string, unknown>;
 }
 
@@ -488,8 +503,15 @@ function parseTrailerJson(bytes: Uint8Array): Trailer {
     exit_status: typeof exit === "number" ? exit : null,
     windows: num(raw.windows),
     duration_ns: num(raw.duration_ns),
+    symbols: sampleSymbols(raw.symbols),
     raw,
   };
+}
+
+/** The trailer's symbols: objects with a numeric ip; anything else is left out. */
+function sampleSymbols(value: unknown): SampleSymbol[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter((v): v is SampleSymbol => typeof v === "object" && v !== null && typeof v.ip === "number");
 }
 
 // ---- record framing ----------------------------------------------------------------------

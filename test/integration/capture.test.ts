@@ -145,6 +145,22 @@ test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
     assert.ok(traced.size < p.graphs.length / 2, `only a share of graphs traced (${traced.size} of ${p.graphs.length})`);
   });
 
+  await t.test("sample mode: timer samples symbolized to function and source line, inline chain included", () => {
+    const r = record("dense-sample", ["--mode", "sample", "--sample-hz", "997"],
+      completionArgs(fixtures.models.tinyDense, ["-n", "300"]));
+    const p = r.profile;
+    assert.equal(r.status, 0);
+    assert.equal(p.spans.count, 0, "no op probes in sample mode");
+    const symbols = p.trailer?.symbols ?? [];
+    assert.ok(p.samples.count > 20 && symbols.length > 5, `${p.samples.count} samples, ${symbols.length} distinct IPs`);
+    const ips = new Set(symbols.map((s) => s.ip));
+    for (let i = 0; i < p.samples.count; i++) assert.ok(ips.has(Number(p.samples.ip[i])), "every sampled IP symbolized");
+    const inGgml = symbols.filter((s) => /libggml-cpu/.test(s.path ?? ""));
+    assert.ok(inGgml.length > 0, "samples land in ggml's CPU kernels");
+    for (const s of inGgml) assert.ok(s.function && s.file && s.line && s.line > 0, `source line for ${JSON.stringify(s)}`);
+    assert.ok(inGgml.some((s) => (s.inline_callers ?? []).length > 0), "inlined code is attributed to its callers too");
+  });
+
   await t.test("attach by PID to a running target, then detach leaving it unharmed", async () => {
     const target = spawn(completionArgs(fixtures.models.tinyDense)[0],
       completionArgs(fixtures.models.tinyDense, ["-n", "100000", "--ignore-eos"]).slice(1), { stdio: "ignore" });
@@ -204,11 +220,19 @@ async function waitForDecoding(child: ChildProcess): Promise<void> {
 const PROGRAMS = ["decode_enter", "decode_exit", "graph_enter", "graph_exit", "op_site", "op_fused", "op_end",
   "sample", "sched_switch", "sched_wakeup"];
 
-/** Links of ggml-lens-probe's programs still in the kernel (probes left behind). */
+/**
+ * Links of ggml-lens-probe's programs left in the kernel: held by no process (pinned or leaked).
+ * Links held by a live helper (another run on the machine) are not leftovers.
+ */
 function uprobeLinksLeft(): number {
   const bpftool = (what: string) => JSON.parse(spawnSync("bpftool", ["-j", what, "show"], { encoding: "utf8" }).stdout || "[]");
   const ours = new Set(bpftool("prog").filter((p: { name?: string }) => PROGRAMS.includes(p.name ?? "")).map((p: { id: number }) => p.id));
-  return bpftool("link").filter((l: { prog_id: number }) => ours.has(l.prog_id)).length;
+  const links = bpftool("link") as { prog_id: number; pids?: { pid: number }[] }[];
+  return links.filter((l) => ours.has(l.prog_id) && !(l.pids ?? []).some((holder) => isAlive(holder.pid))).length;
+}
+
+function isAlive(pid: number): boolean {
+  return fs.existsSync(`/proc/${pid}`);
 }
 
 function deadPid(): number {
