@@ -1,0 +1,519 @@
+// Figures from the raw runs of scripts/bench/run.ts, and bench/results.md.
+import fs from "node:fs";
+import { describe, spread, sum, type Spread } from "./stats";
+
+export interface RunRecord {
+  round: number;
+  position: number;
+  variant: string;
+  ok: boolean;
+  error?: string;
+  load1: number;
+  /** ms waited for a quiet machine before the run, and the CPUs busy in the last second of that wait */
+  quietWaitMs: number;
+  busyCoresBefore: number;
+  /** CPU seconds used by everything else on the machine while the target generated */
+  foreignCpuS?: number;
+  wallMs: number;
+  exit: number | null;
+  promptMs?: number;
+  promptTokens?: number;
+  evalMs?: number;
+  evalRuns?: number;
+  /** prompt eval + eval, as llama.cpp times them */
+  computeMs?: number;
+  decodeTokS?: number;
+  promptTokS?: number;
+  /** the target's CPU time from its "generate:" log line to its "eval time" line */
+  targetUserS?: number;
+  targetSystemS?: number;
+  snapshotGapMs?: number;
+  /** ggml-lens-probe's own CPU time over the same interval */
+  helperCpuS?: number;
+  attachedMs?: number;
+  records?: number;
+  streamBytes?: number;
+  hits?: Record<string, number>;
+  lost?: Record<string, number>;
+  windows?: number;
+  streamErrors?: string[];
+  stream?: string;
+  perfCounts?: Record<string, number>;
+  launcherPid?: number;
+}
+
+export interface AttachRun {
+  /** -1: the default-mode window run and the long full-mode run */
+  round: number;
+  mode: string;
+  args: string[];
+  seconds: number;
+  ok: boolean;
+  error?: string;
+  wallMs: number;
+  load1: number;
+  /** helper start to its "attached" line, ms */
+  startupMs?: number;
+  /** helper exit minus "attached" line minus --duration, ms */
+  tailMs?: number;
+  attachedMs: number;
+  /** this helper's link attaches and detaches */
+  links: LinkEvent[];
+  records?: number;
+  hits?: Record<string, number>;
+  lost?: Record<string, number>;
+  windows?: number;
+}
+
+/** One BPF link of ggml-lens-probe attached (L: the bpf(BPF_LINK_CREATE) call) or detached (D: close() entry to the next syscall). */
+export interface LinkEvent {
+  kind: "L" | "D";
+  pid: number;
+  ns: number;
+  durNs: number;
+  fd: number;
+  /** bpf_attach_type: 48 uprobe_multi, 41 perf event (single uprobe, timer), 23 raw tracepoint */
+  type: number;
+}
+
+export interface DecodeRun {
+  events: number;
+  bytes: number;
+  decodeMs: number;
+  buildMs: number;
+  spans: number;
+}
+
+export interface BenchData {
+  date: string;
+  options: Record<string, unknown> & { rounds: number; tokens: number; threads: number; quick: boolean };
+  machine: {
+    cpuModel: string;
+    cores: number;
+    memoryGiB: number;
+    kernel: string;
+    debian: string;
+    hardwarePmu: boolean;
+    llamaCppTag: string;
+    llamaCppVersion: string;
+    ggmlLensVersion: string;
+    gitCommit: string;
+    gitDirty: string[];
+    helperSha256: string;
+    helperPath: string;
+    node: string;
+    bpftrace: string;
+    perf: string;
+  };
+  load: { start: number[]; end: number[]; busyAtStart: string[] };
+  sites: Array<{ index: number; kind: string; file_offset: number; what: string }>;
+  opMethod?: string;
+  runs: RunRecord[];
+  attach: AttachRun[];
+  attachTargetSurvived?: boolean;
+  links: LinkEvent[];
+  decodeFile?: string;
+  decode: DecodeRun[];
+  durationS: number;
+}
+
+const THREADS = 2;
+const DECODE_TARGET = 5e6;
+const PER_HIT_TARGET = 1.2;
+const DEFAULT_TARGET_PCT = 1;
+
+type Pairs = Map<number, Map<string, RunRecord>>;
+
+function byRound(runs: RunRecord[]): Pairs {
+  const m: Pairs = new Map();
+  for (const r of runs) {
+    if (!r.ok) continue;
+    if (!m.has(r.round)) m.set(r.round, new Map());
+    m.get(r.round)?.set(r.variant, r);
+  }
+  return m;
+}
+
+const opHits = (r: RunRecord): number => (r.hits ? (r.hits.op_begin ?? 0) + (r.hits.op_fused ?? 0) + (r.hits.op_end ?? 0) : NaN);
+const fixedUprobeHits = (r: RunRecord): number =>
+  r.hits ? (r.hits.decode_enter ?? 0) + (r.hits.decode_exit ?? 0) + (r.hits.graph_enter ?? 0) + (r.hits.graph_exit ?? 0) : NaN;
+const uprobeHits = (r: RunRecord): number => opHits(r) + fixedUprobeHits(r);
+const perfHits = (r: RunRecord): number => (r.perfCounts ? sum(Object.values(r.perfCounts)) : NaN);
+
+/** per round: f(round's runs) when every named variant ran fine in that round */
+function perRound(p: Pairs, need: string[], f: (v: Map<string, RunRecord>) => number): number[] {
+  const out: number[] = [];
+  for (const v of p.values()) if (need.every((n) => v.has(n))) out.push(f(v));
+  return out;
+}
+
+export function computeFigures(d: BenchData) {
+  const p = byRound(d.runs);
+  const g = (v: Map<string, RunRecord>, n: string): RunRecord => v.get(n) as RunRecord;
+  const sys = (v: Map<string, RunRecord>, n: string): number => g(v, n).targetSystemS as number;
+  const comp = (v: Map<string, RunRecord>, n: string): number => (g(v, n).computeMs as number) / 1000;
+  const entrySite = d.sites.find((s) => s.kind === "op_start");
+  const entryHits = (v: Map<string, RunRecord>): number =>
+    v.get("perf-empty")?.perfCounts?.[`site${entrySite?.index ?? 0}`] ?? g(v, "lens-full").hits?.op_begin ?? NaN;
+
+  // ---- figure 2: cost per hit -------------------------------------------------------------
+  const us = 1e6;
+  const lensOpSys = perRound(p, ["lens-full", "lens-sample"], (v) => ((sys(v, "lens-full") - sys(v, "lens-sample")) / opHits(g(v, "lens-full"))) * us);
+  const lensAllSys = perRound(p, ["lens-full", "none"], (v) => ((sys(v, "lens-full") - sys(v, "none")) / uprobeHits(g(v, "lens-full"))) * us);
+  const perfSys = perRound(p, ["perf-empty", "none"], (v) => ((sys(v, "perf-empty") - sys(v, "none")) / perfHits(g(v, "perf-empty"))) * us);
+  const btSys = perRound(p, ["bpftrace-empty", "none"], (v) => ((sys(v, "bpftrace-empty") - sys(v, "none")) / entryHits(v)) * us);
+  const thr = (a: string, b: string, hits: (v: Map<string, RunRecord>) => number) =>
+    perRound(p, [a, b, "lens-full"], (v) => (((comp(v, a) - comp(v, b)) * THREADS) / hits(v)) * us);
+  const lensOpThr = thr("lens-full", "lens-sample", (v) => opHits(g(v, "lens-full")));
+  const lensAllThr = thr("lens-full", "none", (v) => uprobeHits(g(v, "lens-full")));
+  const perfThr = perRound(p, ["perf-empty", "none"], (v) => (((comp(v, "perf-empty") - comp(v, "none")) * THREADS) / perfHits(g(v, "perf-empty"))) * us);
+  const btThr = thr("bpftrace-empty", "none", entryHits);
+  const ratio = (a: string, b: string, num: (v: Map<string, RunRecord>) => number, den: (v: Map<string, RunRecord>) => number) =>
+    perRound(p, ["lens-full", "lens-sample", "none", a, b].filter((x, i, all) => all.indexOf(x) === i), (v) => num(v) / den(v));
+  const lensOpSysOf = (v: Map<string, RunRecord>) => (sys(v, "lens-full") - sys(v, "lens-sample")) / opHits(g(v, "lens-full"));
+  const perfSysOf = (v: Map<string, RunRecord>) => (sys(v, "perf-empty") - sys(v, "none")) / perfHits(g(v, "perf-empty"));
+  const btSysOf = (v: Map<string, RunRecord>) => (sys(v, "bpftrace-empty") - sys(v, "none")) / entryHits(v);
+  const fullRuns = d.runs.filter((r) => r.ok && r.variant === "lens-full");
+  const perfRuns = d.runs.filter((r) => r.ok && r.variant === "perf-empty");
+  const countsAgree = perfRuns.length > 0 && fullRuns.length > 0 && perfHits(perfRuns[0]) === opHits(fullRuns[0]);
+  const fig2 = {
+    opHitsFull: spread(fullRuns.map(opHits)),
+    uprobeHitsFull: spread(fullRuns.map(uprobeHits)),
+    perfHits: spread(perfRuns.map(perfHits)),
+    perfCountsEqualLensOpHits: countsAgree,
+    entryHits: spread(perRound(p, ["lens-full"], entryHits)),
+    perHitSystemUs: { lensOp: spread(lensOpSys), lensAll: spread(lensAllSys), perfEmpty: spread(perfSys), bpftraceEmpty: spread(btSys) },
+    perHitThreadUs: { lensOp: spread(lensOpThr), lensAll: spread(lensAllThr), perfEmpty: spread(perfThr), bpftraceEmpty: spread(btThr) },
+    ratioSystem: {
+      lensOpVsPerfEmpty: spread(ratio("perf-empty", "lens-full", lensOpSysOf, perfSysOf)),
+      lensOpVsBpftraceEmpty: spread(ratio("bpftrace-empty", "lens-full", lensOpSysOf, btSysOf)),
+    },
+    target: PER_HIT_TARGET,
+  };
+
+  // ---- figure 3: overhead ------------------------------------------------------------------
+  const variants = ["none-b", "lens-sample", "lens-default", "lens-full", "bpftrace-empty", "perf-empty"];
+  const decodeRatio: Record<string, Spread | undefined> = {};
+  const promptRatio: Record<string, Spread | undefined> = {};
+  const sysDelta: Record<string, Spread | undefined> = {};
+  const userDelta: Record<string, Spread | undefined> = {};
+  for (const n of variants) {
+    decodeRatio[n] = spread(perRound(p, [n, "none"], (v) => (g(v, n).decodeTokS as number) / (g(v, "none").decodeTokS as number)));
+    promptRatio[n] = spread(perRound(p, [n, "none"], (v) => (g(v, n).promptTokS as number) / (g(v, "none").promptTokS as number)));
+    sysDelta[n] = spread(perRound(p, [n, "none"], (v) => sys(v, n) - sys(v, "none")));
+    userDelta[n] = spread(perRound(p, [n, "none"], (v) => (g(v, n).targetUserS as number) - (g(v, "none").targetUserS as number)));
+  }
+  const abs: Record<string, Record<string, Spread | undefined>> = {};
+  for (const n of ["none", ...variants]) {
+    const runs = d.runs.filter((r) => r.ok && r.variant === n);
+    abs[n] = {
+      decodeTokS: spread(runs.map((r) => r.decodeTokS)),
+      promptTokS: spread(runs.map((r) => r.promptTokS)),
+      targetSystemS: spread(runs.map((r) => r.targetSystemS)),
+      targetUserS: spread(runs.map((r) => r.targetUserS)),
+      helperCpuS: spread(runs.map((r) => r.helperCpuS)),
+      attachedMs: spread(runs.map((r) => r.attachedMs)),
+      uprobeHits: spread(runs.map((r) => (r.hits ? uprobeHits(r) : undefined))),
+      opHits: spread(runs.map((r) => (r.hits ? opHits(r) : undefined))),
+      sampleHits: spread(runs.map((r) => r.hits?.sample)),
+      schedHits: spread(runs.map((r) => r.hits?.sched)),
+      windows: spread(runs.map((r) => r.windows)),
+      foreignCpuS: spread(runs.map((r) => r.foreignCpuS)),
+    };
+  }
+  const cSys = spread(lensOpSys)?.median; // us of kernel time per op-probe hit
+  const cThr = spread(lensOpThr)?.median; // us of thread time per op-probe hit
+  const modelled = (n: string, c: number | undefined) =>
+    c === undefined
+      ? undefined
+      : spread(perRound(p, [n, "none"], (v) => ((uprobeHits(g(v, n)) * c) / 1e6 / (THREADS * comp(v, "none"))) * 100));
+  const control = decodeRatio["none-b"];
+  const noiseHalfWidthPct = control ? Math.max(Math.abs(control.q1 - 1), Math.abs(control.q3 - 1)) * 100 : undefined;
+  const fig3 = {
+    decodeRatio,
+    promptRatio,
+    systemDeltaS: sysDelta,
+    userDeltaS: userDelta,
+    absolute: abs,
+    perHitUsedUs: { system: cSys, thread: cThr },
+    modelledPct: {
+      defaultFromSystem: modelled("lens-default", cSys),
+      defaultFromThread: modelled("lens-default", cThr),
+      fullFromSystem: modelled("lens-full", cSys),
+      fullFromThread: modelled("lens-full", cThr),
+    },
+    controlIqrHalfWidthPct: noiseHalfWidthPct,
+    onePercentVisible: noiseHalfWidthPct !== undefined && noiseHalfWidthPct < 0.5,
+    target: DEFAULT_TARGET_PCT,
+  };
+
+  // ---- figure 1: attach / detach -------------------------------------------------------------
+  const UPROBE_MULTI = 48; // BPF_TRACE_UPROBE_MULTI
+  const PERF_EVENT = 41; // BPF_PERF_EVENT
+  const ok = d.attach.filter((a) => a.ok && a.round >= 0);
+  const ofMode = (m: string) => ok.filter((a) => a.mode === m);
+  const linkMs = (a: AttachRun, kind: string, type?: number) =>
+    a.links.filter((e) => e.kind === kind && (type === undefined || e.type === type)).map((e) => e.durNs / 1e6);
+  const paired = (f: (a: AttachRun) => number | undefined, op: (x: number, y: number) => number) => {
+    const out: number[] = [];
+    for (const full of ofMode("full")) {
+      const sample = ofMode("sample").find((s) => s.round === full.round);
+      const x = f(full);
+      const y = sample && f(sample);
+      if (x !== undefined && y !== undefined && Number.isFinite(x) && Number.isFinite(y)) out.push(op(x, y));
+    }
+    return out;
+  };
+  const nOpLinks = new Set(d.sites.map((s) => s.kind)).size;
+  const win = d.attach.find((a) => a.ok && a.mode === "default");
+  const perWindow = (kind: string): number[] => {
+    const ms = win ? linkMs(win, kind, UPROBE_MULTI) : [];
+    const out: number[] = [];
+    for (let i = 0; i + nOpLinks <= ms.length; i += nOpLinks) out.push(sum(ms.slice(i, i + nOpLinks)));
+    return out;
+  };
+  const fig1 = {
+    opLinks: nOpLinks,
+    opAttachMs: spread(ofMode("full").map((a) => sum(linkMs(a, "L", UPROBE_MULTI)))),
+    opAttachPerLinkMs: spread(ofMode("full").flatMap((a) => linkMs(a, "L", UPROBE_MULTI))),
+    opDetachMs: spread(ofMode("full").map((a) => sum(linkMs(a, "D", UPROBE_MULTI)))),
+    opDetachPerLinkMs: spread(ofMode("full").flatMap((a) => linkMs(a, "D", UPROBE_MULTI))),
+    singleUprobeDetachPerLinkMs: spread(ok.flatMap((a) => linkMs(a, "D", PERF_EVENT)).filter((x) => x > 1)),
+    allAttachMs: { full: spread(ofMode("full").map((a) => sum(linkMs(a, "L")))), sample: spread(ofMode("sample").map((a) => sum(linkMs(a, "L")))) },
+    allDetachMs: { full: spread(ofMode("full").map((a) => sum(linkMs(a, "D")))), sample: spread(ofMode("sample").map((a) => sum(linkMs(a, "D")))) },
+    detachRatioFullToSample: spread(paired((a) => sum(linkMs(a, "D")), (x, y) => x / y)),
+    helperAttachedMs: { full: spread(ofMode("full").map((a) => a.attachedMs)), sample: spread(ofMode("sample").map((a) => a.attachedMs)) },
+    helperAttachedRatio: spread(paired((a) => a.attachedMs, (x, y) => x / y)),
+    startupMs: { full: spread(ofMode("full").map((a) => a.startupMs)), sample: spread(ofMode("sample").map((a) => a.startupMs)) },
+    tailMs: { full: spread(ofMode("full").map((a) => a.tailMs)), sample: spread(ofMode("sample").map((a) => a.tailMs)) },
+    tailDiffMs: spread(paired((a) => a.tailMs, (x, y) => x - y)),
+    tailRatio: spread(paired((a) => a.tailMs, (x, y) => x / y)),
+    windowRun: win ? { seconds: win.seconds, args: win.args, windows: win.windows } : undefined,
+    windowAttachMs: spread(perWindow("L")),
+    windowDetachMs: spread(perWindow("D")),
+    targetSurvived: d.attachTargetSurvived,
+  };
+
+  // ---- figure 4: lost events -------------------------------------------------------------------
+  const lostRows = [
+    ...d.runs.filter((r) => r.variant === "lens-full" && r.lost).map((r) => ({ where: `overhead round ${r.round + 1}`, lost: sum(Object.values(r.lost ?? {})), records: r.records ?? 0, opHits: opHits(r) })),
+    ...d.attach.filter((a) => a.mode === "full" && a.lost).map((a) => ({
+      where: a.round < 0 ? `--pid, ${a.seconds} s (long)` : `--pid, ${a.seconds} s, round ${a.round + 1}`,
+      lost: sum(Object.values(a.lost ?? {})), records: a.records ?? 0,
+      opHits: a.hits ? (a.hits.op_begin ?? 0) + (a.hits.op_fused ?? 0) + (a.hits.op_end ?? 0) : 0,
+    })),
+  ];
+  const fig4 = { runs: lostRows, totalLost: sum(lostRows.map((r) => r.lost)), totalRecords: sum(lostRows.map((r) => r.records)) };
+
+  // ---- figure 5: decode speed ---------------------------------------------------------------------
+  const rate = (f: (r: DecodeRun) => number) => spread(d.decode.map((r) => r.events / (f(r) / 1000)));
+  const both = rate((r) => r.decodeMs + r.buildMs);
+  const fig5 = {
+    file: d.decodeFile,
+    events: d.decode[0]?.events,
+    bytes: d.decode[0]?.bytes,
+    eventsPerS: both,
+    decodeOnlyEventsPerS: rate((r) => r.decodeMs),
+    buildOnlyEventsPerS: rate((r) => r.buildMs),
+    ratioToTarget: both ? spread(d.decode.map((r) => r.events / ((r.decodeMs + r.buildMs) / 1000) / DECODE_TARGET)) : undefined,
+    target: DECODE_TARGET,
+  };
+  return { fig1, fig2, fig3, fig4, fig5 };
+}
+
+export type Figures = ReturnType<typeof computeFigures>;
+
+// ---- markdown ------------------------------------------------------------------------------------
+
+const f0 = (x: number) => x.toFixed(0);
+const f1 = (x: number) => x.toFixed(1);
+const f2 = (x: number) => x.toFixed(2);
+const f3 = (x: number) => x.toFixed(3);
+const pct = (x: number) => `${(x * 100 - 100 >= 0 ? "+" : "")}${(x * 100 - 100).toFixed(1)}%`;
+const mEv = (x: number) => `${(x / 1e6).toFixed(2)}M`;
+
+function cell(s: Spread | undefined, fmt: (x: number) => string): string {
+  return s ? `${fmt(s.median)} | ${fmt(s.q1)} to ${fmt(s.q3)} | ${fmt(s.min)} to ${fmt(s.max)}` : "n/a | | ";
+}
+
+function verdict(pass: boolean | undefined): string {
+  return pass === undefined ? "not measured" : pass ? "**met**" : "**not met**";
+}
+
+export function writeReport(file: string, d: BenchData, f: Figures): string {
+  const m = d.machine;
+  const o = d.options;
+  const L: string[] = [];
+  const okRuns = d.runs.filter((r) => r.ok).length;
+  const loads = d.runs.map((r) => r.load1);
+  L.push(`# ggml-lens capture benchmarks${o.quick ? " (--quick)" : ""}`, "");
+  L.push("Generated by `npm run bench` (scripts/bench/); raw numbers in `results.json`. Every figure is measured in this",
+    "one run, side by side with its baseline: one run per variant per round, the variants interleaved, their order",
+    "rotating from round to round. Spreads are over rounds: median | interquartile range | min to max.", "");
+  L.push("## Machine", "");
+  L.push("| | |", "| --- | --- |");
+  L.push(`| date | ${d.date} |`);
+  L.push(`| CPU | ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB; hardware PMU: ${m.hardwarePmu ? "yes" : "no"} |`);
+  L.push(`| kernel | ${m.kernel} |`, `| Debian | ${m.debian} |`);
+  L.push(`| llama.cpp | ${m.llamaCppTag} (${m.llamaCppVersion}) |`);
+  L.push(`| ggml-lens | ${m.ggmlLensVersion}, commit ${m.gitCommit}${m.gitDirty.length ? ` with uncommitted changes in ${m.gitDirty.map((x) => x.trim().split(/\s+/).pop()).join(", ")}` : ""}; helper sha256 ${m.helperSha256}…; op method ${d.opMethod ?? "?"} |`);
+  L.push(`| tools | node ${m.node}, ${m.bpftrace}, ${m.perf} |`);
+  L.push(`| load average (1, 5, 15 min) | start ${d.load.start.join(", ")}; end ${d.load.end.join(", ")}; 1-min load at each run ${f2(Math.min(...loads))} to ${f2(Math.max(...loads))} |`);
+  if (d.load.busyAtStart.length) L.push(`| busy processes at start | ${d.load.busyAtStart.join(", ")} |`);
+  const foreign = spread(d.runs.map((r) => r.foreignCpuS));
+  const waited = sum(d.runs.map((r) => r.quietWaitMs ?? 0)) / 1000;
+  L.push(`| other work during the runs | waited ${f0(waited)} s in all for a quiet machine (< 0.25 CPUs busy) before runs; CPU used by ` +
+    `anything but the target and its profiler while it generated: ${foreign ? `median ${f2(foreign.median)} s, max ${f2(foreign.max)} s per run` : "n/a"} |`);
+  L.push(`| bench | ${(d.durationS / 60).toFixed(1)} min; ${o.rounds} rounds x 7 variants (${okRuns}/${d.runs.length} runs ok); ${o.tokens} tokens per run |`);
+  L.push("");
+  L.push(`Workload: \`llama-completion -m ${String(o.modelFile).split("/").pop()} -f prompt.txt -n ${o.tokens}` +
+    " -no-cnv --temp 0 --ignore-eos -t 2 --no-warmup` (" +
+    (o.model === "benchDenseQ4_0" ? "1.1B-class llama, 2048 wide, 16 layers, Q4_0, random weights; " : "NOT the benchmark model: a test of the bench itself; "),
+    `${(Number(o.modelBytes) / 2 ** 20).toFixed(0)} MiB). Timings are llama.cpp's own (\`prompt eval time\`, \`eval time\`). The target's user and`,
+    "system time are read from /proc/PID/stat (10 ms ticks) when it logs `generate:` and when it logs `eval time`,",
+    "so model loading and teardown are left out.", "");
+  L.push("Variants: `none` (no probes) and `none-b` (the same again: an A/A control that shows the noise),",
+    "`lens-sample`, `lens-default`, `lens-full` (`ggml-lens-probe --mode ...`, default options),",
+    "`perf-empty` (empty tracefs uprobes on exactly ggml-lens's op sites, counted per process by `perf stat`),",
+    "`bpftrace-empty` (`bpftrace -e 'uprobe:LIB:ggml_cpu_extra_compute_forward {}' -c ...`; bpftrace " +
+    "0.17 cannot place a uprobe at an offset, so the barrier call sites are covered by `perf-empty` only).", "");
+  L.push(`Op sites (${d.sites.length}): ${d.sites.map((s) => `${s.kind} at 0x${s.file_offset.toString(16)} (${s.what})`).join("; ")}.`, "");
+
+  // figure 1
+  const f1x = f.fig1;
+  L.push("## 1. Attach and detach of the op probes", "");
+  L.push("On a running llama-completion (`ggml-lens-probe --pid P --duration 2`), full and sample mode alternating",
+    "(sample mode attaches everything but the op probes). This kernel has no kprobes, so bpftrace times the helper's",
+    "own system calls: one link *attach* is its `bpf(BPF_LINK_CREATE)` call; one link *detach* is from its `close()`",
+    "entry to its next system call (the release runs on the way back to user space). The op probes are",
+    `${f1x.opLinks} uprobe_multi links. *Helper* times come from its \`attached in N ms\` line; the *tail* is its exit time`,
+    "minus that line minus the duration (detach, trailer and unload, plus up to 100 ms of event-loop granularity).", "");
+  L.push("| figure | median | IQR | range |", "| --- | --- | --- | --- |");
+  L.push(`| op probes attach (ms, ${f1x.opLinks} links) | ${cell(f1x.opAttachMs, f2)} |`);
+  L.push(`| op probes attach, per link (ms) | ${cell(f1x.opAttachPerLinkMs, f2)} |`);
+  L.push(`| op probes detach (ms, ${f1x.opLinks} links) | ${cell(f1x.opDetachMs, f1)} |`);
+  L.push(`| op probes detach, per link (ms) | ${cell(f1x.opDetachPerLinkMs, f1)} |`);
+  L.push(`| single (perf-event) uprobe detach, per link (ms) | ${cell(f1x.singleUprobeDetachPerLinkMs, f1)} |`);
+  L.push(`| all links attach, full (ms) | ${cell(f1x.allAttachMs.full, f2)} |`);
+  L.push(`| all links attach, sample (ms) | ${cell(f1x.allAttachMs.sample, f2)} |`);
+  L.push(`| all links detach, full (ms) | ${cell(f1x.allDetachMs.full, f1)} |`);
+  L.push(`| all links detach, sample (ms) | ${cell(f1x.allDetachMs.sample, f1)} |`);
+  L.push(`| all links detach, full / sample | ${cell(f1x.detachRatioFullToSample, f2)} |`);
+  L.push(`| helper "attached in", full (ms) | ${cell(f1x.helperAttachedMs.full, f0)} |`);
+  L.push(`| helper "attached in", sample (ms) | ${cell(f1x.helperAttachedMs.sample, f0)} |`);
+  L.push(`| helper "attached in", full / sample | ${cell(f1x.helperAttachedRatio, f2)} |`);
+  L.push(`| helper start to "attached", full (ms) | ${cell(f1x.startupMs.full, f0)} |`);
+  L.push(`| helper tail after --duration, full (ms) | ${cell(f1x.tailMs.full, f0)} |`);
+  L.push(`| helper tail after --duration, sample (ms) | ${cell(f1x.tailMs.sample, f0)} |`);
+  L.push(`| helper tail, full - sample (ms) | ${cell(f1x.tailDiffMs, f0)} |`);
+  L.push(`| helper tail, full / sample | ${cell(f1x.tailRatio, f2)} |`);
+  if (f1x.windowRun) {
+    L.push(`| default mode, one window's op attach (ms) | ${cell(f1x.windowAttachMs, f2)} |`);
+    L.push(`| default mode, one window's op detach (ms) | ${cell(f1x.windowDetachMs, f1)} |`);
+  }
+  L.push("");
+  if (f1x.windowRun) L.push(`Windows: one \`--mode default ${f1x.windowRun.args.join(" ")}\` run of ${f1x.windowRun.seconds} s on the same target (${f1x.windowRun.windows ?? "?"} windows).`);
+  L.push(`Target still running after every attach and detach: ${f1x.targetSurvived ? "yes" : "no"}.`, "");
+
+  // figure 2
+  const g2 = f.fig2;
+  const rSys = g2.ratioSystem.lensOpVsPerfEmpty;
+  L.push("## 2. Cost per traced op event against an empty uprobe", "");
+  L.push("Per-hit cost = (time with probes - time without) / hits. *System* is the target's system time (uprobe traps",
+    "and BPF programs run there); *thread* is llama.cpp's compute wall time x 2 threads. ggml-lens op cost =",
+    "`lens-full` - `lens-sample` (which differ only in the op probes) over op hits (op_begin + op_fused + op_end);",
+    "empty-uprobe cost = `perf-empty` or `bpftrace-empty` - `none` over their hits.", "");
+  L.push(`Hits per run: ggml-lens op probes ${g2.opHitsFull ? f0(g2.opHitsFull.median) : "n/a"} (all uprobes ${g2.uprobeHitsFull ? f0(g2.uprobeHitsFull.median) : "n/a"}); ` +
+    `perf-empty ${g2.perfHits ? f0(g2.perfHits.median) : "n/a"} (${g2.perfCountsEqualLensOpHits ? "equal to" : "NOT equal to"} ggml-lens's op hits); ` +
+    `bpftrace-empty (entry site) ${g2.entryHits ? f0(g2.entryHits.median) : "n/a"}.`, "");
+  L.push("| per-hit cost (us) | median | IQR | range |", "| --- | --- | --- | --- |");
+  L.push(`| ggml-lens op probe, system | ${cell(g2.perHitSystemUs.lensOp, f2)} |`);
+  L.push(`| empty uprobe (perf, same 4 sites), system | ${cell(g2.perHitSystemUs.perfEmpty, f2)} |`);
+  L.push(`| empty uprobe (bpftrace, entry site), system | ${cell(g2.perHitSystemUs.bpftraceEmpty, f2)} |`);
+  L.push(`| ggml-lens full vs none (all it adds per uprobe hit), system | ${cell(g2.perHitSystemUs.lensAll, f2)} |`);
+  L.push(`| ggml-lens op probe, thread time | ${cell(g2.perHitThreadUs.lensOp, f2)} |`);
+  L.push(`| empty uprobe (perf), thread time | ${cell(g2.perHitThreadUs.perfEmpty, f2)} |`);
+  L.push(`| empty uprobe (bpftrace), thread time | ${cell(g2.perHitThreadUs.bpftraceEmpty, f2)} |`);
+  L.push(`| ggml-lens full vs none per uprobe hit, thread time | ${cell(g2.perHitThreadUs.lensAll, f2)} |`);
+  L.push(`| **ratio ggml-lens / empty (perf), system** | ${cell(rSys, f2)} |`);
+  L.push(`| ratio ggml-lens / empty (bpftrace), system | ${cell(g2.ratioSystem.lensOpVsBpftraceEmpty, f2)} |`);
+  L.push("", `Target <= ${g2.target}x the empty uprobe: ${verdict(rSys ? rSys.median <= g2.target : undefined)} (median ratio ${rSys ? f2(rSys.median) : "n/a"}).`, "");
+
+  // figure 3
+  const g3 = f.fig3;
+  L.push("## 3. Overhead of each mode", "");
+  L.push("Ratios to `none` of the same round (tokens/s: below 1 is slower). System and user deltas: target seconds over",
+    "the generation, minus `none`'s.", "");
+  L.push("| variant | decode tok/s ratio: median | IQR | range | prompt tok/s ratio (median) | system delta s (median) | user delta s (median) |",
+    "| --- | --- | --- | --- | --- | --- | --- |");
+  for (const n of ["none-b", "lens-sample", "lens-default", "lens-full", "perf-empty", "bpftrace-empty"]) {
+    L.push(`| ${n} | ${cell(g3.decodeRatio[n], f3)} | ${g3.promptRatio[n] ? f3(g3.promptRatio[n].median) : "n/a"} | ` +
+      `${g3.systemDeltaS[n] ? f3(g3.systemDeltaS[n].median) : "n/a"} | ${g3.userDeltaS[n] ? f3(g3.userDeltaS[n].median) : "n/a"} |`);
+  }
+  L.push("", "Absolute values (median over rounds; *other CPU* is what everything else on the machine used meanwhile, this script included):", "");
+  L.push("| variant | decode tok/s | prompt tok/s | target system s | target user s | helper CPU s | other CPU s | uprobe hits | op hits | samples | sched events | windows |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  for (const [n, a] of Object.entries(g3.absolute)) {
+    const c = (s: Spread | undefined, fmt: (x: number) => string) => (s ? fmt(s.median) : "");
+    L.push(`| ${n} | ${c(a.decodeTokS, f2)} | ${c(a.promptTokS, f1)} | ${c(a.targetSystemS, f2)} | ${c(a.targetUserS, f2)} | ${c(a.helperCpuS, f2)} | ${c(a.foreignCpuS, f2)} | ` +
+      `${c(a.uprobeHits, f0)} | ${c(a.opHits, f0)} | ${c(a.sampleHits, f0)} | ${c(a.schedHits, f0)} | ${c(a.windows, f0)} |`);
+  }
+  const md = g3.modelledPct;
+  L.push("", `Modelled cost = uprobe hits x per-hit cost (figure 2: ${g3.perHitUsedUs.system !== undefined ? f2(g3.perHitUsedUs.system) : "n/a"} us system, ` +
+    `${g3.perHitUsedUs.thread !== undefined ? f2(g3.perHitUsedUs.thread) : "n/a"} us thread time) / (2 threads x compute time of \`none\`); timer samples and`,
+    "scheduler events are not in it (`lens-sample` measures them):", "");
+  L.push("| modelled overhead (%) | median | IQR | range |", "| --- | --- | --- | --- |");
+  L.push(`| default mode, system-time cost per hit | ${cell(md.defaultFromSystem, f3)} |`);
+  L.push(`| default mode, thread-time cost per hit | ${cell(md.defaultFromThread, f3)} |`);
+  L.push(`| full mode, system-time cost per hit | ${cell(md.fullFromSystem, f2)} |`);
+  L.push(`| full mode, thread-time cost per hit | ${cell(md.fullFromThread, f2)} |`);
+  const dr = g3.decodeRatio["lens-default"];
+  const ctl = g3.decodeRatio["none-b"];
+  L.push("", `Noise floor: the A/A control (none-b / none) has decode ratio IQR ${ctl ? `${pct(ctl.q1)} to ${pct(ctl.q3)}` : "n/a"}, range ` +
+    `${ctl ? `${pct(ctl.min)} to ${pct(ctl.max)}` : "n/a"}. ` +
+    (g3.onePercentVisible
+      ? "That is tight enough to see a 1% change in tokens/s."
+      : "**A 1% change cannot be seen in tokens/s on this machine**: read default mode's cost from the system-time delta and the modelled cost."),
+  `Default mode: decode ratio ${dr ? `${f3(dr.median)} (${pct(dr.median)})` : "n/a"}; modelled ${md.defaultFromSystem ? `${f3(md.defaultFromSystem.median)}%` : "n/a"} ` +
+    `(system-time cost per hit) / ${md.defaultFromThread ? `${f3(md.defaultFromThread.median)}%` : "n/a"} (thread-time cost per hit); ` +
+    `target <= ${g3.target}%: ${verdict(md.defaultFromThread ? md.defaultFromThread.median <= g3.target : undefined)} by the model` +
+    `${g3.onePercentVisible && dr ? `, ${verdict(1 - dr.median <= g3.target / 100)} by tokens/s` : ", not decidable by tokens/s"}.`, "");
+
+  // figure 4
+  const g4 = f.fig4;
+  L.push("## 4. Events lost in full mode", "");
+  L.push("| run | records | op hits | lost |", "| --- | --- | --- | --- |");
+  for (const r of g4.runs) L.push(`| ${r.where} | ${r.records} | ${r.opHits} | ${r.lost} |`);
+  L.push("", `Total lost: ${g4.totalLost} of ${g4.totalRecords} records; target zero: ${verdict(g4.runs.length ? g4.totalLost === 0 : undefined)}.`, "");
+
+  // figure 5
+  const g5 = f.fig5;
+  L.push("## 5. Stream decode speed (TypeScript)", "");
+  L.push(`\`decodeStream\` + \`buildProfile\` on ${g5.file ?? "n/a"} (${g5.events ?? "?"} records, ${g5.bytes ? (g5.bytes / 2 ** 20).toFixed(1) : "?"} MiB), ` +
+    `${d.decode.length} repetitions after one warm-up, in the bench's Node process.`, "");
+  L.push("| events/s | median | IQR | range |", "| --- | --- | --- | --- |");
+  L.push(`| decodeStream + buildProfile | ${cell(g5.eventsPerS, mEv)} |`);
+  L.push(`| decodeStream alone | ${cell(g5.decodeOnlyEventsPerS, mEv)} |`);
+  L.push(`| buildProfile alone | ${cell(g5.buildOnlyEventsPerS, mEv)} |`);
+  L.push(`| ratio to the 5M/s target | ${cell(g5.ratioToTarget, f2)} |`);
+  L.push("", `Target >= 5M events/s: ${verdict(g5.eventsPerS ? g5.eventsPerS.median >= g5.target : undefined)}.`, "");
+
+  const failed = d.runs.filter((r) => !r.ok);
+  if (failed.length) {
+    L.push("## Failed runs", "");
+    for (const r of failed) L.push(`- round ${r.round + 1} ${r.variant}: ${r.error ?? ""}`);
+    L.push("");
+  }
+  fs.writeFileSync(file, L.join("\n"));
+
+  const s = [
+    `ggml-lens bench (${(d.durationS / 60).toFixed(1)} min, ${o.rounds} rounds, load ${d.load.start[0]} -> ${d.load.end[0]})`,
+    `  1. op probes attach ${describe(f1x.opAttachMs, f2)} ms, detach ${describe(f1x.opDetachMs, f1)} ms`,
+    `  2. per op hit: ggml-lens ${describe(g2.perHitSystemUs.lensOp, f2)} us, empty ${describe(g2.perHitSystemUs.perfEmpty, f2)} us; ratio ${describe(rSys, f2)}`,
+    `  3. decode ratio default ${describe(dr, f3)}; full ${describe(g3.decodeRatio["lens-full"], f3)}; control ${describe(ctl, f3)}; ` +
+      `modelled default ${describe(md.defaultFromThread, f3)} %`,
+    `  4. lost in full mode: ${g4.totalLost}`,
+    `  5. decode ${describe(g5.eventsPerS, mEv)} events/s`,
+  ];
+  return s.join("\n");
+}

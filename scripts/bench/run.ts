@@ -1,0 +1,543 @@
+// The capture benchmarks, side by side in one run:  npm run bench [-- --quick] [options]
+//
+// Every figure comes from runs of the same llama-completion command on the 1B-class benchmark
+// model, one run per variant per round, the variants interleaved (their order rotates each round),
+// and is reported as a ratio to its baseline with median and spread over the rounds:
+//   1. attach and detach time of the op probes (uprobe_multi links) on a running llama-completion
+//      (--pid, --duration), timed from the helper's own syscalls (bpftrace on syscall tracepoints)
+//      and from outside (helper wall time);
+//   2. cost per traced op event: ggml-lens full mode against empty uprobes on the same sites
+//      (perf-counted tracefs uprobes on exactly ggml-lens's op sites, and bpftrace's empty
+//      `uprobe:LIB:ggml_cpu_extra_compute_forward {}`), from the target's system time and
+//      llama.cpp's own timings, divided by the hits counted;
+//   3. overhead of --mode default / full / sample against no profiler (and an A/A control);
+//   4. events lost in full mode (trailer);
+//   5. decode speed of decodeStream + buildProfile on the largest recording.
+// Writes bench/results.md and bench/results.json (or --out-dir). Needs root, bpftrace and perf.
+import { execFileSync, spawnSync, type ChildProcess } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { decodeStream } from "../../extension/profile/stream";
+import { buildProfile } from "../../extension/profile/model";
+import { launch, start, sleep, waitQuiet, type LaunchResult } from "./proc";
+import { computeFigures, writeReport, type AttachRun, type BenchData, type DecodeRun, type LinkEvent, type RunRecord } from "./report";
+
+const repo = path.resolve(__dirname, "../..");
+const THREADS = 2;
+const PROMPT = "The quick brown fox jumps over the lazy dog while the old grey cat sleeps in the warm sun.";
+const TRACEFS = "/sys/kernel/tracing";
+const EVENT_GROUP = "ggml_lens_bench";
+
+export const VARIANTS = ["none", "none-b", "bpftrace-empty", "perf-empty", "lens-sample", "lens-default", "lens-full"] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+interface Options {
+  quick: boolean;
+  rounds: number;
+  tokens: number;
+  attachRounds: number;
+  attachSeconds: number;
+  longSeconds: number;
+  windowSeconds: number;
+  decodeRepeats: number;
+  outDir: string;
+  keep: boolean;
+  /** fixtures model key; the benchmark model unless testing the bench itself */
+  model: string;
+  /** before each run, wait up to this many seconds for the machine to be quiet (0: never wait) */
+  quietWait: number;
+  /** ... at most this many seconds in all */
+  quietBudget: number;
+}
+
+function parseArgs(argv: string[]): Options {
+  const quick = argv.includes("--quick");
+  const o: Options = {
+    quick,
+    rounds: quick ? 3 : 8,
+    tokens: quick ? 48 : 128,
+    attachRounds: quick ? 3 : 6,
+    attachSeconds: 2,
+    longSeconds: quick ? 4 : 10,
+    windowSeconds: quick ? 4 : 8,
+    decodeRepeats: quick ? 3 : 7,
+    outDir: path.join(repo, "bench"),
+    keep: false,
+    model: "benchDenseQ4_0",
+    quietWait: 60,
+    quietBudget: 480,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const num = (): number => {
+      const v = Number(argv[++i]);
+      if (!Number.isFinite(v) || v <= 0) throw new Error(`${a} needs a positive number`);
+      return v;
+    };
+    if (a === "--quick") continue;
+    else if (a === "--rounds") o.rounds = Math.round(num());
+    else if (a === "--tokens") o.tokens = Math.round(num());
+    else if (a === "--attach-rounds") o.attachRounds = Math.round(num());
+    else if (a === "--long-seconds") o.longSeconds = num();
+    else if (a === "--out-dir") o.outDir = path.resolve(argv[++i]);
+    else if (a === "--keep") o.keep = true;
+    else if (a === "--model") o.model = argv[++i];
+    else if (a === "--quiet-wait") o.quietWait = argv[i + 1] === "0" ? (i++, 0) : num();
+    else if (a === "--quiet-budget") o.quietBudget = num();
+    else if (a === "-h" || a === "--help") {
+      process.stdout.write(
+        "npm run bench [-- --quick] [--rounds N] [--tokens N] [--attach-rounds N] [--long-seconds S] [--out-dir DIR] [--keep]\n       [--quiet-wait S (default 60; 0: never wait)] [--quiet-budget S (default 480)]\n       [--model KEY: a model of `npm run fixtures`, to try the bench itself on tinyDense]\n",
+      );
+      process.exit(0);
+    } else throw new Error(`unknown option ${a} (see --help)`);
+  }
+  return o;
+}
+
+function log(message: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+function sh(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  return `${r.stdout ?? ""}${r.stderr ?? ""}`.trim();
+}
+
+interface Fixtures {
+  llamaCompletion: string;
+  models: Record<string, string>;
+}
+
+function machine(fixtures: Fixtures, helper: string, helperCopy: string): BenchData["machine"] {
+  const cpuinfo = fs.readFileSync("/proc/cpuinfo", "utf8");
+  const llamaDir = path.basename(path.dirname(path.dirname(path.dirname(fixtures.llamaCompletion))));
+  const pkg = JSON.parse(fs.readFileSync(path.join(repo, "package.json"), "utf8"));
+  const git = (...args: string[]) => sh("git", ["-C", repo, ...args]);
+  const dirty = git("status", "--porcelain", "--", "bpf", "extension/profile").split("\n").filter(Boolean);
+  return {
+    cpuModel: /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? "unknown",
+    cores: os.cpus().length,
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    kernel: os.release(),
+    debian: fs.existsSync("/etc/debian_version") ? fs.readFileSync("/etc/debian_version", "utf8").trim() : "n/a",
+    hardwarePmu: fs.existsSync("/sys/bus/event_source/devices/cpu") || fs.existsSync("/sys/bus/event_source/devices/cpu_core"),
+    llamaCppTag: llamaDir.replace(/^llama\.cpp-/, ""),
+    llamaCppVersion: sh(fixtures.llamaCompletion, ["--version"]).split("\n").filter((l) => /version|built/.test(l)).join("; "),
+    ggmlLensVersion: pkg.version,
+    gitCommit: git("rev-parse", "--short", "HEAD"),
+    gitDirty: dirty,
+    helperSha256: crypto.createHash("sha256").update(fs.readFileSync(helperCopy)).digest("hex").slice(0, 16),
+    helperPath: helper,
+    node: process.version,
+    bpftrace: sh("bpftrace", ["--version"]),
+    perf: sh("perf", ["--version"]),
+  };
+}
+
+function loadAverage(): number[] {
+  return os.loadavg().map((x) => Math.round(x * 100) / 100);
+}
+
+/** Busy processes other than ours, by command name, to explain a loaded machine. */
+function busyProcesses(): string[] {
+  const out = sh("ps", ["-eo", "pcpu=,comm=", "--sort=-pcpu"]);
+  return out
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .filter(([cpu]) => Number(cpu) >= 10)
+    .slice(0, 6)
+    .map(([cpu, ...name]) => `${name.join(" ")} ${cpu}%`);
+}
+
+// ---- tracefs uprobes: empty probes on the op sites, counted by perf --------------------------
+
+interface Site {
+  index: number;
+  kind: string;
+  file_offset: number;
+  what: string;
+}
+
+function writeUprobeEvents(line: string): void {
+  fs.appendFileSync(path.join(TRACEFS, "uprobe_events"), line + "\n");
+}
+
+function removeUprobeEvents(): void {
+  const file = path.join(TRACEFS, "uprobe_events");
+  if (!fs.existsSync(file)) return;
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    const m = new RegExp(`^[pr]:${EVENT_GROUP}/(\\S+)`).exec(line);
+    if (m) {
+      try {
+        writeUprobeEvents(`-:${EVENT_GROUP}/${m[1]}`);
+      } catch (err) {
+        log(`could not remove uprobe event ${m[1]}: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+function createUprobeEvents(lib: string, sites: Site[]): string[] {
+  if (!fs.existsSync(path.join(TRACEFS, "uprobe_events"))) execFileSync("mount", ["-t", "tracefs", "tracefs", TRACEFS]);
+  removeUprobeEvents();
+  return sites.map((s) => {
+    const name = `site${s.index}`;
+    writeUprobeEvents(`p:${EVENT_GROUP}/${name} ${lib}:0x${s.file_offset.toString(16)}`);
+    return `${EVENT_GROUP}:${name}`;
+  });
+}
+
+function parsePerfCounts(file: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    const f = line.split(",");
+    if (f.length > 3 && f[2].startsWith(`${EVENT_GROUP}:`)) counts[f[2].slice(EVENT_GROUP.length + 1)] = Number(f[0]);
+  }
+  return counts;
+}
+
+// ---- timing of link attach and detach, seen from the helper's system calls ---------------------
+// This kernel has no kprobes (CONFIG_KPROBES off), so bpftrace watches ggml-lens-probe's syscalls:
+// a link attach is one bpf(BPF_LINK_CREATE) call; a link detach is a close() of that fd whose work
+// (fput -> bpf_link_release -> uprobe unregister) runs on the way back to user space, after the
+// syscall's exit tracepoint, so it is timed from the close() entry to the helper's next syscall.
+// attach_type 48 is BPF_TRACE_UPROBE_MULTI (op probes), 41 BPF_PERF_EVENT (single uprobes and
+// timer sampling), 23 BPF_TRACE_RAW_TP (scheduler tracepoints).
+
+const LINK_SCRIPT = `
+tracepoint:syscalls:sys_enter_bpf /comm == "ggml-lens-probe" && args->cmd == 28/ {
+  @lc[tid] = nsecs; @lt[tid] = *(uint32*)uptr((uint64)args->uattr + 8); }
+tracepoint:syscalls:sys_exit_bpf /@lc[tid]/ {
+  printf("GLK L %d %lld %lld %d %d\\n", pid, nsecs, nsecs - @lc[tid], args->ret, @lt[tid]);
+  if (args->ret >= 0) { @fd[pid, args->ret] = @lt[tid] + 1000; }
+  delete(@lc[tid]); delete(@lt[tid]); }
+tracepoint:syscalls:sys_enter_close /@fd[pid, args->fd]/ {
+  if (@cx[tid]) { printf("GLK D %d %lld %lld %d %d\\n", pid, nsecs, nsecs - @cl[tid], @cf[tid], @ct[tid]); delete(@cx[tid]); }
+  @cl[tid] = nsecs; @ct[tid] = @fd[pid, args->fd] - 1000; @cf[tid] = args->fd; delete(@fd[pid, args->fd]); }
+tracepoint:syscalls:sys_exit_close /@cl[tid]/ { @cx[tid] = 1; }
+tracepoint:raw_syscalls:sys_enter /@cx[tid]/ {
+  printf("GLK D %d %lld %lld %d %d\\n", pid, nsecs, nsecs - @cl[tid], @cf[tid], @ct[tid]);
+  delete(@cl[tid]); delete(@ct[tid]); delete(@cx[tid]); delete(@cf[tid]); }
+`;
+
+async function startLinkMonitor(events: LinkEvent[]): Promise<ChildProcess> {
+  let ready = false;
+  const child = start(
+    ["bpftrace", "-B", "none", "-e", LINK_SCRIPT],
+    (line) => {
+      if (line.startsWith("Attaching")) ready = true;
+      const m = /^GLK ([LD]) (\d+) (\d+) (\d+) (-?\d+) (-?\d+)/.exec(line);
+      if (m) events.push({ kind: m[1] as LinkEvent["kind"], pid: Number(m[2]), ns: Number(m[3]), durNs: Number(m[4]), fd: Number(m[5]), type: Number(m[6]) });
+    },
+    "pipe",
+  );
+  for (let i = 0; i < 150 && !ready && child.exitCode === null; i++) await sleep(100);
+  if (!ready) throw new Error("bpftrace could not attach the syscall tracepoints that time link attach/detach");
+  await sleep(500);
+  return child;
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const closed = new Promise((resolve) => child.once("close", resolve));
+  child.kill("SIGINT");
+  await closed;
+}
+
+// ---- one run ---------------------------------------------------------------------------------
+
+interface Ctx {
+  o: Options;
+  work: string;
+  helper: string;
+  llama: string;
+  model: string;
+  promptFile: string;
+  cpuLib: string;
+  perfEvents: string[];
+}
+
+function completionArgs(c: Ctx, extra: string[] = []): string[] {
+  return [c.llama, "-m", c.model, "-f", c.promptFile, "-n", String(c.o.tokens), "-no-cnv", "--temp", "0", "--ignore-eos",
+    "-t", String(THREADS), "--no-warmup", ...extra];
+}
+
+function trailerOf(file: string): { trailer: Record<string, unknown> | undefined; records: number; bytes: number; errors: string[] } {
+  const bytes = new Uint8Array(fs.readFileSync(file));
+  const s = decodeStream(bytes);
+  return { trailer: s.trailer?.raw, records: s.count, bytes: bytes.length, errors: s.errors };
+}
+
+async function runVariant(c: Ctx, variant: Variant, round: number, position: number): Promise<RunRecord> {
+  const target = completionArgs(c);
+  const stream = path.join(c.work, `${variant}-${round}.stream`);
+  const perfOut = path.join(c.work, `perf-${round}.csv`);
+  let argv: string[];
+  if (variant === "none" || variant === "none-b") argv = target;
+  else if (variant === "bpftrace-empty")
+    argv = ["bpftrace", "-e", `uprobe:${c.cpuLib}:ggml_cpu_extra_compute_forward {}`, "-c", target.join(" ")];
+  else if (variant === "perf-empty") argv = ["perf", "stat", "-x", ",", "-o", perfOut, "-e", c.perfEvents.join(","), "--", ...target];
+  else argv = [c.helper, "--mode", variant.slice("lens-".length), "--out", stream, "--", ...target];
+  const load1 = os.loadavg()[0];
+  const quiet = await quietGate(c.o);
+  const r: LaunchResult = await launch(argv, {
+    target: "llama-completion",
+    timeoutMs: 15 * 60_000,
+    watch: { attached: /ggml-lens-probe: attached in/ },
+  });
+  const rec: RunRecord = { round, position, variant, ok: false, load1, quietWaitMs: quiet.waitedMs, busyCoresBefore: quiet.busyCores,
+    wallMs: r.wallMs, exit: r.code };
+  const t = r.timings;
+  if (t.promptMs !== undefined && t.evalMs !== undefined && t.evalRuns && t.promptTokens) {
+    rec.promptMs = t.promptMs;
+    rec.promptTokens = t.promptTokens;
+    rec.evalMs = t.evalMs;
+    rec.evalRuns = t.evalRuns;
+    rec.computeMs = t.promptMs + t.evalMs;
+    rec.decodeTokS = (t.evalRuns / t.evalMs) * 1000;
+    rec.promptTokS = (t.promptTokens / t.promptMs) * 1000;
+  }
+  if (r.targetStart && r.targetEnd && r.targetStart.pid === r.targetEnd.pid) {
+    rec.targetUserS = r.targetEnd.userS - r.targetStart.userS;
+    rec.targetSystemS = r.targetEnd.systemS - r.targetStart.systemS;
+    rec.snapshotGapMs = r.targetEnd.atMs - r.targetStart.atMs;
+  }
+  let launcherCpu = 0;
+  if (r.launcherStart && r.launcherEnd && r.launcherStart.pid !== r.targetStart?.pid) {
+    launcherCpu = r.launcherEnd.userS + r.launcherEnd.systemS - r.launcherStart.userS - r.launcherStart.systemS;
+    if (variant.startsWith("lens-")) rec.helperCpuS = launcherCpu;
+  }
+  if (r.machineStart !== undefined && r.machineEnd !== undefined && rec.targetUserS !== undefined && rec.targetSystemS !== undefined) {
+    // CPU time used by anything else on the machine while the target generated (other work, this script)
+    rec.foreignCpuS = r.machineEnd - r.machineStart - rec.targetUserS - rec.targetSystemS - launcherCpu;
+  }
+  const attached = /attached in (\d+) ms/.exec(r.lines.attached ?? "");
+  if (attached) rec.attachedMs = Number(attached[1]);
+  if (variant.startsWith("lens-")) {
+    if (fs.existsSync(stream)) {
+      const tr = trailerOf(stream);
+      rec.records = tr.records;
+      rec.streamBytes = tr.bytes;
+      rec.hits = tr.trailer?.hits as Record<string, number> | undefined;
+      rec.lost = tr.trailer?.lost as Record<string, number> | undefined;
+      rec.windows = tr.trailer?.windows as number | undefined;
+      if (tr.errors.length) rec.streamErrors = tr.errors.slice(0, 5);
+      if (variant !== "lens-full" || round > 0) fs.rmSync(stream);
+      else rec.stream = stream;
+    }
+  }
+  if (variant === "perf-empty" && fs.existsSync(perfOut)) {
+    rec.perfCounts = parsePerfCounts(perfOut);
+    fs.rmSync(perfOut);
+  }
+  rec.launcherPid = r.pid;
+  rec.ok = r.code === 0 && rec.computeMs !== undefined && rec.targetSystemS !== undefined &&
+    (!variant.startsWith("lens-") || rec.hits !== undefined) && (variant !== "perf-empty" || rec.perfCounts !== undefined);
+  if (!rec.ok) rec.error = `exit ${r.code} ${r.signal ?? ""}: ${r.stderrTail.split("\n").slice(-6).join(" | ")}`;
+  return rec;
+}
+
+let quietSpentMs = 0;
+
+/** Waits for a quiet machine before a run, within the per-run and total budgets. */
+async function quietGate(o: Options): Promise<{ waitedMs: number; busyCores: number }> {
+  const left = Math.min(o.quietWait * 1000, o.quietBudget * 1000 - quietSpentMs);
+  const q = await waitQuiet(0.25, Math.max(0, left));
+  quietSpentMs += q.waitedMs;
+  if (q.busyCores >= 0.25) log(`machine busy (${q.busyCores.toFixed(2)} CPUs) and the wait budget is used: running anyway`);
+  return q;
+}
+
+// ---- figure 1: attach / detach on a running target ------------------------------------------
+
+async function attachDetach(c: Ctx, links: LinkEvent[]): Promise<{ runs: AttachRun[]; longStream?: string; targetSurvived: boolean }> {
+  let generating = false;
+  const targetArgs = [c.llama, "-m", c.model, "-f", c.promptFile, "-n", "1000000", "-no-cnv", "--temp", "0", "--ignore-eos",
+    "-t", String(THREADS), "--no-warmup", "--context-shift"];
+  const target = start(targetArgs, (line) => {
+    if (/generate: n_ctx =/.test(line)) generating = true;
+  });
+  const runs: AttachRun[] = [];
+  let longStream: string | undefined;
+  let survived = false;
+  try {
+    for (let i = 0; i < 1200 && !generating && target.exitCode === null; i++) await sleep(100);
+    if (!generating) throw new Error("the attach target did not start generating");
+    await sleep(1500);
+    const one = async (mode: string, seconds: number, round: number, extra: string[] = [], keep = false): Promise<void> => {
+      const out = path.join(c.work, `attach-${mode}-${round}.stream`);
+      const argv = [c.helper, "--mode", mode, ...extra, "--pid", String(target.pid), "--duration", String(seconds), "--out", out];
+      const r = await launch(argv, { target: "-", timeoutMs: 10 * 60_000, watch: { attached: /attached in/ } });
+      await sleep(300); // the monitor's last lines
+      const mine = links.filter((e) => e.pid === r.pid);
+      const rec: AttachRun = {
+        round, mode, seconds, args: extra, ok: r.code === 0, wallMs: r.wallMs, load1: os.loadavg()[0],
+        startupMs: r.marks.attached,
+        tailMs: r.marks.attached === undefined ? undefined : r.wallMs - r.marks.attached - seconds * 1000,
+        attachedMs: Number(/attached in (\d+) ms/.exec(r.lines.attached ?? "")?.[1] ?? NaN),
+        links: mine,
+      };
+      if (fs.existsSync(out)) {
+        const tr = trailerOf(out);
+        rec.records = tr.records;
+        rec.hits = tr.trailer?.hits as Record<string, number> | undefined;
+        rec.lost = tr.trailer?.lost as Record<string, number> | undefined;
+        rec.windows = tr.trailer?.windows as number | undefined;
+        if (keep) longStream = out;
+        else fs.rmSync(out);
+      }
+      if (!rec.ok) rec.error = r.stderrTail.split("\n").slice(-4).join(" | ");
+      runs.push(rec);
+      const ms = (kind: string, type: number) => mine.filter((e) => e.kind === kind && e.type === type).map((e) => (e.durNs / 1e6).toFixed(2)).join("+");
+      log(`attach ${mode} #${round}: attached in ${rec.attachedMs} ms (op links ${ms("L", 48) || "-"} ms), tail ${rec.tailMs?.toFixed(0)} ms ` +
+        `(op links detach ${ms("D", 48) || "-"} ms; single uprobes ${ms("D", 41) || "-"} ms)`);
+    };
+    for (let round = 0; round < c.o.attachRounds; round++) {
+      const order = round % 2 === 0 ? ["full", "sample"] : ["sample", "full"];
+      for (const mode of order) await one(mode, c.o.attachSeconds, round);
+    }
+    // default mode's duty cycle: op links attached and detached once per window while it runs
+    await one("default", c.o.windowSeconds, -1, ["--window-every", "0.5", "--window-decodes", "2"]);
+    await one("full", c.o.longSeconds, -1, [], true);
+  } finally {
+    survived = target.exitCode === null && target.signalCode === null;
+    await stopProcess(target);
+  }
+  return { runs, longStream, targetSurvived: survived };
+}
+
+// ---- figure 5: decode speed ------------------------------------------------------------------
+
+function decodeSpeed(file: string, repeats: number): DecodeRun[] {
+  const bytes = new Uint8Array(fs.readFileSync(file));
+  buildProfile(decodeStream(bytes)); // warm-up (JIT)
+  const runs: DecodeRun[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    const s = decodeStream(bytes);
+    const t1 = performance.now();
+    const p = buildProfile(s);
+    const t2 = performance.now();
+    runs.push({ events: s.count, bytes: bytes.length, decodeMs: t1 - t0, buildMs: t2 - t1, spans: p.spans.count });
+  }
+  return runs;
+}
+
+// ---- main ------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  if (process.getuid?.() !== 0) throw new Error("the benchmark loads eBPF programs: run it as root");
+  for (const tool of ["bpftrace", "perf"]) if (spawnSync(tool, ["--version"]).status !== 0) throw new Error(`${tool} is needed`);
+  const began = Date.now();
+  const fixtures = JSON.parse(execFileSync("node", [path.join(repo, "scripts/fixtures.mjs")], { encoding: "utf8" })) as Fixtures & { probeHelper?: string };
+  const helperSrc = fixtures.probeHelper ?? path.join(repo, "bpf/build/ggml-lens-probe");
+  const modelSrc = fixtures.models[o.model];
+  if (!modelSrc || !fs.existsSync(modelSrc)) throw new Error("no benchmark model: run `npm run setup -- --bench-models`");
+  if (!fs.existsSync(helperSrc)) throw new Error("no probe helper: run `npm run build`");
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-bench-"));
+  // The helper and the model are pinned for the whole run: a rebuild or a regenerated model
+  // elsewhere must not change what is measured halfway.
+  const helper = path.join(work, "ggml-lens-probe");
+  fs.copyFileSync(helperSrc, helper);
+  fs.chmodSync(helper, 0o755);
+  const model = path.join(work, path.basename(modelSrc));
+  try {
+    fs.linkSync(modelSrc, model);
+  } catch {
+    fs.symlinkSync(modelSrc, model);
+  }
+  const promptFile = path.join(work, "prompt.txt");
+  fs.writeFileSync(promptFile, PROMPT);
+  const data: BenchData = {
+    date: new Date().toISOString(),
+    options: { ...o, threads: THREADS, prompt: PROMPT, modelFile: modelSrc, modelBytes: fs.statSync(modelSrc).size },
+    machine: machine(fixtures, helperSrc, helper),
+    load: { start: loadAverage(), end: [], busyAtStart: busyProcesses() },
+    sites: [],
+    runs: [],
+    attach: [],
+    links: [],
+    decode: [],
+    durationS: 0,
+  };
+  log(`load average ${data.load.start.join(" ")}; work dir ${work}`);
+  const children: ChildProcess[] = [];
+  const cleanup = (): void => {
+    for (const ch of children) if (ch.exitCode === null) ch.kill("SIGINT");
+    removeUprobeEvents();
+    if (!o.keep) fs.rmSync(work, { recursive: true, force: true });
+  };
+  process.once("SIGINT", () => {
+    cleanup();
+    process.exit(130);
+  });
+  try {
+    // Warm-up: loads the model into the page cache and tells where ggml-lens puts its op probes.
+    const ctx: Ctx = { o, work, helper, llama: fixtures.llamaCompletion, model, promptFile, cpuLib: "", perfEvents: [] };
+    const warm = path.join(work, "warmup.stream");
+    const w = await launch([helper, "--mode", "full", "--out", warm, "--", ...completionArgs(ctx, ["-n", "4"])],
+      { target: "llama-completion", timeoutMs: 10 * 60_000 });
+    if (w.code !== 0 || !fs.existsSync(warm)) throw new Error(`warm-up run failed: ${w.stderrTail}`);
+    const header = decodeStream(new Uint8Array(fs.readFileSync(warm))).header.info;
+    const cpuLib = header.libraries.find((l) => l.roles.includes("ggml-cpu"))?.path;
+    if (!cpuLib) throw new Error("the warm-up recording names no ggml-cpu library");
+    data.sites = (header.raw.sites as Site[]).map((s) => ({ ...s }));
+    data.opMethod = String(header.raw.op_method);
+    ctx.cpuLib = cpuLib;
+    ctx.perfEvents = createUprobeEvents(cpuLib, data.sites);
+    log(`op sites: ${data.sites.map((s) => `${s.kind}@0x${s.file_offset.toString(16)}`).join(", ")} in ${cpuLib}`);
+
+    // Figures 2, 3, 4: every variant once per round, the order rotating.
+    for (let round = 0; round < o.rounds; round++) {
+      const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]);
+      for (let position = 0; position < order.length; position++) {
+        const rec = await runVariant(ctx, order[position], round, position);
+        data.runs.push(rec);
+        log(`round ${round + 1}/${o.rounds} ${rec.variant.padEnd(14)} ${rec.ok ? "" : "FAILED "}` +
+          `decode ${rec.decodeTokS?.toFixed(2)} tok/s, prompt ${rec.promptTokS?.toFixed(1)} tok/s, ` +
+          `target sys ${rec.targetSystemS?.toFixed(2)} s user ${rec.targetUserS?.toFixed(2)} s` +
+          (rec.hits ? `, op hits ${(rec.hits.op_begin ?? 0) + (rec.hits.op_fused ?? 0) + (rec.hits.op_end ?? 0)}` : "") +
+          (rec.perfCounts ? `, perf hits ${Object.values(rec.perfCounts).reduce((a, b) => a + b, 0)}` : "") +
+          ` (load ${rec.load1.toFixed(2)})` + (rec.error ? ` ${rec.error}` : ""));
+      }
+    }
+    removeUprobeEvents();
+
+    // Figure 1.
+    const monitor = await startLinkMonitor(data.links);
+    children.push(monitor);
+    const a = await attachDetach(ctx, data.links);
+    await stopProcess(monitor);
+    data.attach = a.runs;
+    data.attachTargetSurvived = a.targetSurvived;
+
+    // Figure 5: the largest recording made.
+    const candidates = [a.longStream, ...data.runs.map((r) => r.stream)].filter((f): f is string => !!f && fs.existsSync(f));
+    const largest = candidates.sort((x, y) => fs.statSync(y).size - fs.statSync(x).size)[0];
+    if (largest) {
+      log(`decode speed on ${path.basename(largest)} (${(fs.statSync(largest).size / 2 ** 20).toFixed(1)} MiB)`);
+      data.decodeFile = path.basename(largest);
+      data.decode = decodeSpeed(largest, o.decodeRepeats);
+    }
+  } finally {
+    data.load.end = loadAverage();
+    data.durationS = (Date.now() - began) / 1000;
+    cleanup();
+  }
+  const figures = computeFigures(data);
+  fs.mkdirSync(o.outDir, { recursive: true });
+  for (const r of data.runs) delete r.stream;
+  fs.writeFileSync(path.join(o.outDir, "results.json"), JSON.stringify({ ...data, figures }, null, 1) + "\n");
+  const summary = writeReport(path.join(o.outDir, "results.md"), data, figures);
+  process.stdout.write(summary + "\n");
+  log(`done in ${(data.durationS / 60).toFixed(1)} min; wrote ${path.relative(process.cwd(), o.outDir) || "."}/results.md and results.json`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: error: ${(err as Error).message}\n`);
+  removeUprobeEvents();
+  process.exit(1);
+});
