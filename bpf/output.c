@@ -46,19 +46,22 @@ static void write_library(struct json *j, const struct plan *plan, const struct 
 	json_open(j, "roles", '[');
 	if (l == plan->llama)
 		json_str(j, NULL, "llama");
-	if (l == plan->cpu)
-		json_str(j, NULL, "ggml-cpu");
+	for (size_t i = 0; i < plan->n_cpus; i++)
+		if (l == plan->cpus[i])
+			json_str(j, NULL, "ggml-cpu");
 	if (l == plan->base)
 		json_str(j, NULL, "ggml-base");
 	json_close(j, ']');
 	json_close(j, '}');
 }
 
-static void write_layout(struct json *j, const struct tensor_layout *t)
+static void write_layout(struct json *j, const struct plan *plan)
 {
+	const struct tensor_layout *t = &plan->layout;
 	json_open(j, "layout", '{');
 	json_str(j, "source", "dwarf");
 	json_str(j, "from", t->source);
+	json_str(j, "borrowed_from", plan->cpu->layout_donor);
 	json_open(j, "ggml_tensor", '{');
 	json_int(j, "type", t->type);
 	json_int(j, "ne", t->ne);
@@ -109,6 +112,7 @@ static void write_sites(struct json *j, const struct plan *plan)
 		json_int(j, "index", (int64_t)i);
 		json_str(j, "kind", kinds[s->kind]);
 		json_str(j, "what", s->what);
+		json_str(j, "library", s->lib->path);
 		json_uint(j, "vaddr", s->vaddr);
 		json_uint(j, "file_offset", s->file_offset);
 		if (s->kind != SITE_OP_END)
@@ -166,7 +170,7 @@ static void write_header_json(struct json *j, struct output *out, const struct p
 	for (size_t i = 0; i < plan->n_libs; i++)
 		write_library(j, plan, plan->libs[i]);
 	json_close(j, ']');
-	write_layout(j, &plan->layout);
+	write_layout(j, plan);
 	json_str(j, "ops_source", plan->op_names->source);
 	json_open(j, "ops", '[');
 	for (size_t i = 0; i < plan->op_names->n; i++)

@@ -1,3 +1,5 @@
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,34 +117,39 @@ static int loc_reg(const struct gl_loc *loc)
 	return loc->kind == GL_LOC_REG ? loc->reg : -1;
 }
 
-static int add_site(struct plan *plan, enum site_kind kind, const struct gl_probe *probe)
+static int add_site(struct plan *plan, const struct gl_layout *lib, enum site_kind kind, const struct gl_probe *probe)
 {
 	if (plan->n_sites >= PLAN_MAX_SITES)
-		return ERR(plan, "more than %d op probe sites in %s", PLAN_MAX_SITES, plan->cpu->path);
+		return ERR(plan, "more than %d op probe sites in the CPU backends", PLAN_MAX_SITES);
 	struct op_site *s = &plan->sites[plan->n_sites];
-	if (gl_file_offset(plan->cpu, probe->addr, &s->file_offset) != 0)
+	memset(s, 0, sizeof(*s));
+	if (gl_file_offset(lib, probe->addr, &s->file_offset) != 0)
 		return ERR(plan, "address 0x%llx (%s) is not backed by %s", (unsigned long long)probe->addr, probe->what,
-			   plan->cpu->path);
+			   lib->path);
 	s->kind = kind;
+	s->lib = lib;
 	s->what = probe->what;
 	s->vaddr = probe->addr;
 	s->tensor_reg = loc_reg(&probe->tensor);
 	s->params_reg = loc_reg(&probe->params);
 	if (kind != SITE_OP_END && s->tensor_reg < 0)
-		return ERR(plan, "%s: the tensor pointer is not in a register at %s", plan->cpu->path, probe->what);
+		return ERR(plan, "%s: the tensor pointer is not in a register at %s", lib->path, probe->what);
 	plan->n_sites++;
 	return 0;
 }
 
 /* Symbols only: ggml_barrier's entry ends an op when called from the compute loop itself,
  * not from a kernel that synchronizes internally; the loop function bounds that check. */
-static void bound_barrier_entry(struct plan *plan)
+static void bound_barrier_entry(const struct gl_layout *lib, struct op_site *end)
 {
-	const struct gl_symbols *syms = &plan->cpu->symbols;
-	for (size_t i = 0; i < syms->n; i++)
-		if (strncmp(syms->v[i].name, "ggml_graph_compute_thread", 25) == 0 && syms->v[i].size) {
-			plan->end_caller_lo = syms->v[i].addr;
-			plan->end_caller_hi = syms->v[i].addr + syms->v[i].size;
+	const struct gl_symbol *barrier = gl_find_symbol(lib, "ggml_barrier");
+	if (!barrier || barrier->addr != end->vaddr)
+		return;
+	end->barrier_vaddr = barrier->addr;
+	for (size_t i = 0; i < lib->symbols.n; i++)
+		if (strncmp(lib->symbols.v[i].name, "ggml_graph_compute_thread", 25) == 0 && lib->symbols.v[i].size) {
+			end->caller_lo = lib->symbols.v[i].addr;
+			end->caller_hi = lib->symbols.v[i].addr + lib->symbols.v[i].size;
 			return;
 		}
 }
@@ -150,55 +157,152 @@ static void bound_barrier_entry(struct plan *plan)
 /* Op spans: start where every op enters the dispatch, end where the compute loop reaches the
  * barrier after it; fused groups start where the loop calls the fused kernel. The analysis
  * (target/plan.c) derives these from DWARF call sites, or from symbols without DWARF. */
-static int plan_sites(struct plan *plan)
+static int plan_sites(struct plan *plan, const struct gl_layout *lib)
 {
-	const struct gl_plan *p = &plan->cpu->plan;
+	const struct gl_plan *p = &lib->plan;
 	if (!p->op_start.have || !p->n_op_end)
-		return ERR(plan, "%s: no usable op probe sites (%s); use --mode sample",
-			   plan->cpu->path, plan->cpu->errors.n ? plan->cpu->errors.v[0] : "no op dispatch found");
-	plan->op_method = strcmp(plan->cpu->sites_mode, "dwarf") == 0 ? "dwarf-inline" : "symbols";
-	if (add_site(plan, SITE_OP_START, &p->op_start))
+		return ERR(plan, "%s: no usable op probe sites (%s); use --mode sample", lib->path,
+			   lib->errors.n ? lib->errors.v[0] : "no op dispatch found");
+	if (add_site(plan, lib, SITE_OP_START, &p->op_start))
 		return -1;
 	for (size_t i = 0; i < p->n_outside; i++)
-		if (add_site(plan, SITE_OP_FUSED, &p->outside[i]))
+		if (add_site(plan, lib, SITE_OP_FUSED, &p->outside[i]))
 			return -1;
-	for (size_t i = 0; i < p->n_op_end; i++)
-		if (add_site(plan, SITE_OP_END, &p->op_end[i]))
+	for (size_t i = 0; i < p->n_op_end; i++) {
+		if (add_site(plan, lib, SITE_OP_END, &p->op_end[i]))
 			return -1;
-	const struct gl_symbol *barrier = gl_find_symbol(plan->cpu, "ggml_barrier");
-	plan->end_at_barrier_entry = barrier && p->n_op_end == 1 && p->op_end[0].addr == barrier->addr;
-	if (plan->end_at_barrier_entry) {
-		plan->barrier_vaddr = barrier->addr;
-		bound_barrier_entry(plan);
+		bound_barrier_entry(lib, &plan->sites[plan->n_sites - 1]);
 	}
 	return 0;
 }
 
-static int open_libraries(struct plan *plan, const char *const *paths, size_t n_paths)
+static const char *basename_of(const char *path)
 {
-	for (size_t i = 0; i < n_paths && plan->n_libs < PLAN_MAX_LIBS; i++) {
-		struct gl_layout *l = gl_layout_analyze(paths[i]);
-		if (!l)
-			return ERR(plan, "out of memory analysing %s", paths[i]);
-		if (!l->is_elf) {
-			gl_layout_free(l);
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+/* A donor library of the layout_from build: the one playing the same role, with DWARF. */
+static const struct gl_layout *donor_for(const struct plan *plan, const struct gl_layout *l)
+{
+	static const char *const roles[] = { "ggml_graph_compute", "llama_decode", "ggml_op_name" };
+	for (size_t r = 0; r < sizeof(roles) / sizeof(roles[0]); r++) {
+		if (!gl_find_symbol(l, roles[r]))
 			continue;
+		for (size_t i = 0; i < plan->n_donors; i++)
+			if (plan->donors[i]->has_dwarf && gl_find_symbol(plan->donors[i], roles[r]))
+				return plan->donors[i];
+	}
+	return NULL;
+}
+
+static int add_library(struct plan *plan, const char *path)
+{
+	for (size_t i = 0; i < plan->n_libs; i++)
+		if (strcmp(plan->libs[i]->path, path) == 0)
+			return 0;
+	if (plan->n_libs >= PLAN_MAX_LIBS)
+		return 0;
+	struct gl_layout *l = gl_layout_analyze(path);
+	if (!l)
+		return ERR(plan, "out of memory analysing %s", path);
+	const struct gl_layout *donor = l->is_elf && !l->has_dwarf ? donor_for(plan, l) : NULL;
+	if (donor) {
+		gl_layout_free(l);
+		if (!(l = gl_layout_analyze_with(path, donor)))
+			return ERR(plan, "out of memory analysing %s", path);
+	}
+	if (!l->is_elf) {
+		gl_layout_free(l);
+		return 0;
+	}
+	plan->libs[plan->n_libs++] = l;
+	return 0;
+}
+
+static int is_shared_object(const char *name)
+{
+	return strstr(name, ".so") != NULL;
+}
+
+/* ggml loads CPU backend variants with dlopen from the directory of its own libraries. */
+static int add_dlopen_candidates(struct plan *plan)
+{
+	size_t n = plan->n_libs;
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(basename_of(plan->libs[i]->path), "libggml", 7) != 0)
+			continue;
+		char dir[4096];
+		snprintf(dir, sizeof(dir), "%s", plan->libs[i]->path);
+		*(char *)basename_of(dir) = 0;
+		DIR *d = opendir(dir);
+		for (struct dirent *e; d && (e = readdir(d));) {
+			char path[4096 + 256];
+			if (strncmp(e->d_name, "libggml-cpu", 11) != 0 || !is_shared_object(e->d_name))
+				continue;
+			snprintf(path, sizeof(path), "%s%s", dir, e->d_name);
+			if (add_library(plan, path)) {
+				closedir(d);
+				return -1;
+			}
 		}
-		plan->libs[plan->n_libs++] = l;
+		if (d)
+			closedir(d);
 	}
 	return 0;
 }
 
-int plan_build(struct plan *plan, const char *const *paths, size_t n_paths)
+static int open_donors(struct plan *plan, const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return ERR(plan, "--layout-from %s: %s", dir, strerror(errno));
+	for (struct dirent *e; (e = readdir(d)) && plan->n_donors < PLAN_MAX_LIBS;) {
+		char path[4096 + 256];
+		if (strncmp(e->d_name, "lib", 3) != 0 || !is_shared_object(e->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		struct gl_layout *l = gl_layout_analyze(path);
+		if (l && l->is_elf && l->has_dwarf)
+			plan->donors[plan->n_donors++] = l;
+		else if (l)
+			gl_layout_free(l);
+	}
+	closedir(d);
+	if (!plan->n_donors)
+		return ERR(plan, "--layout-from %s: no library with DWARF there; give the bin/ directory of a "
+				 "RelWithDebInfo or Debug build of the same ggml",
+			   dir);
+	return 0;
+}
+
+static void find_roles(struct plan *plan)
+{
+	for (size_t i = 0; i < plan->n_libs; i++) {
+		const struct gl_layout *l = plan->libs[i];
+		if (gl_find_symbol(l, "ggml_graph_compute") && plan->n_cpus < PLAN_MAX_CPUS) {
+			plan->graph_compute[plan->n_cpus] = symbol_point(l, "ggml_graph_compute");
+			plan->cpus[plan->n_cpus++] = l;
+		}
+		if (!plan->llama && gl_find_symbol(l, "llama_decode"))
+			plan->llama = l;
+		if (!plan->base && l->op_names.found)
+			plan->base = l;
+	}
+	plan->cpu = plan->n_cpus ? plan->cpus[0] : NULL;
+}
+
+int plan_build(struct plan *plan, const char *const *paths, size_t n_paths, const char *layout_from)
 {
 	memset(plan, 0, sizeof(*plan));
-	if (open_libraries(plan, paths, n_paths))
+	if (layout_from && open_donors(plan, layout_from))
 		return -1;
-	plan->cpu = lib_with_symbol(plan, "ggml_graph_compute");
-	plan->llama = lib_with_symbol(plan, "llama_decode");
-	for (size_t i = 0; i < plan->n_libs && !plan->base; i++)
-		if (plan->libs[i]->op_names.found)
-			plan->base = plan->libs[i];
+	for (size_t i = 0; i < n_paths; i++)
+		if (add_library(plan, paths[i]))
+			return -1;
+	if (!lib_with_symbol(plan, "ggml_graph_compute") && add_dlopen_candidates(plan))
+		return -1;
+	find_roles(plan);
 	if (!plan->cpu)
 		return ERR(plan, "%s: no ggml CPU backend (symbol ggml_graph_compute) in the program or its libraries; "
 				 "is it a ggml / llama.cpp program?",
@@ -207,17 +311,21 @@ int plan_build(struct plan *plan, const char *const *paths, size_t n_paths)
 		return ERR(plan, "the ggml op-name table (GGML_OP_NAME) was not found in the program's libraries");
 	plan->op_names = &plan->base->op_names;
 	plan->traits_from = plan->base;
-	plan->cpu_path = plan->cpu->path;
 	plan->decode = symbol_point(plan->llama, "llama_decode");
-	plan->graph_compute = symbol_point(plan->cpu, "ggml_graph_compute");
 	if (fill_layout(plan))
 		return -1;
-	return plan_sites(plan);
+	plan->op_method = strcmp(plan->cpu->sites_mode, "dwarf") == 0 ? "dwarf-inline" : "symbols";
+	for (size_t i = 0; i < plan->n_cpus; i++)
+		if (plan_sites(plan, plan->cpus[i]))
+			return -1;
+	return 0;
 }
 
 void plan_free(struct plan *plan)
 {
 	for (size_t i = 0; i < plan->n_libs; i++)
 		gl_layout_free(plan->libs[i]);
-	plan->n_libs = 0;
+	for (size_t i = 0; i < plan->n_donors; i++)
+		gl_layout_free(plan->donors[i]);
+	plan->n_libs = plan->n_donors = 0;
 }

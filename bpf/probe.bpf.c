@@ -8,8 +8,9 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "stream.h"
+#include "probe.h"
 
-#define GL_MAX_SITES 32
+#define GL_MAX_SITES 128 /* PLAN_MAX_SITES in plan.h */
 #define GL_MAX_GRAPH_NODES 65536
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
@@ -41,11 +42,11 @@ const volatile __s32 op_mul_mat_id = -1;
  * A DWARF register number (x86-64 numbering), or -1 for the function-entry ABI (rdi, rsi). */
 const volatile __s32 site_tensor_reg[GL_MAX_SITES] = {};
 const volatile __s32 site_params_reg[GL_MAX_SITES] = {};
-/* Symbols only: the op ends at ggml_barrier's entry when called from [lo, hi) (link-time addresses). */
-const volatile bool end_at_barrier_entry = false;
-const volatile __u64 barrier_vaddr = 0;
-const volatile __u64 end_caller_lo = 0;
-const volatile __u64 end_caller_hi = 0;
+/* Op-end sites at ggml_barrier's entry (symbols only, barrier_vaddr != 0): the op ends only when
+ * the barrier is called from [caller_lo, caller_hi), the compute loop (link-time addresses). */
+const volatile __u64 site_barrier_vaddr[GL_MAX_SITES] = {};
+const volatile __u64 site_caller_lo[GL_MAX_SITES] = {};
+const volatile __u64 site_caller_hi[GL_MAX_SITES] = {};
 const volatile bool trace_sched = false;
 
 struct {
@@ -90,6 +91,25 @@ struct {
 	__type(key, __u64);
 	__type(value, __u8);
 } seen_graphs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct window_state);
+} window SEC(".maps");
+
+static __always_inline struct window_state *window_state(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&window, &zero);
+}
+
+static __always_inline bool window_open(void)
+{
+	struct window_state *w = window_state();
+	return w && w->open;
+}
 
 static __always_inline void count(__u32 kind, void *map)
 {
@@ -193,6 +213,11 @@ int BPF_UPROBE(decode_enter, __u64 llama_ctx)
 	if (!is_target())
 		return 0;
 	count(GL_PROBE_DECODE_ENTER, &hits);
+	struct window_state *w = window_state();
+	if (w && w->armed && !w->open) {
+		w->open = 1;
+		w->done = 0;
+	}
 	struct thread_state *st = thread_state();
 	if (st)
 		read_counters(&st->decode_start);
@@ -213,6 +238,11 @@ int BPF_URETPROBE(decode_exit, int ret)
 	if (!is_target())
 		return 0;
 	count(GL_PROBE_DECODE_EXIT, &hits);
+	struct window_state *w = window_state();
+	if (w && w->open && ++w->done >= w->decodes) {
+		w->open = 0;
+		w->armed = 0;
+	}
 	struct gl_decode_end *rec = reserve(sizeof(*rec), GL_REC_DECODE_END, GL_PROBE_DECODE_EXIT);
 	if (!rec)
 		return 0;
@@ -414,6 +444,8 @@ int op_site(struct pt_regs *ctx)
 	if (!is_target())
 		return 0;
 	count(GL_PROBE_OP_BEGIN, &hits);
+	if (!window_open())
+		return 0;
 	__u32 site = bpf_get_attach_cookie(ctx) & (GL_MAX_SITES - 1);
 	__s32 treg = site_tensor_reg[site], preg = site_params_reg[site];
 	__u64 tensor = treg < 0 ? PT_REGS_PARM2(ctx) : dwarf_reg(ctx, treg);
@@ -428,6 +460,8 @@ int op_fused(struct pt_regs *ctx)
 	if (!is_target())
 		return 0;
 	count(GL_PROBE_OP_FUSED, &hits);
+	if (!window_open())
+		return 0;
 	__u32 site = bpf_get_attach_cookie(ctx) & (GL_MAX_SITES - 1);
 	__s32 treg = site_tensor_reg[site], preg = site_params_reg[site];
 	__u64 tensor = treg < 0 ? PT_REGS_PARM2(ctx) : dwarf_reg(ctx, treg);
@@ -438,11 +472,12 @@ int op_fused(struct pt_regs *ctx)
 /* Entered from a kernel rather than from the compute loop: not the end of the op. */
 static __always_inline bool barrier_inside_kernel(struct pt_regs *ctx)
 {
-	if (!end_at_barrier_entry || end_caller_hi == 0)
+	__u32 site = bpf_get_attach_cookie(ctx) & (GL_MAX_SITES - 1);
+	if (!site_barrier_vaddr[site] || !site_caller_hi[site])
 		return false;
-	__u64 bias = PT_REGS_IP(ctx) - barrier_vaddr;
+	__u64 bias = PT_REGS_IP(ctx) - site_barrier_vaddr[site];
 	__u64 caller = read_ptr(PT_REGS_SP(ctx)) - bias;
-	return caller < end_caller_lo || caller >= end_caller_hi;
+	return caller < site_caller_lo[site] || caller >= site_caller_hi[site];
 }
 
 /* A worker reaches the barrier after its op: the op's span ends. */

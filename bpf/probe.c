@@ -19,6 +19,7 @@
 #include "launch.h"
 #include "output.h"
 #include "plan.h"
+#include "probe.h"
 #include "samples.h"
 #include "probe.skel.h"
 #include "stream.h"
@@ -36,6 +37,8 @@ static const char USAGE[] =
 	"  --ringbuf-kb N     ring buffer size in KiB, a power of two >= 4 (default 16384)\n"
 	"  --window-every S   default mode: seconds between op-tracing windows (default 2)\n"
 	"  --window-decodes N default mode: llama_decode calls traced per window (default 2)\n"
+	"  --layout-from DIR  for libraries without DWARF: a directory with a build of the same ggml\n"
+	"                     that has DWARF (e.g. llama.cpp's build/bin), to borrow its layout from\n"
 	"  --pid PID          attach to a running process instead of starting COMMAND\n"
 	"  --duration S       with --pid: stop after S seconds (default: until the process exits or Ctrl-C)\n"
 	"  -h, --help         this help\n";
@@ -46,6 +49,7 @@ static const char *const MODE_NAMES[] = { [MODE_DEFAULT] = "default", [MODE_FULL
 struct options {
 	enum mode mode;
 	const char *out;
+	const char *layout_from;
 	long sample_hz;
 	long ringbuf_kb;
 	double window_every;
@@ -63,14 +67,14 @@ struct run {
 	struct probe *skel;
 	struct ring_buffer *rb;
 	struct output out;
-	struct bpf_link *fixed_links[8];
+	struct bpf_link *fixed_links[8 + 2 * PLAN_MAX_CPUS + MAX_CPUS];
 	size_t n_fixed_links;
-	struct bpf_link *op_links[3];
+	struct bpf_link *op_links[3 * PLAN_MAX_CPUS];
+	size_t n_op_links;
 	int perf_fds[MAX_CPUS];
 	int n_perf_fds;
 	char pin_dir[128];
 	int windows;
-	long decodes_in_window;
 	double window_started;
 	int exit_status;
 	int out_created;
@@ -131,7 +135,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "sample-hz", required_argument, 0, 's' },    { "ringbuf-kb", required_argument, 0, 'r' },
 		{ "window-every", required_argument, 0, 'w' }, { "window-decodes", required_argument, 0, 'n' },
 		{ "pid", required_argument, 0, 'p' },	       { "duration", required_argument, 0, 'd' },
-		{ "help", no_argument, 0, 'h' },	       { 0, 0, 0, 0 },
+		{ "layout-from", required_argument, 0, 'l' }, { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
 	};
 	*o = (struct options){ .mode = MODE_DEFAULT, .sample_hz = 19, .ringbuf_kb = 16384, .window_every = 2,
 			       .window_decodes = 2 };
@@ -150,6 +155,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return fail("--mode must be default, full or sample (got '%s')", optarg), -1;
 			break;
 		case 'o': o->out = optarg; break;
+		case 'l': o->layout_from = optarg; break;
 		case 's':
 			if (parse_long(optarg, 0, 10000, &o->sample_hz))
 				return fail("--sample-hz must be an integer from 0 to 10000"), -1;
@@ -236,13 +242,13 @@ static void configure(struct run *r)
 	ro->off_batch_n_tokens = t->batch_n_tokens;
 	ro->op_mul_mat_id = t->data < 0 ? -1 : t->op_mul_mat_id;
 	for (size_t i = 0; i < r->plan.n_sites; i++) {
-		ro->site_tensor_reg[i] = r->plan.sites[i].tensor_reg;
-		ro->site_params_reg[i] = r->plan.sites[i].params_reg;
+		const struct op_site *site = &r->plan.sites[i];
+		ro->site_tensor_reg[i] = site->tensor_reg;
+		ro->site_params_reg[i] = site->params_reg;
+		ro->site_barrier_vaddr[i] = site->barrier_vaddr;
+		ro->site_caller_lo[i] = site->caller_lo;
+		ro->site_caller_hi[i] = site->caller_hi;
 	}
-	ro->end_at_barrier_entry = r->plan.end_at_barrier_entry;
-	ro->barrier_vaddr = r->plan.barrier_vaddr;
-	ro->end_caller_lo = r->plan.end_caller_lo;
-	ro->end_caller_hi = r->plan.end_caller_hi;
 	ro->trace_sched = true;
 	bpf_map__set_max_entries(r->skel->maps.events, r->opt.ringbuf_kb * 1024);
 	/* Op probes attach in windows (default) or not at all (sample): they are not autoattached. */
@@ -272,10 +278,12 @@ static int attach_fixed(struct run *r)
 	struct probe *s = r->skel;
 	const struct plan *p = &r->plan;
 	if (attach_point(r, s->progs.decode_enter, &p->decode, 0, "llama_decode") ||
-	    attach_point(r, s->progs.decode_exit, &p->decode, 1, "llama_decode return") ||
-	    attach_point(r, s->progs.graph_enter, &p->graph_compute, 0, "ggml_graph_compute") ||
-	    attach_point(r, s->progs.graph_exit, &p->graph_compute, 1, "ggml_graph_compute return"))
+	    attach_point(r, s->progs.decode_exit, &p->decode, 1, "llama_decode return"))
 		return -1;
+	for (size_t i = 0; i < p->n_cpus; i++)
+		if (attach_point(r, s->progs.graph_enter, &p->graph_compute[i], 0, "ggml_graph_compute") ||
+		    attach_point(r, s->progs.graph_exit, &p->graph_compute[i], 1, "ggml_graph_compute return"))
+			return -1;
 	if (keep_link(r, bpf_program__attach(s->progs.sched_switch), "sched_switch") ||
 	    keep_link(r, bpf_program__attach(s->progs.sched_wakeup), "sched_wakeup"))
 		return -1;
@@ -284,38 +292,61 @@ static int attach_fixed(struct run *r)
 
 static void op_probes_off(struct run *r);
 
-static struct bpf_link *attach_sites(struct run *r, struct bpf_program *prog, enum site_kind kind)
+/* One uprobe_multi link per program and library: a whole set attaches and detaches in one step. */
+static int attach_sites(struct run *r, struct bpf_program *prog, enum site_kind kind, const struct gl_layout *lib)
 {
 	unsigned long offsets[PLAN_MAX_SITES];
 	__u64 cookies[PLAN_MAX_SITES];
 	size_t n = 0;
 	for (size_t i = 0; i < r->plan.n_sites; i++) {
-		if (r->plan.sites[i].kind != kind)
+		if (r->plan.sites[i].kind != kind || r->plan.sites[i].lib != lib)
 			continue;
 		offsets[n] = r->plan.sites[i].file_offset;
 		cookies[n] = i;
 		n++;
 	}
 	if (!n)
-		return NULL;
+		return 0;
 	LIBBPF_OPTS(bpf_uprobe_multi_opts, opts, .offsets = offsets, .cookies = cookies, .cnt = n);
-	return bpf_program__attach_uprobe_multi(prog, r->target.pid, r->plan.cpu_path, NULL, &opts);
+	struct bpf_link *link = bpf_program__attach_uprobe_multi(prog, r->target.pid, lib->path, NULL, &opts);
+	if (!link)
+		return fail("cannot attach the op probes in %s: %s", lib->path, strerror(errno)), -1;
+	r->op_links[r->n_op_links++] = link;
+	return 0;
+}
+
+/* Arms the in-kernel window: op records flow for the next `decodes` whole llama_decode calls. */
+static void arm_window(struct run *r, long decodes)
+{
+	__u32 zero = 0;
+	struct window_state state = { .armed = 1, .decodes = (unsigned int)decodes };
+	bpf_map__update_elem(r->skel->maps.window, &zero, sizeof(zero), &state, sizeof(state), BPF_ANY);
+}
+
+static int window_closed(struct run *r)
+{
+	__u32 zero = 0;
+	struct window_state state = { 0 };
+	bpf_map__lookup_elem(r->skel->maps.window, &zero, sizeof(zero), &state, sizeof(state), 0);
+	return !state.armed && !state.open;
 }
 
 static int op_probes_on(struct run *r)
 {
-	if (r->op_links[0])
+	if (r->n_op_links)
 		return 0;
-	r->op_links[0] = attach_sites(r, r->skel->progs.op_site, SITE_OP_START);
-	r->op_links[1] = attach_sites(r, r->skel->progs.op_fused, SITE_OP_FUSED);
-	r->op_links[2] = attach_sites(r, r->skel->progs.op_end, SITE_OP_END);
-	if (!r->op_links[0] || !r->op_links[2]) {
-		fail("cannot attach the op probes in %s: %s", r->plan.cpu_path, strerror(errno));
-		op_probes_off(r);
-		return -1;
+	/* Without llama_decode (a plain ggml program) there are no tokens to window: trace throughout. */
+	arm_window(r, r->opt.mode == MODE_FULL || !r->plan.decode.found ? 0xffffffff : r->opt.window_decodes);
+	for (size_t i = 0; i < r->plan.n_cpus; i++) {
+		const struct gl_layout *lib = r->plan.cpus[i];
+		if (attach_sites(r, r->skel->progs.op_site, SITE_OP_START, lib) ||
+		    attach_sites(r, r->skel->progs.op_fused, SITE_OP_FUSED, lib) ||
+		    attach_sites(r, r->skel->progs.op_end, SITE_OP_END, lib)) {
+			op_probes_off(r);
+			return -1;
+		}
 	}
 	r->windows++;
-	r->decodes_in_window = 0;
 	r->window_started = now_s();
 	output_window(&r->out, 1);
 	return 0;
@@ -323,11 +354,10 @@ static int op_probes_on(struct run *r)
 
 static void op_probes_off(struct run *r)
 {
-	int was_on = r->op_links[0] && r->op_links[2];
-	for (int i = 0; i < 3; i++) {
+	int was_on = r->windows > 0 && r->n_op_links > 0;
+	for (size_t i = 0; i < r->n_op_links; i++)
 		bpf_link__destroy(r->op_links[i]);
-		r->op_links[i] = NULL;
-	}
+	r->n_op_links = 0;
 	if (was_on)
 		output_window(&r->out, 0);
 }
@@ -360,9 +390,7 @@ static int on_record(void *ctx, void *data, size_t size)
 	struct run *r = ctx;
 	const struct gl_record *rec = data;
 	output_record(&r->out, data, size);
-	if (rec->type == GL_REC_DECODE_END)
-		r->decodes_in_window++;
-	else if (rec->type == GL_REC_SAMPLE)
+	if (rec->type == GL_REC_SAMPLE)
 		samples_add_ip(r->samples, ((const struct gl_sample *)data)->ip);
 	return 0;
 }
@@ -426,9 +454,9 @@ static void duty_cycle(struct run *r)
 	if (r->opt.mode != MODE_DEFAULT)
 		return;
 	double t = now_s();
-	if (r->op_links[0] && (r->decodes_in_window >= r->opt.window_decodes || t - r->window_started > 5))
+	if (r->n_op_links && (window_closed(r) || t - r->window_started > 5))
 		op_probes_off(r);
-	else if (!r->op_links[0] && t - r->window_started >= r->opt.window_every)
+	else if (!r->n_op_links && t - r->window_started >= r->opt.window_every)
 		op_probes_on(r);
 }
 
@@ -474,7 +502,7 @@ static int start(struct run *r)
 			    : target_launch(&r->target, &r->who, r->opt.argv, err, sizeof(err));
 	if (rc)
 		return fail("%s", err), -1;
-	if (plan_build(&r->plan, (const char *const *)r->target.files, r->target.n_files))
+	if (plan_build(&r->plan, (const char *const *)r->target.files, r->target.n_files, r->opt.layout_from))
 		return fail("%s", r->plan.error), -1;
 	int fd = r->opt.out ? open_as_invoker(&r->who, r->opt.out, err, sizeof(err)) : dup(STDOUT_FILENO);
 	if (fd < 0)
@@ -492,8 +520,8 @@ static int start(struct run *r)
 	double t0 = now_s();
 	if (attach_fixed(r) || attach_sampling(r) || (r->opt.mode == MODE_FULL && op_probes_on(r)))
 		return -1;
-	fprintf(stderr, "ggml-lens-probe: attached in %.0f ms (%zu op sites, method %s)\n", (now_s() - t0) * 1e3,
-		r->plan.n_sites, r->plan.op_method);
+	fprintf(stderr, "ggml-lens-probe: attached in %.0f ms (%zu op sites in %zu CPU backend%s, method %s)\n",
+		(now_s() - t0) * 1e3, r->plan.n_sites, r->plan.n_cpus, r->plan.n_cpus == 1 ? "" : "s", r->plan.op_method);
 	r->window_started = now_s();
 	r->samples = samples_new();
 	pin_maps(r);

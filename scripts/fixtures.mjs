@@ -28,6 +28,7 @@ function collect() {
     llamaLibDir: bin,
     ggmlSource: path.join(llamaDir, "src"),
     prebuiltLibDir: prebuilt && existing(path.join(cache, prebuilt, "bins", "linux-x64")),
+    stockRunner: prebuilt && existing(path.join(cache, prebuilt.replace("prebuilt-linux-x64-", "stock-runner-"))),
     codeServer: codeServer && existing(path.join(cache, codeServer, "node_modules", ".bin", "code-server")),
     chromium: existing("/usr/bin/chromium"),
     probeHelper: existing(path.join(repo, "bpf", "build", "ggml-lens-probe")),

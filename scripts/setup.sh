@@ -25,6 +25,7 @@ install_npm_packages
 mount_kernel_filesystems
 build_llama_cpp
 fetch_prebuilt_libs
+build_stock_runner
 install_code_server
 build_probe_helper
 make_models "$BENCH_MODELS"

@@ -226,6 +226,22 @@ fetch_prebuilt_libs() {
   touch "$dir/ok"
 }
 
+# A small llama.cpp program linked against the stock prebuilt libraries (no DWARF), for the
+# "stock binary" tests: test/fixtures/stock-runner.c.
+build_stock_runner() {
+  local prebuilt="$CACHE/prebuilt-linux-x64-$NODE_LLAMA_CPP_VERSION/bins/linux-x64" src out tag
+  [ -d "$prebuilt" ] || return 0
+  src="$(cat "$CACHE/llama.cpp.current")/src"
+  tag="$(basename "$(dirname "$src")")"
+  tag="${tag#llama.cpp-}" # the prebuilt libraries are named after the llama.cpp release
+  out="$CACHE/stock-runner-$NODE_LLAMA_CPP_VERSION"
+  [ "$out" -nt "$REPO/test/fixtures/stock-runner.c" ] && return 0
+  log "building the stock-library test program"
+  cc -O2 -Wall -Wextra -o "$out" "$REPO/test/fixtures/stock-runner.c" -I"$src/include" -I"$src/ggml/include" \
+    -L"$prebuilt" -l:libllama."$tag".so -l:libggml."$tag".so -l:libggml-base.so -Wl,-rpath,"$prebuilt" ||
+    die "cannot build test/fixtures/stock-runner.c against $prebuilt"
+}
+
 install_code_server() {
   local dir="$CACHE/code-server-$CODE_SERVER_VERSION"
   if [ -x "$dir/node_modules/.bin/code-server" ] && [ -f "$dir/ok" ]; then

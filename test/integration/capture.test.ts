@@ -15,7 +15,7 @@ const repo = path.resolve(__dirname, "../..");
 const probe = path.join(repo, "bpf/build/ggml-lens-probe");
 const fixtures = JSON.parse(
   spawnSync("node", [path.join(repo, "scripts/fixtures.mjs")], { encoding: "utf8" }).stdout,
-) as { llamaCompletion: string; llamaLibDir: string; models: Record<string, string> };
+) as { llamaCompletion: string; llamaLibDir: string; prebuiltLibDir?: string; stockRunner?: string; models: Record<string, string> };
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-capture-"));
 const isRoot = process.getuid?.() === 0;
 const EMPTY_OPS = new Set(["NONE", "RESHAPE", "VIEW", "PERMUTE", "TRANSPOSE"]);
@@ -36,7 +36,7 @@ function completionArgs(model: string, extra: string[] = []): string[] {
 
 function record(name: string, probeArgs: string[], command: string[]): Recording {
   const out = path.join(work, `${name}.stream`);
-  const run = spawnSync(probe, [...probeArgs, "--out", out, "--", ...command], { encoding: "utf8", timeout: 180_000 });
+  const run = spawnSync(probe, [...probeArgs, "--out", out, "--", ...command], { encoding: "utf8", timeout: 300_000 });
   assert.ok(fs.existsSync(out), `no stream written: ${run.stderr}`);
   const stream = decodeStream(new Uint8Array(fs.readFileSync(out)));
   return { status: run.status, stderr: run.stderr, stream, profile: buildProfile(stream) };
@@ -74,12 +74,13 @@ function fusedSecondTensors(r: Recording): Set<number> {
   return seconds;
 }
 
-/** Every graph: each thread ran exactly the graph's compute nodes, one span each, in order. */
-function assertSpansMatchGraphs(r: Recording): void {
+/** Every (traced) graph: each thread ran exactly the graph's compute nodes, one span each, in order. */
+function assertSpansMatchGraphs(r: Recording, only?: Set<number>): void {
   const p = r.profile;
   const computeFlag = (header(p).layout as Record<string, number>).GGML_TENSOR_FLAG_COMPUTE;
   const seconds = fusedSecondTensors(r);
-  for (const g of p.graphs) {
+  for (const [index, g] of p.graphs.entries()) {
+    if (only && !only.has(index)) continue;
     const nodes = p.structures.get(g.signature);
     assert.ok(nodes && nodes.length === g.nNodes, `structure of graph ${g.signature} recorded`);
     const expected = expectedTensors(nodes, computeFlag, seconds);
@@ -132,17 +133,40 @@ test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
     }
   });
 
+  await t.test("stock prebuilt libraries without DWARF: symbols method, every op of every thread", { skip: !fixtures.stockRunner && "no stock libraries" }, () => {
+    const command = [fixtures.stockRunner!, fixtures.models.tinyDense, String(N_PREDICT), "2", fixtures.prebuiltLibDir!];
+    const refused = spawnSync(probe, ["--mode", "full", "--out", path.join(work, "refused.stream"), "--", ...command], { encoding: "utf8" });
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /no DWARF description of struct ggml_tensor .*RelWithDebInfo/);
+    assert.ok(!fs.existsSync(path.join(work, "refused.stream")));
+    const r = record("stock", ["--mode", "full", "--sample-hz", "0", "--layout-from", fixtures.llamaLibDir], command);
+    const p = r.profile;
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(header(p).op_method, "symbols");
+    const cpus = p.header.libraries.filter((l) => l.roles.includes("ggml-cpu"));
+    assert.ok(cpus.length > 1 && cpus.every((l) => !l.has_dwarf), "every dlopen-able CPU variant probed, none with DWARF");
+    assert.equal(p.calls.length, N_PREDICT);
+    assert.equal(p.graphs.length, N_PREDICT);
+    assert.equal(p.lostEvents, 0);
+    assert.equal(p.pairing.ops.unterminated, 0);
+    assertSpansMatchGraphs(r);
+  });
+
   await t.test("default mode: token and graph probes always, op probes only in windows", () => {
     const r = record("dense-default", ["--mode", "default", "--window-every", "0.2", "--window-decodes", "1"],
-      completionArgs(fixtures.models.tinyDense, ["-n", "400"]));
+      completionArgs(fixtures.models.tinyDense, ["-n", "150"]));
     const p = r.profile;
     assert.equal(r.status, 0);
     assert.equal(p.lostEvents, 0);
-    assert.ok(p.windows.count >= 2, "at least one window opened and closed");
+    const opened = Array.from(p.windows.on).filter((on) => on === 1).length;
+    assert.ok(opened >= 2, "windows opened and closed again");
     const traced = new Set<number>();
     for (let i = 0; i < p.spans.count; i++) traced.add(graphAt(p, p.spans.startNs[i]));
     assert.ok(traced.size >= 1, "some graphs traced op by op");
-    assert.ok(traced.size < p.graphs.length / 2, `only a share of graphs traced (${traced.size} of ${p.graphs.length})`);
+    // each window traces whole llama_decode calls: --window-decodes 1 of them
+    assert.ok(traced.size <= opened, `${traced.size} graphs traced in ${opened} windows`);
+    assertSpansMatchGraphs(r, traced);
+    assert.ok(traced.size < p.graphs.length, `only a share of the ${p.graphs.length} graphs traced`);
   });
 
   await t.test("sample mode: timer samples symbolized to function and source line, inline chain included", () => {
@@ -157,7 +181,9 @@ test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
     for (let i = 0; i < p.samples.count; i++) assert.ok(ips.has(Number(p.samples.ip[i])), "every sampled IP symbolized");
     const inGgml = symbols.filter((s) => /libggml-cpu/.test(s.path ?? ""));
     assert.ok(inGgml.length > 0, "samples land in ggml's CPU kernels");
-    for (const s of inGgml) assert.ok(s.function && s.file && s.line && s.line > 0, `source line for ${JSON.stringify(s)}`);
+    // PLT stubs and the like have no source line; ggml's own code does
+    const withLines = inGgml.filter((s) => s.function && s.file && s.line && s.line > 0);
+    assert.ok(withLines.length >= 0.8 * inGgml.length, `${withLines.length} of ${inGgml.length} with a source line`);
     assert.ok(inGgml.some((s) => (s.inline_callers ?? []).length > 0), "inlined code is attributed to its callers too");
   });
 
