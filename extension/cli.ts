@@ -27,6 +27,8 @@ Record options (defaults are the probe helper's):
   --ringbuf-kb N               ring buffer size in KiB, a power of two
   --window-every S             default mode: seconds between op-tracing windows
   --window-decodes N           default mode: llama_decode calls traced per window
+  --layout-from DIR            for libraries without DWARF (stock builds): the bin/ directory of
+                               a build of the same ggml with DWARF, whose layout they borrow
 
 record runs the probe helper (GGML_LENS_PROBE if set, else ggml-lens-probe next to this
 script, else bpf/build/ggml-lens-probe of the source tree) with these options, through sudo
@@ -66,6 +68,10 @@ const seconds: Check = (name, value) => {
   if (!(Number(value) > 0) || !Number.isFinite(Number(value))) throw new UsageError(`${name} must be a positive number of seconds, not '${value}'`);
 };
 
+const directory: Check = (name, value) => {
+  if (!statSync(value, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${name}: '${value}' is not a directory`);
+};
+
 const oneOf =
   (values: string[]): Check =>
   (name, value) => {
@@ -85,6 +91,7 @@ const PROBE_OPTIONS: Record<string, Check> = {
   "--window-decodes": integer(1),
   "--pid": integer(1),
   "--duration": seconds,
+  "--layout-from": directory,
 };
 
 function probeArgs(o: RecordOptions): string[] {
