@@ -437,7 +437,15 @@ static __always_inline int op_begin(struct pt_regs *regs, __u64 params, __u64 te
 	return 0;
 }
 
-/* An op starts: the cookie is the site index, which says where tensor and params live. */
+/* Where this site's probe finds the tensor and params pointers (cookie = site index). */
+static __always_inline void site_pointers(struct pt_regs *ctx, __u32 site, __u64 *params, __u64 *tensor)
+{
+	__s32 treg = site_tensor_reg[site], preg = site_params_reg[site];
+	*tensor = treg < 0 ? PT_REGS_PARM2(ctx) : dwarf_reg(ctx, treg);
+	*params = preg < 0 ? PT_REGS_PARM1(ctx) : dwarf_reg(ctx, preg);
+}
+
+/* An op starts: it enters the op dispatch. */
 SEC("uprobe.multi")
 int op_site(struct pt_regs *ctx)
 {
@@ -447,9 +455,8 @@ int op_site(struct pt_regs *ctx)
 	if (!window_open())
 		return 0;
 	__u32 site = bpf_get_attach_cookie(ctx) & (GL_MAX_SITES - 1);
-	__s32 treg = site_tensor_reg[site], preg = site_params_reg[site];
-	__u64 tensor = treg < 0 ? PT_REGS_PARM2(ctx) : dwarf_reg(ctx, treg);
-	__u64 params = preg < 0 ? PT_REGS_PARM1(ctx) : dwarf_reg(ctx, preg);
+	__u64 params, tensor;
+	site_pointers(ctx, site, &params, &tensor);
 	return op_begin(ctx, params, tensor, 0, site);
 }
 
@@ -463,9 +470,8 @@ int op_fused(struct pt_regs *ctx)
 	if (!window_open())
 		return 0;
 	__u32 site = bpf_get_attach_cookie(ctx) & (GL_MAX_SITES - 1);
-	__s32 treg = site_tensor_reg[site], preg = site_params_reg[site];
-	__u64 tensor = treg < 0 ? PT_REGS_PARM2(ctx) : dwarf_reg(ctx, treg);
-	__u64 params = preg < 0 ? PT_REGS_PARM1(ctx) : dwarf_reg(ctx, preg);
+	__u64 params, tensor;
+	site_pointers(ctx, site, &params, &tensor);
 	return op_begin(ctx, params, tensor, PT_REGS_PARM3(ctx), site);
 }
 

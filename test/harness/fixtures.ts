@@ -20,14 +20,23 @@ const OVERRIDES: Record<keyof Fixtures, string> = {
   tinyDense: "GGML_LENS_TINY_DENSE",
 };
 
-interface RecordedFixtures {
+/** What scripts/fixtures.mjs prints; every path may be missing before setup has run. */
+export interface RecordedFixtures {
+  cache?: string;
+  llamaCompletion?: string;
+  llamaBench?: string;
+  llamaServer?: string;
+  llamaLibDir?: string;
+  ggmlSource?: string;
+  prebuiltLibDir?: string;
+  stockRunner?: string;
   codeServer?: string;
   chromium?: string;
-  llamaCompletion?: string;
-  models?: { tinyDense?: string };
+  probeHelper?: string;
+  models?: Record<string, string | undefined>;
 }
 
-function recordedFixtures(): RecordedFixtures {
+export function recordedFixtures(): RecordedFixtures {
   try {
     const json = execFileSync(process.execPath, [path.join(REPO, "scripts", "fixtures.mjs")], {
       encoding: "utf8",

@@ -10,12 +10,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { decodeStream, type DecodedStream } from "../../extension/profile/stream";
 import { buildProfile, type GraphNode, type Profile } from "../../extension/profile/model";
+import { recordedFixtures, type RecordedFixtures } from "../harness/fixtures";
 
 const repo = path.resolve(__dirname, "../..");
 const probe = path.join(repo, "bpf/build/ggml-lens-probe");
-const fixtures = JSON.parse(
-  spawnSync("node", [path.join(repo, "scripts/fixtures.mjs")], { encoding: "utf8" }).stdout,
-) as { llamaCompletion: string; llamaLibDir: string; prebuiltLibDir?: string; stockRunner?: string; models: Record<string, string> };
+const fixtures = recordedFixtures() as Required<Pick<RecordedFixtures, "llamaCompletion" | "llamaLibDir">> &
+  RecordedFixtures & { models: Record<string, string> };
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-capture-"));
 const isRoot = process.getuid?.() === 0;
 const EMPTY_OPS = new Set(["NONE", "RESHAPE", "VIEW", "PERMUTE", "TRANSPOSE"]);

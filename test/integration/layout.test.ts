@@ -10,6 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { before, describe, it } from "node:test";
+import { recordedFixtures } from "../harness/fixtures";
 
 const REPO = path.resolve(__dirname, "..", "..");
 const CLI = path.join(REPO, "bpf", "build", "ggml-lens-layout");
@@ -129,23 +130,6 @@ interface Dirs {
   prebuilt: string;
 }
 
-interface RecordedFixtures {
-  llamaLibDir?: string;
-  ggmlSource?: string;
-  prebuiltLibDir?: string;
-}
-
-function recordedFixtures(): RecordedFixtures {
-  try {
-    const json = execFileSync(process.execPath, [path.join(REPO, "scripts", "fixtures.mjs")], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    return JSON.parse(json) as RecordedFixtures;
-  } catch {
-    return {};
-  }
-}
 
 function fixtureDirs(): Dirs {
   const recorded = recordedFixtures();

@@ -10,6 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { recordedFixtures } from "../harness/fixtures";
 
 const REPO = path.resolve(__dirname, "..", "..");
 const CLI = path.join(REPO, "bpf", "build", "ggml-lens-symbolize");
@@ -70,23 +71,6 @@ interface LlvmFrame {
   Column: number;
 }
 
-interface RecordedFixtures {
-  llamaCompletion?: string;
-  prebuiltLibDir?: string;
-  models?: { tinyDense?: string };
-}
-
-function recordedFixtures(): RecordedFixtures {
-  try {
-    const json = execFileSync(process.execPath, [path.join(REPO, "scripts", "fixtures.mjs")], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    return JSON.parse(json) as RecordedFixtures;
-  } catch {
-    return {};
-  }
-}
 
 function fixture(env: string, value: string | undefined, what: string): string {
   const file = process.env[env] ?? value;
