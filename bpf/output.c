@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "json.h"
+#include "target/jsonw.h"
 #include "output.h"
 #include "samples.h"
 #include "stream.h"
@@ -190,7 +190,7 @@ void output_header(struct output *out, const struct plan *plan, const struct tar
 	FILE *mem = open_memstream(&json, &len);
 	struct json j;
 	out->start_ns = clock_ns(CLOCK_MONOTONIC);
-	json_init(&j, mem);
+	json_init(&j, mem, 0);
 	write_header_json(&j, out, plan, target, mode, sample_hz);
 	fclose(mem);
 	uint16_t major = GL_STREAM_VERSION_MAJOR, minor = GL_STREAM_VERSION_MINOR;
@@ -255,7 +255,7 @@ void output_trailer(struct output *out, int hits_map_fd, int lost_map_fd, int ex
 	size_t len = 0;
 	FILE *mem = open_memstream(&json, &len);
 	struct json j;
-	json_init(&j, mem);
+	json_init(&j, mem, 0);
 	json_open(&j, NULL, '{');
 	write_counters(&j, "hits", hits_map_fd);
 	write_counters(&j, "lost", lost_map_fd);

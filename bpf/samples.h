@@ -4,7 +4,7 @@
 #define GGML_LENS_SAMPLES_H
 #include <stddef.h>
 #include <stdint.h>
-#include "json.h"
+#include "target/jsonw.h"
 
 struct samples;
 

@@ -1,10 +1,17 @@
-#include "json.h"
+#include "jsonw.h"
 
-void json_init(struct json *j, FILE *f)
+void json_init(struct json *j, FILE *f, int pretty)
 {
 	j->f = f;
+	j->pretty = pretty;
 	j->depth = 0;
 	j->need_comma[0] = 0;
+}
+
+static void newline(struct json *j)
+{
+	if (j->pretty && j->depth)
+		fprintf(j->f, "\n%*s", 2 * j->depth, "");
 }
 
 static void write_string(FILE *f, const char *s)
@@ -26,9 +33,10 @@ static void begin_value(struct json *j, const char *key)
 	if (j->need_comma[j->depth])
 		fputc(',', j->f);
 	j->need_comma[j->depth] = 1;
+	newline(j);
 	if (key) {
 		write_string(j->f, key);
-		fputc(':', j->f);
+		fputs(j->pretty ? ": " : ":", j->f);
 	}
 }
 
@@ -36,15 +44,18 @@ void json_open(struct json *j, const char *key, char bracket)
 {
 	begin_value(j, key);
 	fputc(bracket, j->f);
-	if (j->depth < 31)
+	if (j->depth < 63)
 		j->need_comma[++j->depth] = 0;
 }
 
 void json_close(struct json *j, char bracket)
 {
-	fputc(bracket, j->f);
+	int empty = !j->need_comma[j->depth];
 	if (j->depth > 0)
 		j->depth--;
+	if (!empty)
+		newline(j);
+	fputc(bracket, j->f);
 }
 
 void json_str(struct json *j, const char *key, const char *value)
