@@ -205,6 +205,23 @@ test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
     }
   });
 
+  await t.test("privilege: refuses without root, and a PID the invoking sudo user does not own", () => {
+    const unprivileged = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", probe, "--", "/bin/true"], { encoding: "utf8" });
+    assert.equal(unprivileged.status, 1);
+    assert.match(unprivileged.stderr, /needs root .*sudo/);
+    const rootOwned = spawn("sleep", ["30"]);
+    try {
+      const run = spawnSync(probe, ["--pid", String(rootOwned.pid), "--duration", "1"], {
+        encoding: "utf8",
+        env: { ...process.env, SUDO_UID: "65534", SUDO_GID: "65534" },
+      });
+      assert.equal(run.status, 1);
+      assert.match(run.stderr, /belongs to uid 0, not to you \(uid 65534\)/);
+    } finally {
+      rootOwned.kill("SIGKILL");
+    }
+  });
+
   await t.test("bad input: one-line errors, nothing attached, no file left", () => {
     const cases: Array<[string[], RegExp]> = [
       [["--", "/bin/true"], /no ggml CPU backend .*is it a ggml/],
