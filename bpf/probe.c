@@ -5,7 +5,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <linux/perf_event.h>
+#include <dirent.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,6 +198,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+#define PIN_ROOT_PARENT "/sys/fs/bpf"
+#define PIN_ROOT PIN_ROOT_PARENT "/ggml-lens"
+
+static int is_bpffs(const char *path)
+{
+	struct statfs st;
+	return statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+/* No shell and no PATH lookup anywhere in this privileged helper: syscalls only. */
 static int check_system(void)
 {
 	if (geteuid() != 0)
@@ -205,8 +220,9 @@ static int check_system(void)
 		       -1;
 	if (access("/sys/bus/event_source/devices/uprobe/type", R_OK))
 		return fail("this kernel has no uprobes (CONFIG_UPROBE_EVENTS); use a kernel with uprobe support"), -1;
-	if (access("/sys/fs/bpf", F_OK) == 0 && system("mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf") != 0)
-		fprintf(stderr, "ggml-lens-probe: warning: bpffs not mounted; maps are not pinned\n");
+	if (!is_bpffs(PIN_ROOT_PARENT) && mount("bpf", PIN_ROOT_PARENT, "bpf", 0, NULL) != 0)
+		fprintf(stderr, "ggml-lens-probe: warning: cannot mount bpffs on %s (%s); maps are not pinned\n",
+			PIN_ROOT_PARENT, strerror(errno));
 	return 0;
 }
 
@@ -315,11 +331,13 @@ static int attach_sites(struct run *r, struct bpf_program *prog, enum site_kind 
 	return 0;
 }
 
-/* Arms the in-kernel window: op records flow for the next `decodes` whole llama_decode calls. */
+/* Arms the in-kernel window: op records flow for the next `decodes` whole llama_decode calls.
+ * Full mode, and a program without llama_decode (plain ggml), are traced throughout. */
 static void arm_window(struct run *r, long decodes)
 {
 	__u32 zero = 0;
-	struct window_state state = { .armed = 1, .decodes = (unsigned int)decodes };
+	int always = r->opt.mode == MODE_FULL || !r->plan.decode.found;
+	struct window_state state = { .armed = 1, .open = always, .decodes = always ? 0xffffffff : (unsigned int)decodes };
 	bpf_map__update_elem(r->skel->maps.window, &zero, sizeof(zero), &state, sizeof(state), BPF_ANY);
 }
 
@@ -335,8 +353,6 @@ static int op_probes_on(struct run *r)
 {
 	if (r->n_op_links)
 		return 0;
-	/* Without llama_decode (a plain ggml program) there are no tokens to window: trace throughout. */
-	arm_window(r, r->opt.mode == MODE_FULL || !r->plan.decode.found ? 0xffffffff : r->opt.window_decodes);
 	for (size_t i = 0; i < r->plan.n_cpus; i++) {
 		const struct gl_layout *lib = r->plan.cpus[i];
 		if (attach_sites(r, r->skel->progs.op_site, SITE_OP_START, lib) ||
@@ -346,6 +362,8 @@ static int op_probes_on(struct run *r)
 			return -1;
 		}
 	}
+	/* Armed once every probe is in place, so the window's first llama_decode is traced whole. */
+	arm_window(r, r->opt.window_decodes);
 	r->windows++;
 	r->window_started = now_s();
 	output_window(&r->out, 1);
@@ -397,9 +415,9 @@ static int on_record(void *ctx, void *data, size_t size)
 
 static void pin_maps(struct run *r)
 {
-	snprintf(r->pin_dir, sizeof(r->pin_dir), "/sys/fs/bpf/ggml-lens/%d", (int)getpid());
-	if (system("mkdir -p /sys/fs/bpf/ggml-lens") != 0)
+	if (!is_bpffs(PIN_ROOT_PARENT) || (mkdir(PIN_ROOT, 0700) != 0 && errno != EEXIST))
 		return;
+	snprintf(r->pin_dir, sizeof(r->pin_dir), PIN_ROOT "/%d", (int)getpid());
 	char path[192];
 	snprintf(path, sizeof(path), "%s/hits", r->pin_dir);
 	bpf_map__pin(r->skel->maps.hits, path);
@@ -416,23 +434,32 @@ static void unpin_maps(struct run *r)
 	rmdir(r->pin_dir);
 }
 
+static void remove_pin_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	for (struct dirent *e; d && (e = readdir(d));)
+		if (e->d_name[0] != '.')
+			unlinkat(dirfd(d), e->d_name, 0);
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
 /* Pins of runs whose helper died (SIGKILL) are removed at the next start. */
 static void remove_stale_pins(void)
 {
-	FILE *ls = popen("ls /sys/fs/bpf/ggml-lens 2>/dev/null", "r");
-	char name[64];
-	while (ls && fgets(name, sizeof(name), ls)) {
+	DIR *d = opendir(PIN_ROOT);
+	for (struct dirent *e; d && (e = readdir(d));) {
 		long pid;
-		name[strcspn(name, "\n")] = 0;
-		if (parse_long(name, 1, 1 << 30, &pid) || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+		if (parse_long(e->d_name, 1, 1 << 30, &pid) || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue;
-		char cmd[160];
-		snprintf(cmd, sizeof(cmd), "rm -rf /sys/fs/bpf/ggml-lens/%ld", pid);
-		if (system(cmd) == 0)
-			fprintf(stderr, "ggml-lens-probe: removed pins of a dead run (%ld)\n", pid);
+		char dir[128];
+		snprintf(dir, sizeof(dir), PIN_ROOT "/%ld", pid);
+		remove_pin_dir(dir);
+		fprintf(stderr, "ggml-lens-probe: removed pins of a dead run (%ld)\n", pid);
 	}
-	if (ls)
-		pclose(ls);
+	if (d)
+		closedir(d);
 }
 
 static int target_alive(struct run *r)

@@ -153,8 +153,8 @@ test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
   });
 
   await t.test("default mode: token and graph probes always, op probes only in windows", () => {
-    const r = record("dense-default", ["--mode", "default", "--window-every", "0.2", "--window-decodes", "1"],
-      completionArgs(fixtures.models.tinyDense, ["-n", "150"]));
+    const r = record("dense-default", ["--mode", "default", "--window-every", "0.02", "--window-decodes", "1"],
+      completionArgs(fixtures.models.tinyDense, ["-n", "600"]));
     const p = r.profile;
     assert.equal(r.status, 0);
     assert.equal(p.lostEvents, 0);
@@ -190,6 +190,7 @@ test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
   await t.test("attach by PID to a running target, then detach leaving it unharmed", async () => {
     const target = spawn(completionArgs(fixtures.models.tinyDense)[0],
       completionArgs(fixtures.models.tinyDense, ["-n", "100000", "--ignore-eos"]).slice(1), { stdio: "ignore" });
+    const before = probeLinks();
     try {
       await waitForDecoding(target);
       const out = path.join(work, "attach.stream");
@@ -199,7 +200,7 @@ test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
       const p = buildProfile(decodeStream(new Uint8Array(fs.readFileSync(out))));
       assert.ok(p.calls.length > 0 && p.spans.count > 0, "decodes and ops seen while attached");
       assert.equal(target.exitCode, null, "target still running after detach");
-      assert.equal(uprobeLinksLeft(), 0);
+      assert.deepEqual(linksLeftSince(before), []);
     } finally {
       target.kill("SIGKILL");
     }
@@ -230,6 +231,7 @@ test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
       [["--mode", "fast", "--", "/bin/true"], /--mode must be default, full or sample/],
       [["--", "/nonexistent/llama"], /command not found/],
     ];
+    const before = probeLinks();
     for (const [args, message] of cases) {
       const out = path.join(work, "bad.stream");
       const run = spawnSync(probe, ["--out", out, ...args], { encoding: "utf8", timeout: 60_000 });
@@ -237,7 +239,7 @@ test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
       assert.match(run.stderr, message);
       assert.ok(!fs.existsSync(out), "no output file left behind");
     }
-    assert.equal(uprobeLinksLeft(), 0);
+    assert.deepEqual(linksLeftSince(before), []);
     const pins = fs.existsSync("/sys/fs/bpf/ggml-lens") ? fs.readdirSync("/sys/fs/bpf/ggml-lens") : [];
     assert.deepEqual(pins.filter((pid) => !isAlive(Number(pid))), [], "no pins of finished runs");
   });
@@ -264,15 +266,16 @@ async function waitForDecoding(child: ChildProcess): Promise<void> {
 const PROGRAMS = ["decode_enter", "decode_exit", "graph_enter", "graph_exit", "op_site", "op_fused", "op_end",
   "sample", "sched_switch", "sched_wakeup"];
 
-/**
- * Links of ggml-lens-probe's programs left in the kernel: held by no process (pinned or leaked).
- * Links held by a live helper (another run on the machine) are not leftovers.
- */
-function uprobeLinksLeft(): number {
+/** Ids of the kernel's links to ggml-lens-probe's programs. */
+function probeLinks(): Set<number> {
   const bpftool = (what: string) => JSON.parse(spawnSync("bpftool", ["-j", what, "show"], { encoding: "utf8" }).stdout || "[]");
   const ours = new Set(bpftool("prog").filter((p: { name?: string }) => PROGRAMS.includes(p.name ?? "")).map((p: { id: number }) => p.id));
-  const links = bpftool("link") as { prog_id: number; pids?: { pid: number }[] }[];
-  return links.filter((l) => ours.has(l.prog_id) && !(l.pids ?? []).some((holder) => isAlive(holder.pid))).length;
+  return new Set((bpftool("link") as { id: number; prog_id: number }[]).filter((l) => ours.has(l.prog_id)).map((l) => l.id));
+}
+
+/** Links created since `before` that are still there: probes a finished run left behind. */
+function linksLeftSince(before: Set<number>): number[] {
+  return [...probeLinks()].filter((id) => !before.has(id));
 }
 
 function isAlive(pid: number): boolean {
