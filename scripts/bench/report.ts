@@ -113,6 +113,8 @@ export interface BenchData {
   attachTargetSurvived?: boolean;
   links: LinkEvent[];
   decodeFile?: string;
+  /** byte offset of the first record in that file (the decoder copies the records when it is not 4-aligned) */
+  decodeRecordsStart?: number;
   decode: DecodeRun[];
   durationS: number;
 }
@@ -124,10 +126,17 @@ const DEFAULT_TARGET_PCT = 1;
 
 type Pairs = Map<number, Map<string, RunRecord>>;
 
+/**
+ * A run during which something else on the machine used more than this much CPU (seconds) is left
+ * out of the figures: two compute threads on two cores stall whenever a third task gets a core.
+ */
+export const DISTURBED_CPU_S = 0.5;
+export const usable = (r: RunRecord): boolean => r.ok && !((r.foreignCpuS ?? 0) > DISTURBED_CPU_S);
+
 function byRound(runs: RunRecord[]): Pairs {
   const m: Pairs = new Map();
   for (const r of runs) {
-    if (!r.ok) continue;
+    if (!usable(r)) continue;
     if (!m.has(r.round)) m.set(r.round, new Map());
     m.get(r.round)?.set(r.variant, r);
   }
@@ -173,8 +182,8 @@ export function computeFigures(d: BenchData) {
   const lensOpSysOf = (v: Map<string, RunRecord>) => (sys(v, "lens-full") - sys(v, "lens-sample")) / opHits(g(v, "lens-full"));
   const perfSysOf = (v: Map<string, RunRecord>) => (sys(v, "perf-empty") - sys(v, "none")) / perfHits(g(v, "perf-empty"));
   const btSysOf = (v: Map<string, RunRecord>) => (sys(v, "bpftrace-empty") - sys(v, "none")) / entryHits(v);
-  const fullRuns = d.runs.filter((r) => r.ok && r.variant === "lens-full");
-  const perfRuns = d.runs.filter((r) => r.ok && r.variant === "perf-empty");
+  const fullRuns = d.runs.filter((r) => usable(r) && r.variant === "lens-full");
+  const perfRuns = d.runs.filter((r) => usable(r) && r.variant === "perf-empty");
   const countsAgree = perfRuns.length > 0 && fullRuns.length > 0 && perfHits(perfRuns[0]) === opHits(fullRuns[0]);
   const fig2 = {
     opHitsFull: spread(fullRuns.map(opHits)),
@@ -205,7 +214,7 @@ export function computeFigures(d: BenchData) {
   }
   const abs: Record<string, Record<string, Spread | undefined>> = {};
   for (const n of ["none", ...variants]) {
-    const runs = d.runs.filter((r) => r.ok && r.variant === n);
+    const runs = d.runs.filter((r) => usable(r) && r.variant === n);
     abs[n] = {
       decodeTokS: spread(runs.map((r) => r.decodeTokS)),
       promptTokS: spread(runs.map((r) => r.promptTokS)),
@@ -227,6 +236,24 @@ export function computeFigures(d: BenchData) {
     c === undefined
       ? undefined
       : spread(perRound(p, [n, "none"], (v) => ((uprobeHits(g(v, n)) * c) / 1e6 / (THREADS * comp(v, "none"))) * 100));
+  // default mode's windows: how many graphs each traced, and op_end hits with no op start before them
+  const startsPerGraph = spread(d.runs.filter((r) => r.ok && r.variant === "lens-full" && r.hits)
+    .map((r) => ((r.hits?.op_begin ?? 0) + (r.hits?.op_fused ?? 0)) / (r.hits?.graph_enter ?? 1)))?.median;
+  const windowsOf = (runs: Array<{ hits?: Record<string, number>; windows?: number }>) => {
+    const withHits = runs.filter((r) => r.hits && r.windows);
+    const starts = (r: { hits?: Record<string, number> }) => (r.hits?.op_begin ?? 0) + (r.hits?.op_fused ?? 0);
+    return {
+      windows: spread(withHits.map((r) => r.windows)),
+      graphsPerWindow: startsPerGraph ? spread(withHits.map((r) => starts(r) / startsPerGraph / (r.windows as number))) : undefined,
+      endsWithoutStart: spread(withHits.map((r) => (r.hits?.op_end ?? 0) - starts(r))),
+      endsWithoutStartShare: spread(withHits.map((r) => ((r.hits?.op_end ?? 0) - starts(r)) / opHits(r as RunRecord))),
+    };
+  };
+  const defaultWindows = {
+    startsPerGraph,
+    overhead: windowsOf(d.runs.filter((r) => r.ok && r.variant === "lens-default")),
+    attachRun: windowsOf(d.attach.filter((a) => a.ok && a.mode === "default")),
+  };
   const control = decodeRatio["none-b"];
   const noiseHalfWidthPct = control ? Math.max(Math.abs(control.q1 - 1), Math.abs(control.q3 - 1)) * 100 : undefined;
   const fig3 = {
@@ -242,6 +269,7 @@ export function computeFigures(d: BenchData) {
       fullFromSystem: modelled("lens-full", cSys),
       fullFromThread: modelled("lens-full", cThr),
     },
+    defaultWindows,
     controlIqrHalfWidthPct: noiseHalfWidthPct,
     onePercentVisible: noiseHalfWidthPct !== undefined && noiseHalfWidthPct < 0.5,
     target: DEFAULT_TARGET_PCT,
@@ -296,10 +324,12 @@ export function computeFigures(d: BenchData) {
 
   // ---- figure 4: lost events -------------------------------------------------------------------
   const lostRows = [
-    ...d.runs.filter((r) => r.variant === "lens-full" && r.lost).map((r) => ({ where: `overhead round ${r.round + 1}`, lost: sum(Object.values(r.lost ?? {})), records: r.records ?? 0, opHits: opHits(r) })),
+    ...d.runs.filter((r) => r.variant === "lens-full" && r.lost).map((r) => ({
+      where: `overhead round ${r.round + 1}`, decodes: r.hits?.decode_enter ?? 0, lost: sum(Object.values(r.lost ?? {})), records: r.records ?? 0, opHits: opHits(r),
+    })),
     ...d.attach.filter((a) => a.mode === "full" && a.lost).map((a) => ({
       where: a.round < 0 ? `--pid, ${a.seconds} s (long)` : `--pid, ${a.seconds} s, round ${a.round + 1}`,
-      lost: sum(Object.values(a.lost ?? {})), records: a.records ?? 0,
+      decodes: a.hits?.decode_enter ?? 0, lost: sum(Object.values(a.lost ?? {})), records: a.records ?? 0,
       opHits: a.hits ? (a.hits.op_begin ?? 0) + (a.hits.op_fused ?? 0) + (a.hits.op_end ?? 0) : 0,
     })),
   ];
@@ -467,6 +497,18 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
   L.push(`| default mode, thread-time cost per hit | ${cell(md.defaultFromThread, f3)} |`);
   L.push(`| full mode, system-time cost per hit | ${cell(md.fullFromSystem, f2)} |`);
   L.push(`| full mode, thread-time cost per hit | ${cell(md.fullFromThread, f2)} |`);
+  const dw = g3.defaultWindows;
+  const w3 = dw.overhead;
+  const w1 = dw.attachRun;
+  if (w3.windows) {
+    L.push("", `Default mode's windows (\`--window-decodes 2\`): ${f1(w3.windows.median)} windows per run; each traced ` +
+      `${w3.graphsPerWindow ? f1(w3.graphsPerWindow.median) : "?"} graphs (range ${w3.graphsPerWindow ? `${f1(w3.graphsPerWindow.min)} to ${f1(w3.graphsPerWindow.max)}` : "?"}), ` +
+      `counting op starts (${dw.startsPerGraph ? f0(dw.startsPerGraph) : "?"} per graph in full mode); op_end hits with no op start before them: ` +
+      `${w3.endsWithoutStart ? f0(w3.endsWithoutStart.median) : "?"} per run, ${w3.endsWithoutStartShare ? `${f0(w3.endsWithoutStartShare.median * 100)}%` : "?"} of its op hits ` +
+      "(in full mode starts and ends match one to one)." +
+      (w1.windows ? ` In the \`--window-every 0.5\` run of figure 1: ${f0(w1.windows.median)} windows, ${w1.graphsPerWindow ? f1(w1.graphsPerWindow.median) : "?"} graphs per window, ` +
+        `${w1.endsWithoutStartShare ? `${f0(w1.endsWithoutStartShare.median * 100)}%` : "?"} of op hits are ends without a start.` : ""));
+  }
   const dr = g3.decodeRatio["lens-default"];
   const ctl = g3.decodeRatio["none-b"];
   L.push("", `Noise floor: the A/A control (none-b / none) has decode ratio IQR ${ctl ? `${pct(ctl.q1)} to ${pct(ctl.q3)}` : "n/a"}, range ` +
@@ -482,15 +524,18 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
   // figure 4
   const g4 = f.fig4;
   L.push("## 4. Events lost in full mode", "");
-  L.push("| run | records | op hits | lost |", "| --- | --- | --- | --- |");
-  for (const r of g4.runs) L.push(`| ${r.where} | ${r.records} | ${r.opHits} | ${r.lost} |`);
+  L.push("| run | decodes | records | op hits | lost |", "| --- | --- | --- | --- | --- |");
+  for (const r of g4.runs) L.push(`| ${r.where} | ${r.decodes} | ${r.records} | ${r.opHits} | ${r.lost} |`);
   L.push("", `Total lost: ${g4.totalLost} of ${g4.totalRecords} records; target zero: ${verdict(g4.runs.length ? g4.totalLost === 0 : undefined)}.`, "");
 
   // figure 5
   const g5 = f.fig5;
   L.push("## 5. Stream decode speed (TypeScript)", "");
   L.push(`\`decodeStream\` + \`buildProfile\` on ${g5.file ?? "n/a"} (${g5.events ?? "?"} records, ${g5.bytes ? (g5.bytes / 2 ** 20).toFixed(1) : "?"} MiB), ` +
-    `${d.decode.length} repetitions after one warm-up, in the bench's Node process.`, "");
+    `${d.decode.length} repetitions after one warm-up, in the bench's Node process. \`decodeStream\` only walks the records and indexes them ` +
+    "by type; their columns are read on first access, inside `buildProfile`, so the rows below do not split the cost: read the first." +
+    (d.decodeRecordsStart === undefined ? "" : ` Records start at byte ${d.decodeRecordsStart} of the file ` +
+      `(${d.decodeRecordsStart % 4 === 0 ? "4-byte aligned" : "not 4-byte aligned: decodeStream copies the whole record region first"}).`), "");
   L.push("| events/s | median | IQR | range |", "| --- | --- | --- | --- |");
   L.push(`| decodeStream + buildProfile | ${cell(g5.eventsPerS, mEv)} |`);
   L.push(`| decodeStream alone | ${cell(g5.decodeOnlyEventsPerS, mEv)} |`);
@@ -498,6 +543,13 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
   L.push(`| ratio to the 5M/s target | ${cell(g5.ratioToTarget, f2)} |`);
   L.push("", `Target >= 5M events/s: ${verdict(g5.eventsPerS ? g5.eventsPerS.median >= g5.target : undefined)}.`, "");
 
+  const disturbed = d.runs.filter((r) => r.ok && !usable(r));
+  if (disturbed.length) {
+    L.push("## Runs left out", "", `Other work on the machine used more than ${DISTURBED_CPU_S} CPU s while these generated; their rounds' ratios ` +
+      "leave them out (the other variants of the round still count where their baseline is usable):", "");
+    for (const r of disturbed) L.push(`- round ${r.round + 1} ${r.variant}: ${f2(r.foreignCpuS ?? 0)} CPU s of other work, decode ${r.decodeTokS ? f2(r.decodeTokS) : "?"} tok/s`);
+    L.push("");
+  }
   const failed = d.runs.filter((r) => !r.ok);
   if (failed.length) {
     L.push("## Failed runs", "");

@@ -50,13 +50,15 @@ interface Options {
   quietWait: number;
   /** ... at most this many seconds in all */
   quietBudget: number;
+  /** only recompute the figures and rewrite the report from an earlier results.json */
+  fromJson?: string;
 }
 
 function parseArgs(argv: string[]): Options {
   const quick = argv.includes("--quick");
   const o: Options = {
     quick,
-    rounds: quick ? 3 : 8,
+    rounds: quick ? 3 : 10,
     tokens: quick ? 48 : 128,
     attachRounds: quick ? 3 : 6,
     attachSeconds: 2,
@@ -86,9 +88,10 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--model") o.model = argv[++i];
     else if (a === "--quiet-wait") o.quietWait = argv[i + 1] === "0" ? (i++, 0) : num();
     else if (a === "--quiet-budget") o.quietBudget = num();
+    else if (a === "--from-json") o.fromJson = path.resolve(argv[++i]);
     else if (a === "-h" || a === "--help") {
       process.stdout.write(
-        "npm run bench [-- --quick] [--rounds N] [--tokens N] [--attach-rounds N] [--long-seconds S] [--out-dir DIR] [--keep]\n       [--quiet-wait S (default 60; 0: never wait)] [--quiet-budget S (default 480)]\n       [--model KEY: a model of `npm run fixtures`, to try the bench itself on tinyDense]\n",
+        "npm run bench [-- --quick] [--rounds N] [--tokens N] [--attach-rounds N] [--long-seconds S] [--out-dir DIR] [--keep]\n       [--quiet-wait S (default 60; 0: never wait)] [--quiet-budget S (default 480)]\n       [--from-json results.json: only rewrite the report from earlier raw numbers]\n       [--model KEY: a model of `npm run fixtures`, to try the bench itself on tinyDense]\n",
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
@@ -410,9 +413,10 @@ async function attachDetach(c: Ctx, links: LinkEvent[]): Promise<{ runs: AttachR
 
 // ---- figure 5: decode speed ------------------------------------------------------------------
 
-function decodeSpeed(file: string, repeats: number): DecodeRun[] {
+function decodeSpeed(file: string, repeats: number): { runs: DecodeRun[]; recordsStart: number } {
   const bytes = new Uint8Array(fs.readFileSync(file));
-  buildProfile(decodeStream(bytes)); // warm-up (JIT)
+  const first = decodeStream(bytes);
+  buildProfile(first); // warm-up (JIT)
   const runs: DecodeRun[] = [];
   for (let i = 0; i < repeats; i++) {
     const t0 = performance.now();
@@ -422,13 +426,27 @@ function decodeSpeed(file: string, repeats: number): DecodeRun[] {
     const t2 = performance.now();
     runs.push({ events: s.count, bytes: bytes.length, decodeMs: t1 - t0, buildMs: t2 - t1, spans: p.spans.count });
   }
-  return runs;
+  return { runs, recordsStart: first.header.recordsStart };
 }
 
 // ---- main ------------------------------------------------------------------------------------
 
+function writeOutputs(outDir: string, data: BenchData): void {
+  const figures = computeFigures(data);
+  fs.mkdirSync(outDir, { recursive: true });
+  fs.writeFileSync(path.join(outDir, "results.json"), JSON.stringify({ ...data, figures }, null, 1) + "\n");
+  const summary = writeReport(path.join(outDir, "results.md"), data, figures);
+  process.stdout.write(summary + "\n");
+}
+
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  if (o.fromJson) {
+    const data = JSON.parse(fs.readFileSync(o.fromJson, "utf8")) as BenchData & { figures?: unknown };
+    delete data.figures;
+    writeOutputs(o.outDir, data);
+    return;
+  }
   if (process.getuid?.() !== 0) throw new Error("the benchmark loads eBPF programs: run it as root");
   for (const tool of ["bpftrace", "perf"]) if (spawnSync(tool, ["--version"]).status !== 0) throw new Error(`${tool} is needed`);
   const began = Date.now();
@@ -520,19 +538,17 @@ async function main(): Promise<void> {
     if (largest) {
       log(`decode speed on ${path.basename(largest)} (${(fs.statSync(largest).size / 2 ** 20).toFixed(1)} MiB)`);
       data.decodeFile = path.basename(largest);
-      data.decode = decodeSpeed(largest, o.decodeRepeats);
+      const speed = decodeSpeed(largest, o.decodeRepeats);
+      data.decode = speed.runs;
+      data.decodeRecordsStart = speed.recordsStart;
     }
   } finally {
     data.load.end = loadAverage();
     data.durationS = (Date.now() - began) / 1000;
     cleanup();
   }
-  const figures = computeFigures(data);
-  fs.mkdirSync(o.outDir, { recursive: true });
   for (const r of data.runs) delete r.stream;
-  fs.writeFileSync(path.join(o.outDir, "results.json"), JSON.stringify({ ...data, figures }, null, 1) + "\n");
-  const summary = writeReport(path.join(o.outDir, "results.md"), data, figures);
-  process.stdout.write(summary + "\n");
+  writeOutputs(o.outDir, data);
   log(`done in ${(data.durationS / 60).toFixed(1)} min; wrote ${path.relative(process.cwd(), o.outDir) || "."}/results.md and results.json`);
 }
 
