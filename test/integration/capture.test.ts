@@ -273,9 +273,17 @@ function probeLinks(): Set<number> {
   return new Set((bpftool("link") as { id: number; prog_id: number }[]).filter((l) => ours.has(l.prog_id)).map((l) => l.id));
 }
 
-/** Links created since `before` that are still there: probes a finished run left behind. */
+/**
+ * Links created since `before` that are still there once no helper runs any more: probes a
+ * finished run left behind (a helper started meanwhile by other work on the machine is waited for).
+ */
 function linksLeftSince(before: Set<number>): number[] {
+  for (let i = 0; i < 600 && helperRunning(); i++) spawnSync("sleep", ["0.1"]);
   return [...probeLinks()].filter((id) => !before.has(id));
+}
+
+function helperRunning(): boolean {
+  return spawnSync("pgrep", ["-x", "ggml-lens-probe"]).status === 0;
 }
 
 function isAlive(pid: number): boolean {
