@@ -267,10 +267,12 @@ function completionArgs(c: Ctx, extra: string[] = []): string[] {
     "-t", String(THREADS), "--no-warmup", ...extra];
 }
 
-function trailerOf(file: string): { trailer: Record<string, unknown> | undefined; records: number; bytes: number; errors: string[] } {
+function trailerOf(file: string): {
+  trailer: Record<string, unknown> | undefined; records: number; opRecords: number; bytes: number; errors: string[];
+} {
   const bytes = new Uint8Array(fs.readFileSync(file));
   const s = decodeStream(bytes);
-  return { trailer: s.trailer?.raw, records: s.count, bytes: bytes.length, errors: s.errors };
+  return { trailer: s.trailer?.raw, records: s.count, opRecords: s.tables.opBegin.count + s.tables.opEnd.count, bytes: bytes.length, errors: s.errors };
 }
 
 async function runVariant(c: Ctx, variant: Variant, round: number, position: number): Promise<RunRecord> {
@@ -322,6 +324,7 @@ async function runVariant(c: Ctx, variant: Variant, round: number, position: num
     if (fs.existsSync(stream)) {
       const tr = trailerOf(stream);
       rec.records = tr.records;
+      rec.opRecords = tr.opRecords;
       rec.streamBytes = tr.bytes;
       rec.hits = tr.trailer?.hits as Record<string, number> | undefined;
       rec.lost = tr.trailer?.lost as Record<string, number> | undefined;
@@ -385,6 +388,7 @@ async function attachDetach(c: Ctx, links: LinkEvent[]): Promise<{ runs: AttachR
       if (fs.existsSync(out)) {
         const tr = trailerOf(out);
         rec.records = tr.records;
+        rec.opRecords = tr.opRecords;
         rec.hits = tr.trailer?.hits as Record<string, number> | undefined;
         rec.lost = tr.trailer?.lost as Record<string, number> | undefined;
         rec.windows = tr.trailer?.windows as number | undefined;
