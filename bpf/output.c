@@ -182,6 +182,15 @@ static void write_header_json(struct json *j, struct output *out, const struct p
 	json_close(j, '}');
 }
 
+/* JSON is padded with zeros to a multiple of 8 (the header's 16 bytes and every record are too),
+ * so records stay 8-aligned in the file and readers need not copy them to read typed fields. */
+static void write_padded(struct output *out, const char *bytes, size_t len)
+{
+	static const char zeros[8];
+	fwrite(bytes, 1, len, out->f);
+	fwrite(zeros, 1, (8 - len % 8) % 8, out->f);
+}
+
 void output_header(struct output *out, const struct plan *plan, const struct target *target, const char *mode,
 		   long sample_hz)
 {
@@ -199,7 +208,7 @@ void output_header(struct output *out, const struct plan *plan, const struct tar
 	fwrite(&major, 2, 1, out->f);
 	fwrite(&minor, 2, 1, out->f);
 	fwrite(&json_len, 4, 1, out->f);
-	fwrite(json, 1, len, out->f);
+	write_padded(out, json, len);
 	free(json);
 }
 
@@ -231,9 +240,8 @@ static uint64_t map_sum(int map_fd, uint32_t key)
 	return sum;
 }
 
-uint64_t output_lost_total(const struct output *out, int lost_map_fd)
+uint64_t output_lost_total(int lost_map_fd)
 {
-	(void)out;
 	uint64_t total = 0;
 	for (uint32_t k = 0; k < GL_PROBE_COUNT; k++)
 		total += map_sum(lost_map_fd, k);
@@ -273,9 +281,7 @@ void output_trailer(struct output *out, int hits_map_fd, int lost_map_fd, int ex
 					 .ts = clock_ns(CLOCK_MONOTONIC) },
 				.json_len = (gl_u32)len };
 	fwrite(&t, sizeof(t), 1, out->f);
-	fwrite(json, 1, len, out->f);
-	static const char zeros[8];
-	fwrite(zeros, 1, (8 - len % 8) % 8, out->f);
+	write_padded(out, json, len);
 	free(json);
 }
 

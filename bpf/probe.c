@@ -495,7 +495,7 @@ static void report_progress(struct run *r, double *last)
 	*last = t;
 	fprintf(stderr, "ggml-lens-probe: progress decodes=%llu ops=%llu lost=%llu windows=%d\n",
 		(unsigned long long)r->out.counts[GL_REC_DECODE_END], (unsigned long long)r->out.counts[GL_REC_OP_BEGIN],
-		(unsigned long long)output_lost_total(&r->out, bpf_map__fd(r->skel->maps.lost)), r->windows);
+		(unsigned long long)output_lost_total(bpf_map__fd(r->skel->maps.lost)), r->windows);
 }
 
 static void event_loop(struct run *r)

@@ -3,7 +3,8 @@
  * Layout of a stream:
  *   file header   "GGMLLENS" magic, u16 major, u16 minor, u32 length of the JSON header, JSON header
  *                 (clock, target, mapped libraries with build ids, layout and where it came from,
- *                 mode, op method, probes)
+ *                 mode, op method, probes), padded with zeros to a multiple of 8 so that the
+ *                 records are 8-aligned in the file
  *   records       a sequence of records, each starting with struct gl_record; `size` counts the whole
  *                 record and is a multiple of 8. Readers skip record types they do not know.
  *   trailer       a GL_REC_TRAILER record carrying a JSON object (per-probe hits, events lost per
