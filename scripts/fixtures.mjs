@@ -31,7 +31,6 @@ function collect() {
     stockRunner: prebuilt && existing(path.join(cache, prebuilt.replace("prebuilt-linux-x64-", "stock-runner-"))),
     codeServer: codeServer && existing(path.join(cache, codeServer, "node_modules", ".bin", "code-server")),
     chromium: existing("/usr/bin/chromium"),
-    probeHelper: existing(path.join(repo, "bpf", "build", "ggml-lens-probe")),
     models: Object.fromEntries(Object.entries(manifest.models).map(([k, v]) => [k, v.path])),
   };
 }
@@ -44,5 +43,9 @@ if (process.argv[2] === "--write") {
     console.error(`ggml-lens: no fixtures at ${fixturesFile}; run 'npm run setup' first`);
     process.exit(1);
   }
-  process.stdout.write(fs.readFileSync(fixturesFile, "utf8"));
+  // The cache is shared by checkouts; the probe helper is this checkout's own build.
+  const fixtures = JSON.parse(fs.readFileSync(fixturesFile, "utf8"));
+  delete fixtures.probeHelper;
+  const probeHelper = existing(path.join(repo, "bpf", "build", "ggml-lens-probe"));
+  process.stdout.write(JSON.stringify({ ...fixtures, probeHelper }, null, 2) + "\n");
 }
