@@ -172,6 +172,8 @@ export interface Profile {
   /** Sorted by total time, largest first. */
   ops: OpStat[];
   experts: ExpertSelection[];
+  /** The OP_BEGIN / OP_END records that spans.row / spans.endRow point at (tensor, shape, type, counters). */
+  opRecords: { begin: RecordTables["opBegin"]; end: RecordTables["opEnd"] };
   samples: RecordTables["sample"];
   sched: RecordTables["sched"];
   windows: RecordTables["window"];
@@ -219,6 +221,7 @@ export function buildProfile(stream: DecodedStream): Profile {
     labels: labels.list,
     ops: opStats(spans, threads, labels.list, t.opEnd),
     experts: expertSelections(t),
+    opRecords: { begin: t.opBegin, end: t.opEnd },
     samples: t.sample,
     sched: t.sched,
     windows: t.window,
