@@ -80,6 +80,7 @@ static void write_layout(struct json *j, const struct plan *plan)
 	json_int(j, "ggml_cgraph.nodes", t->graph_nodes);
 	json_int(j, "ggml_compute_params.ith", t->params_ith);
 	json_int(j, "llama_batch.n_tokens", t->batch_n_tokens);
+	json_int(j, "GGML_OP_NONE", t->op_none);
 	json_int(j, "GGML_OP_MUL_MAT_ID", t->op_mul_mat_id);
 	json_int(j, "GGML_TENSOR_FLAG_COMPUTE", t->flag_compute);
 	json_close(j, '}');

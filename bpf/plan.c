@@ -106,6 +106,9 @@ static int fill_layout(struct plan *plan)
 					 "this ggml version is not supported",
 				   from->path);
 	t->flag_compute = enum_value(from, "ggml_tensor_flag", "GGML_TENSOR_FLAG_COMPUTE");
+	t->op_none = enum_value(from, "ggml_op", "GGML_OP_NONE");
+	if (t->op_none < 0)
+		t->op_none = name_index(plan->op_names, "NONE");
 	t->op_mul_mat_id = enum_value(from, "ggml_op", "GGML_OP_MUL_MAT_ID");
 	if (t->op_mul_mat_id < 0)
 		t->op_mul_mat_id = name_index(plan->op_names, "MUL_MAT_ID");

@@ -36,6 +36,8 @@ const volatile __u32 off_graph_nodes = 0;
 const volatile __s32 off_params_ith = -1;
 /* llama_batch.n_tokens; the batch is passed by value on the stack, -1 when unknown */
 const volatile __s32 off_batch_n_tokens = -1;
+/* GGML_OP_NONE's value in this target (the op of tensors that graphs read but do not compute) */
+const volatile __s32 op_none = -1;
 /* GGML_OP_MUL_MAT_ID's value in this target, -1 when not to be read */
 const volatile __s32 op_mul_mat_id = -1;
 /* Per op-begin site (the uprobe's cookie): where the tensor and params pointers live there.
@@ -167,6 +169,13 @@ static __always_inline void read_ne(__u64 tensor, __s64 *ne)
 			    (void *)(tensor + off_tensor_ne));
 }
 
+static __always_inline void read_nb(__u64 tensor, __u64 *nb)
+{
+	__u32 n = tensor_n_dims < GL_MAX_DIMS_CAP ? tensor_n_dims : GL_MAX_DIMS_CAP;
+	bpf_probe_read_user(nb, n * sizeof(__u64) & (GL_MAX_DIMS_CAP * sizeof(__u64) * 2 - 1),
+			    (void *)(tensor + off_tensor_nb));
+}
+
 static __always_inline void read_name(__u64 tensor, char *name)
 {
 	__u32 n = tensor_name_len < GL_NAME_CAP ? tensor_name_len : GL_NAME_CAP;
@@ -265,6 +274,29 @@ struct node_walk {
 	__s32 n_nodes;
 };
 
+/* The sources of node `index` that the graph does not compute, as GRAPH_LEAF records. */
+static __always_inline void emit_leaves(const struct node_walk *walk, __s32 index, const __u64 *src)
+{
+	for (int i = 0; i < GL_MAX_SRC_CAP; i++) {
+		if (i >= tensor_n_src || !src[i] || read_s32(src[i] + off_tensor_op) != op_none)
+			continue;
+		struct gl_graph_leaf *leaf = reserve(sizeof(*leaf), GL_REC_GRAPH_LEAF, GL_PROBE_GRAPH_ENTER);
+		if (!leaf)
+			return;
+		leaf->signature = walk->signature;
+		leaf->tensor = src[i];
+		leaf->type = read_s32(src[i] + off_tensor_type);
+		leaf->consumer = index;
+		__builtin_memset(leaf->ne, 0, sizeof(leaf->ne));
+		__builtin_memset(leaf->nb, 0, sizeof(leaf->nb));
+		read_ne(src[i], leaf->ne);
+		read_nb(src[i], leaf->nb);
+		leaf->name[0] = 0;
+		read_name(src[i], leaf->name);
+		bpf_ringbuf_submit(leaf, BPF_RB_NO_WAKEUP);
+	}
+}
+
 static long emit_node(__u64 index, struct node_walk *walk)
 {
 	if ((__s64)index >= walk->n_nodes)
@@ -287,11 +319,14 @@ static long emit_node(__u64 index, struct node_walk *walk)
 	__u32 n_src = tensor_n_src < GL_MAX_SRC_CAP ? tensor_n_src : GL_MAX_SRC_CAP;
 	bpf_probe_read_user(rec->src, n_src * 8 & (GL_MAX_SRC_CAP * 8 * 2 - 1), (void *)(tensor + off_tensor_src));
 	read_ne(tensor, rec->ne);
-	__u32 n_dims = tensor_n_dims < GL_MAX_DIMS_CAP ? tensor_n_dims : GL_MAX_DIMS_CAP;
-	bpf_probe_read_user(rec->nb, n_dims * 8 & (GL_MAX_DIMS_CAP * 8 * 2 - 1), (void *)(tensor + off_tensor_nb));
+	read_nb(tensor, rec->nb);
 	rec->name[0] = 0;
 	read_name(tensor, rec->name);
+	__u64 src[GL_MAX_SRC_CAP];
+	__builtin_memcpy(src, rec->src, sizeof(src));
 	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+	if (op_none >= 0)
+		emit_leaves(walk, index, src);
 	return 0;
 }
 

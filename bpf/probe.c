@@ -256,6 +256,7 @@ static void configure(struct run *r)
 	ro->off_graph_nodes = t->graph_nodes;
 	ro->off_params_ith = t->params_ith;
 	ro->off_batch_n_tokens = t->batch_n_tokens;
+	ro->op_none = t->op_none;
 	ro->op_mul_mat_id = t->data < 0 ? -1 : t->op_mul_mat_id;
 	for (size_t i = 0; i < r->plan.n_sites; i++) {
 		const struct op_site *site = &r->plan.sites[i];

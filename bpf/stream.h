@@ -35,7 +35,7 @@ typedef int64_t gl_s64;
 
 #define GL_STREAM_MAGIC "GGMLLENS"
 #define GL_STREAM_VERSION_MAJOR 1
-#define GL_STREAM_VERSION_MINOR 1
+#define GL_STREAM_VERSION_MINOR 2
 
 /* Capacities of the fixed-size fields. The target's own sizes come from its DWARF; when the
  * target's are larger, the header says so and fields are truncated, never overrun. */
@@ -57,6 +57,7 @@ enum gl_record_type {
 	GL_REC_SCHED = 10,       /* a target thread switched in or out, or was woken */
 	GL_REC_WINDOW = 11,      /* op tracing switched on or off (duty cycle) */
 	GL_REC_TRAILER = 12,     /* last record: JSON summary */
+	GL_REC_GRAPH_LEAF = 13,  /* a source of a node that the graph does not compute (minor 2) */
 };
 
 struct gl_record {
@@ -119,6 +120,20 @@ struct gl_graph_node {
 	gl_s32 flags;
 	gl_s32 op_params0; /* first op parameter (unary / glu sub-op) */
 	gl_u32 pad;
+	char name[GL_NAME_CAP];
+};
+
+/* A tensor that nodes of a graph read but the graph does not compute (its op is GGML_OP_NONE):
+ * weights, inputs, the KV cache. Written once per distinct graph, after the node that reads it, once
+ * for each node reading it. */
+struct gl_graph_leaf {
+	struct gl_record hdr;
+	gl_u64 signature;
+	gl_u64 tensor;
+	gl_s64 ne[GL_MAX_DIMS_CAP];
+	gl_u64 nb[GL_MAX_DIMS_CAP];
+	gl_s32 type;
+	gl_s32 consumer; /* index of the node that reads it */
 	char name[GL_NAME_CAP];
 };
 

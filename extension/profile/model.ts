@@ -73,6 +73,19 @@ export interface GraphNode {
   nb: number[];
   /** Source tensor addresses, trailing empty slots dropped (0 marks an empty slot). */
   src: number[];
+  /** Type of each source ("" for an empty slot or a source the stream does not describe). */
+  srcTypes: string[];
+  /** Shape of each source ([] when not described). */
+  srcNe: number[][];
+  name: string;
+}
+
+/** A tensor nodes read but the graph does not compute (weights, inputs, KV cache), from GRAPH_LEAF records. */
+export interface GraphLeaf {
+  tensor: number;
+  type: string;
+  ne: number[];
+  nb: number[];
   name: string;
 }
 
@@ -166,6 +179,8 @@ export interface Profile {
   tokens: TokenSummary;
   graphs: GraphRun[];
   structures: Map<string, GraphNode[]>;
+  /** The leaves of each graph structure (same keys as structures), by tensor address. */
+  leaves: Map<string, Map<number, GraphLeaf>>;
   spans: OpSpans;
   threads: ThreadLane[];
   labels: OpLabel[];
@@ -205,6 +220,8 @@ export function buildProfile(stream: DecodedStream): Profile {
   const labels = new LabelTable(header, new NodeIndex(stream));
   const spans = opSpans(stream, ops, labels);
   const threads = threadLanes(spans);
+  const leaves = graphLeaves(stream);
+  const structures = graphStructures(stream, leaves);
   const tokenCalls = tokenCallsOf(t, calls);
   return {
     header,
@@ -215,7 +232,8 @@ export function buildProfile(stream: DecodedStream): Profile {
     calls: tokenCalls,
     tokens: summarizeTokens(tokenCalls),
     graphs: graphRuns(t, graphs),
-    structures: graphStructures(stream),
+    structures,
+    leaves,
     spans,
     threads,
     labels: labels.list,
@@ -396,7 +414,7 @@ function graphRuns(t: RecordTables, pairs: Pairs): GraphRun[] {
   return runs.sort((a, b) => a.startNs - b.startNs);
 }
 
-function graphStructures(stream: DecodedStream): Map<string, GraphNode[]> {
+function graphStructures(stream: DecodedStream, leaves: Map<string, Map<number, GraphLeaf>>): Map<string, GraphNode[]> {
   const nodes = stream.tables.graphNode;
   const header = stream.header.info;
   const structures = new Map<string, GraphNode[]>();
@@ -406,8 +424,41 @@ function graphStructures(stream: DecodedStream): Map<string, GraphNode[]> {
     list.push(graphNode(stream, header, i));
     structures.set(signature, list);
   }
-  for (const list of structures.values()) list.sort((a, b) => a.index - b.index);
+  for (const [signature, list] of structures) {
+    list.sort((a, b) => a.index - b.index);
+    describeSources(list, leaves.get(signature));
+  }
   return structures;
+}
+
+/** Fills each node's srcTypes / srcNe from the nodes and leaves of its graph. */
+function describeSources(nodes: GraphNode[], leaves: Map<number, GraphLeaf> | undefined): void {
+  const byTensor = new Map<number, { type: string; ne: number[] }>(leaves);
+  for (const node of nodes) byTensor.set(node.tensor, node);
+  for (const node of nodes) {
+    const described = node.src.map((address) => (address === 0 ? undefined : byTensor.get(address)));
+    node.srcTypes = described.map((d) => d?.type ?? "");
+    node.srcNe = described.map((d) => d?.ne ?? []);
+  }
+}
+
+function graphLeaves(stream: DecodedStream): Map<string, Map<number, GraphLeaf>> {
+  const t = stream.tables.graphLeaf;
+  const header = stream.header.info;
+  const leaves = new Map<string, Map<number, GraphLeaf>>();
+  for (let i = 0; i < t.count; i++) {
+    const signature = hex64(t.signature[i]);
+    const byTensor = leaves.get(signature) ?? new Map<number, GraphLeaf>();
+    byTensor.set(t.tensor[i], {
+      tensor: t.tensor[i],
+      type: typeName(header, t.type[i]),
+      ne: Array.from(t.ne.subarray(i * MAX_DIMS_CAP, (i + 1) * MAX_DIMS_CAP)),
+      nb: Array.from(t.nb.subarray(i * MAX_DIMS_CAP, (i + 1) * MAX_DIMS_CAP)),
+      name: tensorName(stream, "graphLeaf", i),
+    });
+    leaves.set(signature, byTensor);
+  }
+  return leaves;
 }
 
 function graphNode(stream: DecodedStream, header: HeaderInfo, i: number): GraphNode {
@@ -425,6 +476,8 @@ function graphNode(stream: DecodedStream, header: HeaderInfo, i: number): GraphN
     ne: Array.from(n.ne.subarray(i * MAX_DIMS_CAP, (i + 1) * MAX_DIMS_CAP)),
     nb: Array.from(n.nb.subarray(i * MAX_DIMS_CAP, (i + 1) * MAX_DIMS_CAP)),
     src,
+    srcTypes: [],
+    srcNe: [],
     name: tensorName(stream, "graphNode", i),
   };
 }

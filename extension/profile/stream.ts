@@ -16,7 +16,7 @@
 
 export const STREAM_MAGIC = "GGMLLENS";
 export const STREAM_VERSION_MAJOR = 1;
-export const STREAM_VERSION_MINOR = 1;
+export const STREAM_VERSION_MINOR = 2;
 
 /** magic[8], u16 major, u16 minor, u32 length of the JSON header. */
 export const FILE_HEADER = { size: 16, major: 8, minor: 10, jsonLen: 12 } as const;
@@ -46,6 +46,7 @@ export enum RecordType {
   Sched = 10,
   Window = 11,
   Trailer = 12,
+  GraphLeaf = 13,
 }
 
 /** enum gl_op_flags */
@@ -165,6 +166,15 @@ export const LAYOUTS = {
     flags: field("flags", 188, "i32"),
     opParams0: field("op_params0", 192, "i32"),
     name: field("name", 200, "char", NAME_CAP),
+  }),
+  graphLeaf: layout(RecordType.GraphLeaf, "gl_graph_leaf", 168, {
+    signature: field("signature", 16, "h64"),
+    tensor: field("tensor", 24, "u64"),
+    ne: field("ne", 32, "i64", MAX_DIMS_CAP),
+    nb: field("nb", 64, "u64", MAX_DIMS_CAP),
+    type: field("type", 96, "i32"),
+    consumer: field("consumer", 100, "i32"),
+    name: field("name", 104, "char", NAME_CAP),
   }),
   opBegin: layout(RecordType.OpBegin, "gl_op_begin", 152, {
     tensor: field("tensor", 16, "u64"),
@@ -347,8 +357,8 @@ export function cString(bytes: Uint8Array, at: number, cap: number): string {
   return utf8.decode(bytes.subarray(at, nul < 0 ? end : at + nul));
 }
 
-/** The tensor name carried by row `row` of an OP_BEGIN or GRAPH_NODE table. */
-export function tensorName(batch: RecordBatch, table: "opBegin" | "graphNode", row: number): string {
+/** The tensor name carried by row `row` of an OP_BEGIN, GRAPH_NODE or GRAPH_LEAF table. */
+export function tensorName(batch: RecordBatch, table: "opBegin" | "graphNode" | "graphLeaf", row: number): string {
   return cString(batch.bytes, batch.tables[table].offset[row] + LAYOUTS[table].fields.name.at, NAME_CAP);
 }
 
@@ -544,7 +554,7 @@ function regionOf(bytes: Uint8Array, start: number, base: number): Region {
 }
 
 /** Layouts of the known table records, indexed by record type (dense: holes are undefined). */
-const LAYOUT_BY_TYPE: (RecordLayout | undefined)[] = Array.from({ length: RecordType.Trailer }, (_, type) =>
+const LAYOUT_BY_TYPE: (RecordLayout | undefined)[] = Array.from({ length: Math.max(...Object.values(LAYOUTS).map((l) => l.type)) + 1 }, (_, type) =>
   Object.values(LAYOUTS).find((l) => l.type === type),
 );
 

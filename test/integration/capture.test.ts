@@ -90,6 +90,23 @@ function assertSpansMatchGraphs(r: Recording, only?: Set<number>): void {
   }
 }
 
+/** Every source of every node is described (type and shape), weights as leaves named like the GGUF's tensors. */
+function assertSourcesDescribed(p: Profile): void {
+  for (const [signature, nodes] of p.structures) {
+    for (const node of nodes) {
+      node.src.forEach((address, i) => {
+        if (address === 0) return;
+        assert.notEqual(node.srcTypes[i], "", `source ${i} of ${node.name} described`);
+        assert.ok(node.srcNe[i].every((n) => n >= 1), `source ${i} of ${node.name} has a shape`);
+      });
+      if (node.op !== "MUL_MAT") continue;
+      const weight = p.leaves.get(signature)?.get(node.src[0]);
+      assert.ok(weight && /^(blk\.\d+\.|output|token_embd)/.test(weight.name), `${node.name} reads a weight leaf`);
+      assert.equal(weight.ne[0], node.srcNe[1][0], `${node.name}: K of the weight equals K of the activations`);
+    }
+  }
+}
+
 test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
   await t.test("full mode on the tiny dense model: tokens, graphs and every op of every thread", () => {
     const r = record("dense-full", ["--mode", "full", "--sample-hz", "0"], completionArgs(fixtures.models.tinyDense));
@@ -104,6 +121,7 @@ test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
     assert.equal(p.graphs.length, p.calls.length, "one CPU graph per llama_decode");
     assert.equal(p.lostEvents, 0);
     assertSpansMatchGraphs(r);
+    assertSourcesDescribed(p);
     assert.ok(p.ops.length > 5);
     assert.ok(Math.abs(p.ops.reduce((s, o) => s + o.share, 0) - 1) < 1e-9);
     assert.equal(p.pairing.ops.unterminated, 0);
@@ -150,6 +168,7 @@ test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
     assert.equal(p.lostEvents, 0);
     assert.equal(p.pairing.ops.unterminated, 0);
     assertSpansMatchGraphs(r);
+    assertSourcesDescribed(p);
   });
 
   await t.test("default mode: token and graph probes always, op probes only in windows", () => {
