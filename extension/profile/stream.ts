@@ -253,6 +253,8 @@ export interface RecordBatch {
   unknown: Map<number, number>;
   /** All records, known or not, trailer excluded. */
   count: number;
+  /** Tensor names kept apart from `bytes`, by table (a recording read from a .ggmlprof container). */
+  names?: Partial<Record<TableName, (row: number) => string>>;
 }
 
 export interface LibraryInfo {
@@ -359,6 +361,8 @@ export function cString(bytes: Uint8Array, at: number, cap: number): string {
 
 /** The tensor name carried by row `row` of an OP_BEGIN, GRAPH_NODE or GRAPH_LEAF table. */
 export function tensorName(batch: RecordBatch, table: "opBegin" | "graphNode" | "graphLeaf", row: number): string {
+  const names = batch.names?.[table];
+  if (names) return names(row);
   return cString(batch.bytes, batch.tables[table].offset[row] + LAYOUTS[table].fields.name.at, NAME_CAP);
 }
 
