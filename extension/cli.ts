@@ -29,12 +29,14 @@ Record options (defaults are the probe helper's):
   --window-decodes N           default mode: llama_decode calls traced per window
   --layout-from DIR            for libraries without DWARF (stock builds): the bin/ directory of
                                a build of the same ggml with DWARF, whose layout they borrow
+  --elevation sudo|pkexec|none how the helper gets root when you are not root (default sudo;
+                               none: run it as you, for a helper given capabilities)
 
 record runs the probe helper (GGML_LENS_PROBE if set, else ggml-lens-probe next to this
 script, else bpf/build/ggml-lens-probe of the source tree) with these options, through sudo
-when not root. The program's output and the helper's progress appear as they come; a line
-summing up the profile ends the run. The exit status is the helper's: the program's own when
-it ran CMD.
+(or as --elevation says) when not root. The program's output and the helper's progress
+appear as they come; a line summing up the profile ends the run. The exit status is the
+helper's: the program's own when it ran CMD.
 
 report prints the tokens, graphs, threads, lost events and op method of the run, then one
 line per op: calls (one call is one thread running the op once), total time over threads,
@@ -48,8 +50,11 @@ class UsageError extends Error {}
 
 // ---- arguments ---------------------------------------------------------------------------
 
+type Elevation = "sudo" | "pkexec" | "none";
+
 interface RecordOptions {
   out: string;
+  elevation: Elevation;
   /** -- CMD ARGS, empty with --pid. */
   command: string[];
   /** Options for the probe helper, by flag, in the order given. */
@@ -111,7 +116,7 @@ function option(args: string[], i: number): [string, string, number] {
 }
 
 function parseRecordArgs(args: string[]): RecordOptions {
-  const o: RecordOptions = { out: defaultOutFile(new Date()), command: [], probe: new Map() };
+  const o: RecordOptions = { out: defaultOutFile(new Date()), elevation: "sudo", command: [], probe: new Map() };
   for (let i = 0; i < args.length; ) {
     if (args[i] === "--") {
       o.command = args.slice(i + 1);
@@ -120,6 +125,10 @@ function parseRecordArgs(args: string[]): RecordOptions {
     if (!args[i].startsWith("--")) throw new UsageError(`unexpected '${args[i]}': put the command to run after --`);
     const [name, value, used] = option(args, i);
     if (name === "--out") o.out = value;
+    else if (name === "--elevation") {
+      oneOf(["sudo", "pkexec", "none"])(name, value);
+      o.elevation = value as Elevation;
+    }
     else if (PROBE_OPTIONS[name]) {
       PROBE_OPTIONS[name](name, value);
       o.probe.set(name, value);
@@ -175,12 +184,12 @@ function findInPath(name: string): string | undefined {
   return dirs.map((dir) => path.join(dir, name)).find(isExecutable);
 }
 
-/** The command that runs the helper: itself as root, else through sudo. */
-function privileged(probe: string, args: string[]): [string, string[]] {
-  if (process.getuid?.() === 0) return [probe, args];
-  const sudo = findInPath("sudo");
-  if (!sudo) throw new UsageError("recording needs root (eBPF) and sudo is not installed: run ggml-lens record as root");
-  return [sudo, ["--", probe, ...args]];
+/** The command that runs the helper: itself as root or without elevation, else through sudo or pkexec. */
+function privileged(probe: string, args: string[], elevation: Elevation): [string, string[]] {
+  if (process.getuid?.() === 0 || elevation === "none") return [probe, args];
+  const elevator = findInPath(elevation);
+  if (!elevator) throw new UsageError(`recording needs root (eBPF) and ${elevation} is not installed: run ggml-lens record as root or pick another --elevation`);
+  return elevation === "sudo" ? [elevator, ["--", probe, ...args]] : [elevator, [probe, ...args]];
 }
 
 /** Runs the helper with the terminal; resolves to its exit status (128 + n when killed by signal n). */
@@ -213,8 +222,8 @@ function signalNumber(signal: NodeJS.Signals | null): number {
 
 async function record(args: string[]): Promise<number> {
   const options = parseRecordArgs(args);
-  const [command, commandArgs] = privileged(findProbe(), probeArgs(options));
-  const via = command.endsWith("sudo") ? " (through sudo)" : "";
+  const [command, commandArgs] = privileged(findProbe(), probeArgs(options), options.elevation);
+  const via = command.endsWith("sudo") || command.endsWith("pkexec") ? ` (through ${path.basename(command)})` : "";
   process.stderr.write(`ggml-lens: recording to ${options.out}${via}\n`);
   const status = await runHelper(command, commandArgs);
   let profile: Profile;
