@@ -1,0 +1,27 @@
+/** The message that brings a panel the data of a profile. No `vscode` import. */
+import * as path from "node:path";
+import type { ProfileEntry } from "../session/store";
+import type { HostMessage, PanelKind } from "../../webview/protocol";
+import { timelineData } from "./timelineData";
+import { graphData } from "./graphData";
+import { expertsData } from "./expertsData";
+import { rooflineData } from "./rooflineData";
+
+export interface PanelState {
+  /** Graph panel: the structure chosen (else the one run most). */
+  graphSignature?: string;
+}
+
+export function panelMessage(kind: PanelKind, entry: Pick<ProfileEntry, "path" | "profile" | "live">, state: PanelState = {}): HostMessage {
+  const title = path.basename(entry.path);
+  switch (kind) {
+    case "timeline":
+      return { type: "timeline", data: timelineData(entry.profile, title, entry.live) };
+    case "graph":
+      return { type: "graph", data: graphData(entry.profile, title, state.graphSignature) };
+    case "experts":
+      return { type: "experts", data: expertsData(entry.profile, title) };
+    case "roofline":
+      return { type: "roofline", data: rooflineData(entry.profile, title) };
+  }
+}
