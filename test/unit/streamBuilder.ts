@@ -63,6 +63,16 @@ export interface GraphNodeFields extends Common {
   name?: string;
 }
 
+export interface GraphLeafFields extends Common {
+  signature: bigint;
+  tensor: number;
+  ne?: number[];
+  nb?: number[];
+  type?: number;
+  consumer?: number;
+  name?: string;
+}
+
 type Fill = (view: DataView, bytes: Uint8Array) => void;
 
 export class StreamBuilder {
@@ -138,6 +148,19 @@ export class StreamBuilder {
       v.setInt32(188, c.flags ?? 0, true);
       v.setInt32(192, c.opParams0 ?? 0, true);
       b.set(new TextEncoder().encode(c.name ?? ""), 200);
+    });
+  }
+
+  /** GRAPH_LEAF (minor 2): a source of a node that the graph does not compute. */
+  graphLeaf(c: GraphLeafFields): this {
+    return this.record(13, 168, c, (v, b) => {
+      v.setBigUint64(16, c.signature, true);
+      v.setBigUint64(24, BigInt(c.tensor), true);
+      (c.ne ?? [1, 1, 1, 1]).forEach((n, i) => v.setBigInt64(32 + 8 * i, BigInt(n), true));
+      (c.nb ?? []).forEach((n, i) => v.setBigUint64(64 + 8 * i, BigInt(n), true));
+      v.setInt32(96, c.type ?? 0, true);
+      v.setInt32(100, c.consumer ?? 0, true);
+      b.set(new TextEncoder().encode(c.name ?? ""), 104);
     });
   }
 
