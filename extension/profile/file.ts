@@ -1,10 +1,12 @@
 /**
- * Profile files. For now a .ggmlprof file is the probe helper's raw stream; every reader goes
- * through loadProfile() so that the file format can change in one place.
+ * Profile files. A .ggmlprof file is either a container (format.ts, docs/ggmlprof.md: what `record`
+ * saves) or the probe helper's raw stream (old recordings, and the live file during a run); every
+ * reader goes through loadProfile() or loadRecording(), which tell them apart by their magic.
  */
-import { readFile } from "node:fs/promises";
+import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { decodeContainer, encodeContainer, isContainer, type ContainerMeta, type WriteOptions } from "./format";
 import { buildProfile, type Profile } from "./model";
-import { decodeStream, ProfileFormatError } from "./stream";
+import { decodeStream, ProfileFormatError, type DecodedStream } from "./stream";
 
 /** The file could not be read at all (missing, a directory, no permission, too large). */
 export class ProfileReadError extends Error {
@@ -25,21 +27,62 @@ function readFailure(path: string, err: NodeJS.ErrnoException): string {
   }
 }
 
-/**
- * Reads and decodes a profile file. Throws ProfileReadError when it cannot be read and
- * ProfileFormatError (message prefixed with the path) when it is not a readable profile.
- */
-export async function loadProfile(path: string): Promise<Profile> {
-  let bytes: Uint8Array;
+/** A recording as read from a file: its decoded tables, the profile built from them, its metadata. */
+export interface Recording {
+  stream: DecodedStream;
+  profile: Profile;
+  /** The container's metadata; undefined for a raw stream. */
+  meta: ContainerMeta | undefined;
+}
+
+async function readBytes(path: string): Promise<Uint8Array> {
   try {
-    bytes = await readFile(path);
+    return await readFile(path);
   } catch (err) {
     throw new ProfileReadError(readFailure(path, err as NodeJS.ErrnoException));
   }
+}
+
+function decodeAny(bytes: Uint8Array): { stream: DecodedStream; meta: ContainerMeta | undefined } {
+  if (isContainer(bytes)) return decodeContainer(bytes);
+  return { stream: decodeStream(bytes), meta: undefined };
+}
+
+/**
+ * Reads a recording. Throws ProfileReadError when the file cannot be read and ProfileFormatError
+ * (message prefixed with the path) when it is not a readable profile.
+ */
+export async function loadRecording(path: string): Promise<Recording> {
+  const bytes = await readBytes(path);
   try {
-    return buildProfile(decodeStream(bytes));
+    const { stream, meta } = decodeAny(bytes);
+    return { stream, profile: buildProfile(stream), meta };
   } catch (err) {
     if (err instanceof ProfileFormatError) throw new ProfileFormatError(`${path}: ${err.message}`);
     throw err;
   }
+}
+
+/** Reads and decodes a profile file (a container or a raw stream). */
+export async function loadProfile(path: string): Promise<Profile> {
+  return (await loadRecording(path)).profile;
+}
+
+/**
+ * Rewrites a raw stream file as a container, in place (through a temporary file, so that a failed
+ * conversion leaves the raw stream as it was). Returns the recording; a file that already is a
+ * container is left alone.
+ */
+export async function convertToContainer(path: string, options: WriteOptions): Promise<Recording> {
+  const recording = await loadRecording(path);
+  if (recording.meta) return recording;
+  const temporary = `${path}.converting`;
+  try {
+    await writeFile(temporary, encodeContainer(recording.stream, options));
+    await rename(temporary, path);
+  } catch (err) {
+    await rm(temporary, { force: true });
+    throw err;
+  }
+  return recording;
 }
