@@ -208,7 +208,65 @@ export function typeName(header: HeaderInfo, type: number): string {
 /** Nearest-rank percentile of ascending values (q in 0..1); 0 for none. */
 export function percentile(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+  return sorted[rankOf(sorted.length, q)];
+}
+
+/** Index of the nearest-rank q-percentile among n ascending values. */
+function rankOf(n: number, q: number): number {
+  return Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1));
+}
+
+/**
+ * Nearest-rank percentiles of unsorted values, for ascending qs: each value found by selection, not
+ * a full sort (a sort of a typed array costs n log n compares of boxed numbers). Reorders `values`.
+ */
+export function percentilesOf(values: Float64Array, qs: number[]): number[] {
+  let from = 0;
+  return qs.map((q) => {
+    if (values.length === 0) return 0;
+    const rank = rankOf(values.length, q);
+    const value = selectRank(values, rank, Math.min(from, rank));
+    from = rank;
+    return value;
+  });
+}
+
+/**
+ * The value of rank k (0-based, ascending) among values[from..]: a quickselect with a median-of-3
+ * pivot that leaves values[from..] partitioned around k. Ties on both sides of the pivot keep it
+ * linear on repeated values; an input that defeats the pivot falls back to sorting what is left.
+ */
+export function selectRank(values: Float64Array, k: number, from = 0): number {
+  let lo = from;
+  let hi = values.length - 1;
+  let rounds = 2 * Math.ceil(Math.log2(values.length - from + 1)) + 8;
+  while (hi > lo) {
+    if (rounds-- === 0) {
+      values.subarray(lo, hi + 1).sort();
+      return values[k];
+    }
+    const pivot = medianOf3(values[lo], values[(lo + hi) >>> 1], values[hi]);
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (values[i] < pivot) i++;
+      while (values[j] > pivot) j--;
+      if (i <= j) {
+        const t = values[i];
+        values[i++] = values[j];
+        values[j--] = t;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return values[k];
+  }
+  return values[k];
+}
+
+function medianOf3(a: number, b: number, c: number): number {
+  if (a < b) return b < c ? b : a < c ? c : a;
+  return a < c ? a : b < c ? c : b;
 }
 
 export function buildProfile(stream: DecodedStream): Profile {
@@ -263,7 +321,30 @@ interface Pairs {
   begin: Uint32Array;
   end: Int32Array;
   endNs: Float64Array;
+  /** Thread lane of each pair (index in `lanes`). */
+  lane: Uint32Array;
+  /** Thread id of each lane, in order of first appearance. */
+  lanes: number[];
   counts: PairingCounts;
+}
+
+/** Lanes scanned linearly before the map is asked: most runs have a few threads, and records alternate between them. */
+const LINEAR_LANES = 8;
+
+/** Numbers the thread ids of a stream 0, 1, 2, ... in order of first appearance. */
+class LaneNumbers {
+  readonly tids: number[] = [];
+  private readonly index = new Map<number, number>();
+
+  of(tid: number): number {
+    const tids = this.tids;
+    const scan = Math.min(tids.length, LINEAR_LANES);
+    for (let lane = 0; lane < scan; lane++) if (tids[lane] === tid) return lane;
+    const lane = this.index.get(tid);
+    if (lane !== undefined) return lane;
+    this.index.set(tid, tids.length);
+    return tids.push(tid) - 1;
+  }
 }
 
 /** Times at which op tracing was switched off, ascending. */
@@ -283,52 +364,63 @@ function windowEndedBetween(ends: Float64Array, from: number, to: number): boole
   return lo < ends.length && ends[lo] <= to;
 }
 
+function emptyPairs(capacity: number): Pairs {
+  return {
+    count: 0,
+    begin: new Uint32Array(capacity),
+    end: new Int32Array(capacity),
+    endNs: new Float64Array(capacity),
+    lane: new Uint32Array(capacity),
+    lanes: [],
+    counts: { paired: 0, unterminated: 0, unmatchedEnds: 0, openAtEnd: 0, cutByWindow: 0 },
+  };
+}
+
 /**
  * Pairs each begin with the next end on the same thread, in stream order; a begin followed by
  * another begin on its thread is closed at the new begin and counted unterminated, unless tracing
  * was switched off in between (`windowOffs`): then the open begin is dropped.
  */
 function pairByThread(begins: Side, ends: Side, windowOffs: Float64Array = new Float64Array(0)): Pairs {
-  const pairs: Pairs = {
-    count: 0,
-    begin: new Uint32Array(begins.count),
-    end: new Int32Array(begins.count),
-    endNs: new Float64Array(begins.count),
-    counts: { paired: 0, unterminated: 0, unmatchedEnds: 0, openAtEnd: 0, cutByWindow: 0 },
+  const pairs = emptyPairs(begins.count);
+  const { counts } = pairs;
+  const close = (b: number, e: number, endNs: number, lane: number): void => {
+    const n = pairs.count++;
+    pairs.begin[n] = b;
+    pairs.end[n] = e;
+    pairs.endNs[n] = endNs;
+    pairs.lane[n] = lane;
   };
-  const close = (b: number, e: number, endNs: number): void => {
-    pairs.begin[pairs.count] = b;
-    pairs.end[pairs.count] = e;
-    pairs.endNs[pairs.count++] = endNs;
-  };
-  const lanes = new Map<number, number>();
-  const laneOf = (tid: number): number => lanes.get(tid) ?? lanes.set(tid, lanes.size).size - 1;
+  const lanes = new LaneNumbers();
   /** Open begin row per thread lane, -1 when none. */
   const open: number[] = [];
-  const [bOffset, bTid, bTs] = [begins.offset, begins.tid, begins.ts];
-  const [eOffset, eTid, eTs] = [ends.offset, ends.tid, ends.ts];
-  for (let b = 0, e = 0; b < begins.count || e < ends.count; ) {
-    if (e >= ends.count || (b < begins.count && bOffset[b] < eOffset[e])) {
-      const lane = laneOf(bTid[b]);
-      const previous = open[lane] ?? -1;
-      if (previous >= 0 && windowEndedBetween(windowOffs, bTs[previous], bTs[b])) pairs.counts.cutByWindow++;
+  const [bOffset, bTid, bTs, bCount] = [begins.offset, begins.tid, begins.ts, begins.count];
+  const [eOffset, eTid, eTs, eCount] = [ends.offset, ends.tid, ends.ts, ends.count];
+  for (let b = 0, e = 0; b < bCount || e < eCount; ) {
+    if (e >= eCount || (b < bCount && bOffset[b] < eOffset[e])) {
+      const lane = lanes.of(bTid[b]);
+      if (lane === open.length) open.push(-1);
+      const previous = open[lane];
+      if (previous >= 0 && windowEndedBetween(windowOffs, bTs[previous], bTs[b])) counts.cutByWindow++;
       else if (previous >= 0) {
-        close(previous, -1, bTs[b]);
-        pairs.counts.unterminated++;
+        close(previous, -1, bTs[b], lane);
+        counts.unterminated++;
       }
       open[lane] = b++;
     } else {
-      const lane = laneOf(eTid[e]);
-      if ((open[lane] ?? -1) < 0) pairs.counts.unmatchedEnds++;
+      const lane = lanes.of(eTid[e]);
+      if (lane === open.length) open.push(-1);
+      if (open[lane] < 0) counts.unmatchedEnds++;
       else {
-        close(open[lane], e, eTs[e]);
+        close(open[lane], e, eTs[e], lane);
         open[lane] = -1;
-        pairs.counts.paired++;
+        counts.paired++;
       }
       e++;
     }
   }
-  pairs.counts.openAtEnd = open.filter((row) => row >= 0).length;
+  pairs.lanes = lanes.tids;
+  counts.openAtEnd = open.filter((row) => row >= 0).length;
   return pairs;
 }
 
@@ -484,42 +576,55 @@ function graphNode(stream: DecodedStream, header: HeaderInfo, i: number): GraphN
 
 /** Finds the op of a tensor: in the graph computing at a given time, else in any graph seen. */
 class NodeIndex {
-  private readonly bySignature = new Map<bigint, Map<number, number>>();
+  /** Node row of each tensor, per graph structure (numbered in order of their first GRAPH_NODE). */
+  private readonly byStructure: Map<number, number>[] = [];
   private readonly anyGraph = new Map<number, number>();
   private readonly graphStarts: Float64Array;
-  private readonly graphSignatures: bigint[];
+  /** Structure number of each graph run, in order of start; -1 when its structure was not recorded. */
+  private readonly graphStructures: Int32Array;
+  /** The graph run found last: the spans of a thread come in time order, so it often holds the next one too. */
+  private last = 0;
 
   constructor(private readonly stream: DecodedStream) {
     const nodes = stream.tables.graphNode;
+    const numbers = new Map<bigint, number>();
     for (let i = 0; i < nodes.count; i++) {
-      const byTensor = this.bySignature.get(nodes.signature[i]) ?? new Map<number, number>();
-      byTensor.set(nodes.tensor[i], i);
-      this.bySignature.set(nodes.signature[i], byTensor);
+      let structure = numbers.get(nodes.signature[i]);
+      if (structure === undefined) {
+        structure = this.byStructure.push(new Map()) - 1;
+        numbers.set(nodes.signature[i], structure);
+      }
+      this.byStructure[structure].set(nodes.tensor[i], i);
       this.anyGraph.set(nodes.tensor[i], i);
     }
     const begins = stream.tables.graphBegin;
     const order = Array.from({ length: begins.count }, (_, i) => i).sort((a, b) => begins.ts[a] - begins.ts[b]);
     this.graphStarts = Float64Array.from(order, (i) => begins.ts[i]);
-    this.graphSignatures = order.map((i) => begins.signature[i]);
+    this.graphStructures = Int32Array.from(order, (i) => numbers.get(begins.signature[i]) ?? -1);
   }
 
   /** The op value of `tensor` at time `ts`, or undefined. */
   opOf(tensor: number, ts: number): number | undefined {
     const graph = this.graphAt(ts);
-    const row = (graph === undefined ? undefined : this.bySignature.get(graph)?.get(tensor)) ?? this.anyGraph.get(tensor);
+    const structure = graph < 0 ? -1 : this.graphStructures[graph];
+    const row = (structure < 0 ? undefined : this.byStructure[structure].get(tensor)) ?? this.anyGraph.get(tensor);
     return row === undefined ? undefined : this.stream.tables.graphNode.op[row];
   }
 
-  /** Signature of the last graph started at or before `ts`. */
-  private graphAt(ts: number): bigint | undefined {
+  /** Index of the last graph run started at or before `ts`, -1 when none. */
+  private graphAt(ts: number): number {
+    const starts = this.graphStarts;
+    const last = this.last;
+    if (last < starts.length && starts[last] <= ts && (last + 1 === starts.length || starts[last + 1] > ts)) return last;
     let lo = 0;
-    let hi = this.graphStarts.length;
+    let hi = starts.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.graphStarts[mid] <= ts) lo = mid + 1;
+      if (starts[mid] <= ts) lo = mid + 1;
       else hi = mid;
     }
-    return lo > 0 ? this.graphSignatures[lo - 1] : undefined;
+    this.last = Math.max(0, lo - 1);
+    return lo - 1;
   }
 }
 
@@ -529,21 +634,30 @@ class NodeIndex {
 class LabelTable {
   readonly list: OpLabel[] = [];
   private readonly index = new Map<string, number>();
+  /** Labels of plain (not fused) ops, by op value: the common case, without a string key. */
+  private readonly plain: number[] = [];
+  /** Labels of fused groups, by first op value, then second op value ("" when unknown). */
+  private readonly fused = new Map<number, Map<number | "", number>>();
 
   constructor(
     private readonly header: HeaderInfo,
     private readonly nodes: NodeIndex,
   ) {}
 
-  /** Labels of plain (not fused) ops, by op value: the common case, without a string key. */
-  private readonly plain: number[] = [];
-
   /** Label of an OP_BEGIN: its op, or "FIRST+SECOND" for a fused group whose second op is known. */
   of(op: number, flags: number, tensor2: number, ts: number): number {
     if ((flags & OpFlags.Fused) === 0) return (this.plain[op] ??= this.intern(opName(this.header, op), op, false));
-    const second = tensor2 !== 0 ? this.nodes.opOf(tensor2, ts) : undefined;
+    const second = (tensor2 !== 0 ? this.nodes.opOf(tensor2, ts) : undefined) ?? "";
+    let bySecond = this.fused.get(op);
+    if (bySecond === undefined) this.fused.set(op, (bySecond = new Map()));
+    let label = bySecond.get(second);
+    if (label === undefined) bySecond.set(second, (label = this.fusedLabel(op, second)));
+    return label;
+  }
+
+  private fusedLabel(op: number, second: number | ""): number {
     const first = opName(this.header, op);
-    return this.intern(second === undefined ? first : `${first}+${opName(this.header, second)}`, op, true);
+    return this.intern(second === "" ? first : `${first}+${opName(this.header, second)}`, op, true);
   }
 
   private intern(name: string, op: number, fused: boolean): number {
@@ -559,7 +673,7 @@ class LabelTable {
 
 function opSpans(stream: DecodedStream, pairs: Pairs, labels: LabelTable): OpSpans {
   const { tid, ts, op, flags, tensor2 } = stream.tables.opBegin;
-  const order = byThread(tid, pairs);
+  const order = byThread(pairs);
   const spans: OpSpans = {
     count: pairs.count,
     tid: new Uint32Array(pairs.count),
@@ -584,28 +698,22 @@ function opSpans(stream: DecodedStream, pairs: Pairs, labels: LabelTable): OpSpa
   return spans;
 }
 
-/** Pair indices grouped by thread (ascending tid), in begin order within a thread (a counting sort). */
-function byThread(tids: Uint32Array, pairs: Pairs): Uint32Array {
-  const pairOfBegin = new Int32Array(tids.length).fill(-1);
-  const perThread = new Map<number, number>();
-  for (let p = 0; p < pairs.count; p++) {
-    const tid = tids[pairs.begin[p]];
-    pairOfBegin[pairs.begin[p]] = p;
-    perThread.set(tid, (perThread.get(tid) ?? 0) + 1);
-  }
-  const next = new Map<number, number>();
+/**
+ * Pair indices grouped by thread (ascending tid), in begin order within a thread: a counting sort
+ * by lane (a lane's pairs close in the order they began).
+ */
+function byThread(pairs: Pairs): Uint32Array {
+  const perLane = new Uint32Array(pairs.lanes.length);
+  for (let p = 0; p < pairs.count; p++) perLane[pairs.lane[p]]++;
+  const next = new Uint32Array(pairs.lanes.length);
+  const lanesByTid = pairs.lanes.map((tid, lane) => ({ tid, lane })).sort((a, b) => a.tid - b.tid);
   let at = 0;
-  for (const tid of [...perThread.keys()].sort((a, b) => a - b)) {
-    next.set(tid, at);
-    at += perThread.get(tid) ?? 0;
+  for (const { lane } of lanesByTid) {
+    next[lane] = at;
+    at += perLane[lane];
   }
   const order = new Uint32Array(pairs.count);
-  for (let row = 0; row < tids.length; row++) {
-    if (pairOfBegin[row] < 0) continue;
-    const slot = next.get(tids[row]) ?? 0;
-    order[slot] = pairOfBegin[row];
-    next.set(tids[row], slot + 1);
-  }
+  for (let p = 0; p < pairs.count; p++) order[next[pairs.lane[p]]++] = p;
   return order;
 }
 
@@ -622,23 +730,24 @@ function threadLanes(spans: OpSpans): ThreadLane[] {
 // ---- aggregates --------------------------------------------------------------------------
 
 function opStats(spans: OpSpans, lanes: ThreadLane[], labels: OpLabel[], ends: RecordTables["opEnd"]): OpStat[] {
-  const durations = durationsByLabel(spans, labels.length);
+  const { durations, sums } = durationsByLabel(spans, labels.length);
   const counters = countersByLabel(spans, labels.length, ends);
   const threads = threadsByLabel(spans, lanes, labels.length);
-  const total = durations.reduce((sum, d) => sum + d.reduce((a, b) => a + b, 0), 0);
+  let total = 0;
+  for (const sum of sums) total += sum;
   const stats = labels.map((label, i) => {
-    const sorted = durations[i].sort();
-    const sum = sorted.reduce((a, b) => a + b, 0);
+    const calls = durations[i].length;
+    const [p50, p99] = percentilesOf(durations[i], [0.5, 0.99]);
     return {
       op: label.name,
       fused: label.fused,
-      calls: sorted.length,
+      calls,
       threads: threads[i],
-      total_ns: sum,
-      share: total > 0 ? sum / total : 0,
-      mean_ns: sorted.length ? sum / sorted.length : 0,
-      p50_ns: percentile(sorted, 0.5),
-      p99_ns: percentile(sorted, 0.99),
+      total_ns: sums[i],
+      share: total > 0 ? sums[i] / total : 0,
+      mean_ns: calls ? sums[i] / calls : 0,
+      p50_ns: p50,
+      p99_ns: p99,
       counters: counters[i],
     };
   });
@@ -653,29 +762,34 @@ function countersByLabel(spans: OpSpans, nLabels: number, ends: RecordTables["op
     involuntary_switches: 0,
     cpu_ns: 0,
   }));
+  const { minFlt, majFlt, nvcsw, nivcsw, cpuNs } = ends;
   for (let s = 0; s < spans.count; s++) {
     const e = spans.endRow[s];
     if (e < 0) continue;
     const sum = sums[spans.label[s]];
-    sum.minor_faults += ends.minFlt[e];
-    sum.major_faults += ends.majFlt[e];
-    sum.voluntary_switches += ends.nvcsw[e];
-    sum.involuntary_switches += ends.nivcsw[e];
-    sum.cpu_ns += ends.cpuNs[e];
+    sum.minor_faults += minFlt[e];
+    sum.major_faults += majFlt[e];
+    sum.voluntary_switches += nvcsw[e];
+    sum.involuntary_switches += nivcsw[e];
+    sum.cpu_ns += cpuNs[e];
   }
   return sums;
 }
 
-function durationsByLabel(spans: OpSpans, nLabels: number): Float64Array[] {
+/** Each label's span durations (in span order) and their sum. */
+function durationsByLabel(spans: OpSpans, nLabels: number): { durations: Float64Array[]; sums: Float64Array } {
   const counts = new Uint32Array(nLabels);
   for (let s = 0; s < spans.count; s++) counts[spans.label[s]]++;
   const durations = Array.from(counts, (n) => new Float64Array(n));
+  const sums = new Float64Array(nLabels);
   const filled = new Uint32Array(nLabels);
   for (let s = 0; s < spans.count; s++) {
     const label = spans.label[s];
-    durations[label][filled[label]++] = spans.endNs[s] - spans.startNs[s];
+    const duration = spans.endNs[s] - spans.startNs[s];
+    durations[label][filled[label]++] = duration;
+    sums[label] += duration;
   }
-  return durations;
+  return { durations, sums };
 }
 
 function threadsByLabel(spans: OpSpans, lanes: ThreadLane[], nLabels: number): Uint32Array {
