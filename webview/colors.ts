@@ -8,8 +8,22 @@ export function categoryColor(i: number): string {
   return `hsl(${Math.round((i * 137.508) % 360)}, 55%, 55%)`;
 }
 
-/** A theme colour by its --vscode-* variable name (without the dashes), or `fallback`. */
+const cache = new Map<string, string>();
+let watching = false;
+
+/**
+ * A theme colour by its --vscode-* variable name (without the dashes), or `fallback`. Read once and
+ * kept until VS Code changes the theme (it rewrites the body's class and style then).
+ */
 export function themeColor(name: string, fallback: string): string {
-  const value = getComputedStyle(document.body).getPropertyValue(`--vscode-${name}`).trim();
-  return value || fallback;
+  if (!watching) {
+    new MutationObserver(() => cache.clear()).observe(document.body, { attributes: true, attributeFilter: ["class", "style"] });
+    watching = true;
+  }
+  let value = cache.get(name);
+  if (value === undefined) {
+    value = getComputedStyle(document.body).getPropertyValue(`--vscode-${name}`).trim() || fallback;
+    cache.set(name, value);
+  }
+  return value;
 }

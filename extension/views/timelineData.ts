@@ -138,7 +138,8 @@ export function tracingGaps(profile: Profile, origin: number, endNs: number): In
     else if (profile.windows.on[i] !== 0 && start.length > end.length) end.push(ts);
   }
   if (start.length > end.length) end.push(endNs);
-  return { start: Float64Array.from(start), end: Float64Array.from(end) };
+  const kept = start.map((_, i) => i).filter((i) => end[i] > start[i]);
+  return { start: Float64Array.from(kept, (i) => start[i]), end: Float64Array.from(kept, (i) => end[i]) };
 }
 
 /** First and last time of anything recorded (absolute ns); [0, 0] for an empty profile. */

@@ -84,6 +84,17 @@ export function lowerBound(a: ArrayLike<number>, value: number, lo = 0, hi = a.l
   return lo;
 }
 
+/** lowerBound for a value expected near lo: doubles the step from lo, then bisects (O(log distance)). */
+export function gallopLowerBound(a: ArrayLike<number>, value: number, lo: number, hi: number): number {
+  let step = 1;
+  let from = lo;
+  while (from + step < hi && a[from + step] < value) {
+    from += step;
+    step *= 2;
+  }
+  return lowerBound(a, value, from, Math.min(hi, from + step + 1));
+}
+
 /** First index in [lo, hi) with a[i] > value (hi when none). */
 export function upperBound(a: ArrayLike<number>, value: number, lo = 0, hi = a.length): number {
   while (lo < hi) {
@@ -140,7 +151,7 @@ export function layoutLane(lane: LaneSource, view: Viewport, out: DrawList, minP
     if (column >= view.width) break;
     const columnStart = view.t0 + column / k;
     const columnEnd = view.t0 + (column + 1) / k;
-    const j = Math.max(i + 1, lowerBound(start, columnEnd, i, last));
+    const j = Math.max(i + 1, gallopLowerBound(start, columnEnd, i, last));
     const covered =
       cumulative[j - lane.first] -
       cumulative[i - lane.first] -

@@ -25,6 +25,7 @@ const STATE_COLORS: Record<ThreadState, string> = {
   [ThreadState.Runnable]: "#edc948",
   [ThreadState.Sleeping]: "#7f7f7f",
 };
+const ALPHA_LEVELS = 8;
 const STATE_NAMES = ["running", "runnable", "sleeping"];
 
 interface Row {
@@ -217,18 +218,28 @@ export class TimelineView {
     canvas.dataset.frames = String(Number(canvas.dataset.frames ?? 0) + 1);
   }
 
+  /**
+   * Draws a row's rectangles grouped by colour and opacity (8 levels), so that a zoomed-out frame
+   * changes the fill style once per group instead of once per rectangle.
+   */
   private drawRow(ctx: CanvasRenderingContext2D, row: Row): void {
     const list = this.drawList;
     list.clear();
     layoutLane(row.source, { t0: this.scale.t0, t1: this.scale.t1, width: this.scale.width }, list, row.kind === "spans" ? 1 : 0.5);
-    let style = "";
+    const keys = new Int32Array(list.length);
     for (let k = 0; k < list.length; k++) {
-      const color = this.colorOf(row, list.category[k]);
-      if (color !== style) ctx.fillStyle = style = color;
-      ctx.globalAlpha = list.alpha[k];
+      keys[k] = list.category[k] * (ALPHA_LEVELS + 1) + Math.max(1, Math.round(list.alpha[k] * ALPHA_LEVELS));
+    }
+    const order = Uint32Array.from(keys.keys()).sort((a, b) => keys[a] - keys[b]);
+    let key = -1;
+    for (const k of order) {
+      if (keys[k] !== key) {
+        key = keys[k];
+        ctx.fillStyle = this.colorOf(row, Math.floor(key / (ALPHA_LEVELS + 1)));
+        ctx.globalAlpha = (key % (ALPHA_LEVELS + 1)) / ALPHA_LEVELS;
+      }
       // A 1 px gap between neighbouring spans wide enough to show one.
-      const w = list.row[k] >= 0 && list.w[k] > 4 ? list.w[k] - 1 : list.w[k];
-      ctx.fillRect(list.x[k], row.y, w, row.h);
+      ctx.fillRect(list.x[k], row.y, list.row[k] >= 0 && list.w[k] > 4 ? list.w[k] - 1 : list.w[k], row.h);
     }
     ctx.globalAlpha = 1;
   }

@@ -1,0 +1,116 @@
+/**
+ * The GGML Lens side bar: the runs of this window and the saved profiles (select one to show it
+ * everywhere), and the selected run's op table sorted by cost.
+ */
+import * as path from "node:path";
+import * as vscode from "vscode";
+import type { OpStat } from "../profile/model";
+import type { ProfileEntry, ProfileStore } from "../session/store";
+import { OPEN_TIMELINE, SHOW_OP_BREAKDOWN } from "./codeLens";
+import { breakdownMarkdown, displayName, formatDuration, formatShare, numberFormat } from "./opCosts";
+
+export const SELECT_RUN = "ggmlLens.selectRun";
+export const OPEN_PROFILE = "ggmlLens.openProfile";
+
+type RunItem = { kind: "run"; entry: ProfileEntry } | { kind: "saved"; file: string };
+
+/** Runs of the window (live first) and saved profiles not opened yet. */
+export class RunsView implements vscode.TreeDataProvider<RunItem>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<RunItem | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly subscription: vscode.Disposable;
+
+  constructor(
+    private readonly store: ProfileStore,
+    private readonly savedFiles: () => Promise<string[]>,
+  ) {
+    this.subscription = store.onDidChange(() => this.changed.fire(undefined));
+  }
+
+  refresh(): void {
+    this.changed.fire(undefined);
+  }
+
+  async getChildren(): Promise<RunItem[]> {
+    const entries = this.store.all.sort((a, b) => Number(b.live) - Number(a.live));
+    const open = new Set(entries.map((e) => e.path));
+    const saved = (await this.savedFiles()).filter((file) => !open.has(file));
+    return [...entries.map((entry): RunItem => ({ kind: "run", entry })), ...saved.map((file): RunItem => ({ kind: "saved", file }))];
+  }
+
+  getTreeItem(item: RunItem): vscode.TreeItem {
+    if (item.kind === "saved") {
+      const tree = new vscode.TreeItem(path.basename(item.file));
+      tree.description = "saved";
+      tree.tooltip = item.file;
+      tree.iconPath = new vscode.ThemeIcon("file");
+      tree.command = { title: "Open", command: OPEN_PROFILE, arguments: [vscode.Uri.file(item.file)] };
+      return tree;
+    }
+    const { entry } = item;
+    const selected = this.store.selected?.path === entry.path;
+    const tree = new vscode.TreeItem(path.basename(entry.path));
+    const p = entry.profile;
+    tree.description = `${entry.live ? "recording · " : ""}${p.tokens.tokens} tokens · ${p.header.mode || "?"}${selected ? " · shown" : ""}`;
+    tree.tooltip = `${entry.path}\n${p.header.target.argv.join(" ") || p.header.target.exe}`;
+    tree.iconPath = new vscode.ThemeIcon(entry.live ? "record" : selected ? "pass-filled" : "circle-large-outline");
+    tree.command = { title: "Show", command: SELECT_RUN, arguments: [entry.path] };
+    return tree;
+  }
+
+  dispose(): void {
+    this.subscription.dispose();
+    this.changed.dispose();
+  }
+}
+
+/** The selected run's ops, most time first. */
+export class OpsView implements vscode.TreeDataProvider<OpStat>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<OpStat | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly subscription: vscode.Disposable;
+
+  constructor(private readonly store: ProfileStore) {
+    this.subscription = store.onDidChange(() => this.changed.fire(undefined));
+  }
+
+  getChildren(): OpStat[] {
+    return [...(this.store.selected?.profile.ops ?? [])].sort((a, b) => b.total_ns - a.total_ns);
+  }
+
+  getTreeItem(stat: OpStat): vscode.TreeItem {
+    const tree = new vscode.TreeItem(displayName(stat));
+    tree.description = `${formatShare(stat.share)} · ${numberFormat.format(stat.calls)} calls · ${formatDuration(stat.mean_ns)} avg`;
+    const profile = this.store.selected?.profile;
+    if (profile) tree.tooltip = new vscode.MarkdownString(breakdownMarkdown(profile, stat));
+    tree.command = { title: "Open", command: OP_CLICKED, arguments: [{ op: stat.op }] };
+    return tree;
+  }
+
+  dispose(): void {
+    this.subscription.dispose();
+    this.changed.dispose();
+  }
+}
+
+/** An op chosen in the table: the timeline filtered to it when the timeline exists, else its breakdown. */
+const OP_CLICKED = "ggmlLens.opClicked";
+
+export async function openOp(args: { op: string }): Promise<void> {
+  const commands = await vscode.commands.getCommands(true);
+  await vscode.commands.executeCommand(commands.includes(OPEN_TIMELINE) ? OPEN_TIMELINE : SHOW_OP_BREAKDOWN, args);
+}
+
+export function registerSideBar(store: ProfileStore, savedFiles: () => Promise<string[]>): vscode.Disposable[] {
+  const runs = new RunsView(store, savedFiles);
+  const ops = new OpsView(store);
+  return [
+    runs,
+    ops,
+    vscode.window.registerTreeDataProvider("ggmlLens.runs", runs),
+    vscode.window.registerTreeDataProvider("ggmlLens.ops", ops),
+    vscode.commands.registerCommand(SELECT_RUN, (file: string) => store.select(file)),
+    vscode.commands.registerCommand(OP_CLICKED, openOp),
+    vscode.commands.registerCommand("ggmlLens.refreshRuns", () => runs.refresh()),
+  ];
+}

@@ -1,0 +1,222 @@
+/**
+ * Timeline panel benchmark in Chromium (playwright-core, the system /usr/bin/chromium): the panel's
+ * page (its HTML, CSP and bundle) on a synthetic profile of N op spans built as a real stream
+ * (test/unit/streamBuilder.ts) and read by the real decoder, profile model and panel data code.
+ *
+ *   node --import tsx scripts/bench/webview.ts [--spans 1000000] [--runs 5] [--out bench/webview-results.md]
+ *   node --import tsx scripts/bench/webview.ts --profile F.ggmlprof --screenshot out.png   (look at one)
+ *
+ * Per run (a fresh page): first paint = from posting the host message to the end of the first frame
+ * drawn; then 120 zoom and pan steps (wheel in and out at several places, shift+wheel, keys), each
+ * timed as the main thread's work for it (event handler + the frame callback that drew + flushing
+ * the canvas with getImageData); memory = the page's JS heap after a GC.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { chromium, type Page } from "playwright-core";
+import { loadProfile } from "../../extension/profile/file";
+import { buildProfile, type Profile } from "../../extension/profile/model";
+import { decodeStream } from "../../extension/profile/stream";
+import { timelineData } from "../../extension/views/timelineData";
+import { DEFAULT_HEADER, StreamBuilder } from "../../test/unit/streamBuilder";
+import type { HostMessage } from "../../webview/protocol";
+import { serveWebviewPage } from "./webviewPage";
+import { describe, spread } from "./stats";
+
+const REPO = path.resolve(__dirname, "..", "..");
+
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/** llama-like decode calls on 2 threads: per call one graph of `nodes` ops, 1-20 µs each, a few sched events. */
+export function syntheticProfile(spans: number, nodes = 130): Profile {
+  const ops = ["NONE", "GET_ROWS", "RMS_NORM", "MUL", "MUL_MAT", "ROPE", "ADD", "SOFT_MAX", "GLU", "SET_ROWS", "FLASH_ATTN_EXT"];
+  const b = new StreamBuilder({ ...DEFAULT_HEADER, ops });
+  const signature = 0x5151n;
+  for (let i = 0; i < nodes; i++) b.graphNode({ tid: 1, ts: 0, signature, tensor: 0x10000 + i * 0x100, src: i ? [0x10000 + (i - 1) * 0x100] : [], index: i, op: 1 + (i % (ops.length - 1)), ne: [256, 1, 1, 1], name: `node-${i % 4}-${i}` });
+  let ts = 1_000_000;
+  let seed = 7;
+  const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (let made = 0; made < spans; ) {
+    b.decodeBegin({ tid: 1, ts, nTokens: made === 0 ? 9 : 1 });
+    b.graphBegin({ tid: 1, ts: ts + 500, signature, nNodes: nodes });
+    b.sched({ tid: 2, ts: ts + 600, kind: 4 }).sched({ tid: 2, ts: ts + 900, kind: 3 });
+    let t = ts + 1000;
+    for (let i = 0; i < nodes && made < spans; i++) {
+      const duration = 1000 + Math.floor(random() * 19000);
+      for (const tid of [1, 2]) {
+        if (made >= spans) break;
+        const tensor = 0x10000 + i * 0x100;
+        b.opBegin({ tid, ts: t, tensor, op: 1 + (i % (ops.length - 1)) });
+        b.opEnd({ tid, ts: t + duration - (tid === 2 ? 200 : 0), tensor, cpuNs: duration - 300, minFlt: i % 3 });
+        made++;
+      }
+      t += duration + 300;
+    }
+    b.sched({ tid: 2, ts: t + 100, kind: 1 });
+    b.graphEnd({ tid: 1, ts: t + 200 });
+    b.decodeEnd({ tid: 1, ts: t + 400 });
+    ts = t + 5000;
+  }
+  b.trailer({ hits: {}, lost: {}, exit_status: 0, windows: 0, duration_ns: ts }, ts + 1);
+  return buildProfile(decodeStream(b.bytes()));
+}
+
+async function firstPaint(page: Page): Promise<number> {
+  return page.evaluate(async () => {
+    const canvas = document.querySelector<HTMLCanvasElement>(".timeline-canvas")!;
+    const before = Number(canvas.dataset.frames ?? 0);
+    const t0 = performance.now();
+    (window as unknown as { ggmlLensPost(): void }).ggmlLensPost();
+    for (;;) {
+      await new Promise((resolve) => requestAnimationFrame(resolve));
+      if (Number(canvas.dataset.frames ?? 0) > before) break;
+    }
+    canvas.getContext("2d")!.getImageData(0, 0, 1, 1);
+    return performance.now() - t0;
+  });
+}
+
+/**
+ * Main-thread work of 120 zoom/pan steps (ms): the input event's handler, the animation-frame
+ * callbacks it requested (the draw), and flushing the canvas. Waiting for the display's next frame
+ * is not counted: it is idle time.
+ */
+async function zoomPanFrames(page: Page): Promise<number[]> {
+  return page.evaluate(async () => {
+    const canvas = document.querySelector<HTMLCanvasElement>(".timeline-canvas")!;
+    const rect = canvas.getBoundingClientRect();
+    const nextFrame = window.requestAnimationFrame.bind(window);
+    let work = 0;
+    window.requestAnimationFrame = (callback) =>
+      nextFrame((time) => {
+        const t0 = performance.now();
+        callback(time);
+        work += performance.now() - t0;
+      });
+    const times: number[] = [];
+    const step = async (event: Event): Promise<void> => {
+      await new Promise((resolve) => nextFrame(resolve));
+      const frames = Number(canvas.dataset.frames ?? 0);
+      work = 0;
+      const t0 = performance.now();
+      canvas.dispatchEvent(event);
+      work += performance.now() - t0;
+      while (Number(canvas.dataset.frames ?? 0) === frames) await new Promise((resolve) => nextFrame(resolve));
+      const t1 = performance.now();
+      canvas.getContext("2d")!.getImageData(0, 0, 1, 1);
+      times.push(work + performance.now() - t1);
+    };
+    const wheel = (x: number, deltaY: number, shiftKey = false): WheelEvent =>
+      new WheelEvent("wheel", { deltaY, shiftKey, clientX: rect.left + x, clientY: rect.top + 40, bubbles: true, cancelable: true });
+    for (let i = 0; i < 40; i++) await step(wheel(rect.width * ((i % 7) / 7 + 0.05), -120));
+    for (let i = 0; i < 20; i++) await step(wheel(0, i % 2 ? 200 : -200, true));
+    for (let i = 0; i < 40; i++) await step(wheel(rect.width * ((i % 5) / 5 + 0.1), 120));
+    for (const key of ["w", "w", "d", "d", "a", "s", "ArrowRight", "ArrowLeft", "w", "s", "d", "a", "+", "-", "d", "a", "w", "s", "0", "w"]) {
+      await step(new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true }));
+    }
+    window.requestAnimationFrame = nextFrame;
+    return times;
+  });
+}
+
+async function heapMb(page: Page): Promise<number> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("HeapProfiler.collectGarbage");
+  const { usedSize } = await cdp.send("Runtime.getHeapUsage");
+  await cdp.detach();
+  return usedSize / 2 ** 20;
+}
+
+function p95(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)];
+}
+
+interface Run {
+  firstPaintMs: number;
+  framesP95Ms: number;
+  framesMedianMs: number;
+  heapMb: number;
+}
+
+async function main(): Promise<void> {
+  const spans = Number(option("spans") ?? 1_000_000);
+  const runs = Number(option("runs") ?? 5);
+  const profileFile = option("profile");
+  const screenshot = option("screenshot");
+  const t0 = performance.now();
+  const profile = profileFile ? await loadProfile(profileFile) : syntheticProfile(spans);
+  const built = performance.now();
+  const message: HostMessage = { type: "timeline", data: timelineData(profile, profileFile ? path.basename(profileFile) : `synthetic ${spans} spans`, false) };
+  const prepared = performance.now();
+  console.log(`profile: ${profile.spans.count} spans (built in ${(built - t0).toFixed(0)} ms); panel data in ${(prepared - built).toFixed(0)} ms`);
+  const server = await serveWebviewPage(REPO, "timeline", message);
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-bench-chromium-"));
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu"], env: { ...process.env, HOME: home } });
+  const results: Run[] = [];
+  try {
+    for (let run = 0; run < (screenshot ? 1 : runs); run++) {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      // tsx (esbuild keepNames) wraps the named functions of page.evaluate callbacks in __name().
+      await page.addInitScript("globalThis.__name = (f) => f");
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+      await page.goto(server.url);
+      await page.evaluate(() => (window as unknown as { ggmlLensLoaded: Promise<number> }).ggmlLensLoaded);
+      const paint = await firstPaint(page);
+      if (screenshot) {
+        await page.screenshot({ path: screenshot });
+        console.log(`screenshot: ${screenshot}`);
+      }
+      const frames = await zoomPanFrames(page);
+      if (process.env.GGML_LENS_BENCH_DEBUG) console.log(frames.map((f) => f.toFixed(1)).join(" "));
+      const heap = await heapMb(page);
+      if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
+      results.push({ firstPaintMs: paint, framesP95Ms: p95(frames), framesMedianMs: spread(frames)!.median, heapMb: heap });
+      console.log(`run ${run + 1}: first paint ${paint.toFixed(0)} ms, frame p95 ${p95(frames).toFixed(1)} ms (median ${spread(frames)!.median.toFixed(1)}), JS heap ${heap.toFixed(0)} MiB`);
+      await page.close();
+    }
+  } finally {
+    await browser.close();
+    await server.close();
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+  const out = option("out");
+  if (out) fs.writeFileSync(out, report(spans, results, prepared - built));
+}
+
+function report(spans: number, runs: Run[], panelDataMs: number): string {
+  const ms = (x: number): string => `${x.toFixed(1)} ms`;
+  const mb = (x: number): string => `${x.toFixed(0)} MiB`;
+  const firstPaint = spread(runs.map((r) => r.firstPaintMs))!;
+  const p95s = spread(runs.map((r) => r.framesP95Ms))!;
+  return `# Timeline panel benchmark
+
+\`node --import tsx scripts/bench/webview.ts --spans ${spans} --runs ${runs} --out bench/webview-results.md\`, ${new Date().toISOString().slice(0, 10)},
+${os.cpus().length} cores (${os.cpus()[0]?.model ?? "unknown CPU"}), Chromium ${"headless"} with --disable-gpu (software canvas).
+
+Synthetic profile: ${spans.toLocaleString("en")} op spans on 2 threads, llama-like decode calls with one 130-node graph each,
+built as a real stream and read by the real decoder, profile model and panel data code (host side: ${ms(panelDataMs)}).
+
+| metric | target | median over runs (spread) |
+| --- | --- | --- |
+| first paint (host message posted -> first frame drawn) | < 1 s | ${describe(firstPaint, ms)} ${firstPaint.median < 1000 ? "met" : "NOT met"} |
+| zoom/pan frame p95 (120 steps per run) | < 16 ms | ${describe(p95s, ms)} ${p95s.median < 16 ? "met" : "NOT met"} |
+| zoom/pan frame median | | ${describe(spread(runs.map((r) => r.framesMedianMs)), ms)} |
+| page JS heap after GC | reported | ${describe(spread(runs.map((r) => r.heapMb)), mb)} |
+
+A frame's time is the main thread's work for one input step: the event handler, the animation-frame
+callback that drew, and flushing the canvas (getImageData); the wait for the display's next frame is idle
+time and not counted.
+`;
+}
+
+void main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
