@@ -98,7 +98,7 @@ export function threadStates(profile: Profile, origin: number, endNs: number): T
     const runs = byThread.get(sched.tid[i]) ?? { start: [], state: [] };
     byThread.set(sched.tid[i], runs);
     // A wakeup of a thread that already runs (or is runnable) changes nothing.
-    if (state === ThreadState.Runnable && runs.state.length && runs.state[runs.state.length - 1] !== ThreadState.Sleeping) continue;
+    if (sched.kind[i] === SchedKind.Wakeup && runs.state.length && runs.state[runs.state.length - 1] !== ThreadState.Sleeping) continue;
     if (runs.state[runs.state.length - 1] === state) continue;
     runs.start.push(sched.ts[i] - origin);
     runs.state.push(state);
