@@ -1,13 +1,87 @@
+import { readdirSync } from "node:fs";
+import * as path from "node:path";
 import * as vscode from "vscode";
-import { profileRun } from "./session/profileRun";
+import { loadProfile } from "./profile/file";
+import { argsOfConfiguration, ProfileRunner, type LaunchConfiguration } from "./session/profileRun";
 import { ProfileStore } from "./session/store";
-import { registerPanels } from "./views/panels";
+import { OpCostLenses, SHOW_OP_BREAKDOWN } from "./views/codeLens";
+import { HotLines, type DecoratedLine } from "./views/hotLines";
+import { breakdownMarkdown } from "./views/opCosts";
+import { OPEN_PROFILE, registerSideBar } from "./views/sideBar";
+import { RunStatus } from "./views/statusBar";
 
-export function activate(context: vscode.ExtensionContext): void {
-  context.subscriptions.push(vscode.commands.registerCommand("ggmlLens.profileRun", (args?: unknown) => profileRun(context, args)));
+/** What the extension gives other extensions and its tests (`extension.exports`). */
+export interface GgmlLensApi {
+  store: ProfileStore;
+  /** The hot lines decorated in a file that is open in an editor. */
+  hotLineDecorations(fsPath: string): DecoratedLine[];
+  /** The status bar item's text. */
+  statusText(): string;
+}
+
+export function activate(context: vscode.ExtensionContext): GgmlLensApi {
   const store = new ProfileStore();
-  context.subscriptions.push(store);
-  registerPanels(context, store);
+  const status = new RunStatus(store);
+  const runner = new ProfileRunner(context, store, status);
+  const lenses = new OpCostLenses(store);
+  const hotLines = new HotLines(store, context.workspaceState);
+  context.subscriptions.push(
+    store,
+    status,
+    lenses,
+    hotLines,
+    vscode.commands.registerCommand("ggmlLens.profileRun", (args?: unknown) => runner.run(args)),
+    vscode.commands.registerCommand("ggmlLens.stopRun", () => runner.stop()),
+    vscode.commands.registerCommand(SHOW_OP_BREAKDOWN, (args?: { op?: string }) => showBreakdown(store, args?.op)),
+    vscode.commands.registerCommand(OPEN_PROFILE, (uri?: vscode.Uri) => openProfile(store, uri)),
+    vscode.debug.registerDebugConfigurationProvider("ggml-lens", {
+      // A ggml-lens launch configuration starts a profiled run instead of a debug session.
+      resolveDebugConfiguration: (_folder, configuration) => {
+        void runner.run(argsOfConfiguration(configuration as unknown as LaunchConfiguration));
+        return undefined;
+      },
+    }),
+    ...registerSideBar(store, () => savedProfiles(runner.runsDirectory)),
+  );
+  void lenses.refresh();
+  return { store, hotLineDecorations: (fsPath) => hotLines.decorated(fsPath), statusText: () => status.text };
 }
 
 export function deactivate(): void {}
+
+async function showBreakdown(store: ProfileStore, op: string | undefined): Promise<void> {
+  const profile = store.selected?.profile;
+  const stat = profile?.ops.find((s) => s.op === op);
+  if (!profile || !stat) {
+    void vscode.window.showInformationMessage(`GGML Lens: the selected profile has no op ${op ?? "(none given)"}`);
+    return;
+  }
+  const document = await vscode.workspace.openTextDocument({ language: "markdown", content: breakdownMarkdown(profile, stat, 100) });
+  await vscode.commands.executeCommand("markdown.showPreview", document.uri).then(undefined, () => vscode.window.showTextDocument(document));
+}
+
+async function openProfile(store: ProfileStore, uri: vscode.Uri | undefined): Promise<void> {
+  const file =
+    uri?.fsPath ??
+    (await vscode.window.showOpenDialog({ filters: { "GGML Lens profiles": ["ggmlprof"] }, canSelectMany: false }))?.[0]?.fsPath;
+  if (!file) return;
+  try {
+    store.put({ path: file, profile: await loadProfile(file), live: false });
+  } catch (error) {
+    void vscode.window.showErrorMessage(`GGML Lens: ${(error as Error).message}`);
+  }
+}
+
+/** Profiles saved by earlier runs of this workspace and .ggmlprof files in the workspace. */
+async function savedProfiles(runsDirectory: string): Promise<string[]> {
+  let runs: string[] = [];
+  try {
+    runs = readdirSync(runsDirectory)
+      .filter((name) => name.endsWith(".ggmlprof"))
+      .map((name) => path.join(runsDirectory, name));
+  } catch {
+    // no run yet
+  }
+  const inWorkspace = (await vscode.workspace.findFiles("**/*.ggmlprof", "**/node_modules/**", 100)).map((uri) => uri.fsPath);
+  return [...runs.sort().reverse(), ...inWorkspace];
+}

@@ -11,6 +11,8 @@ export interface Fixtures {
   chromium: string;
   llamaCompletion: string;
   tinyDense: string;
+  /** The llama.cpp source tree the llama-completion fixture was built from. */
+  ggmlSource: string;
 }
 
 const OVERRIDES: Record<keyof Fixtures, string> = {
@@ -18,6 +20,7 @@ const OVERRIDES: Record<keyof Fixtures, string> = {
   chromium: "GGML_LENS_CHROMIUM",
   llamaCompletion: "GGML_LENS_LLAMA_COMPLETION",
   tinyDense: "GGML_LENS_TINY_DENSE",
+  ggmlSource: "GGML_LENS_GGML_SOURCE",
 };
 
 /** What scripts/fixtures.mjs prints; every path may be missing before setup has run. */
@@ -56,6 +59,7 @@ export function loadFixtures(): Fixtures {
     chromium: recorded.chromium,
     llamaCompletion: recorded.llamaCompletion,
     tinyDense: recorded.models?.tinyDense,
+    ggmlSource: recorded.ggmlSource,
   };
   const fixtures = {} as Fixtures;
   const missing: string[] = [];

@@ -27,15 +27,23 @@ async function runCleanups(cleanups: Cleanup[]): Promise<void> {
   if (errors.length > 0) throw new AggregateError(errors, "test session cleanup failed");
 }
 
-/** Builds the extension and starts code-server (with `env`) and Chromium for test `t`. */
-export async function startSession(t: TestContext, env: (fixtures: Fixtures) => Record<string, string> = () => ({})): Promise<Session> {
+export interface SessionOptions {
+  /** Extra environment of code-server, its extension hosts and terminals. */
+  env?: (fixtures: Fixtures) => Record<string, string>;
+  /** Fills the (empty, temporary) workspace before code-server opens it. */
+  workspace?: (dir: string, fixtures: Fixtures) => void;
+}
+
+/** Builds the extension and starts code-server and Chromium for test `t`. */
+export async function startSession(t: TestContext, options: SessionOptions = {}): Promise<Session> {
   const cleanups: Cleanup[] = [];
   t.after(() => runCleanups(cleanups));
   const fixtures = loadFixtures();
   buildExtension();
   const workspace = tempDir("ggml-lens-workspace-");
   cleanups.push(workspace.remove);
-  const server = await startCodeServer({ executable: fixtures.codeServer, workspace: workspace.path, env: env(fixtures) });
+  options.workspace?.(workspace.path, fixtures);
+  const server = await startCodeServer({ executable: fixtures.codeServer, workspace: workspace.path, env: options.env?.(fixtures) ?? {} });
   cleanups.push(server.stop);
   const browser = await launchBrowser(fixtures.chromium);
   cleanups.push(browser.close);
