@@ -1,9 +1,15 @@
 import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { accessSync, constants, statSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
 import * as path from "node:path";
 import { version } from "../package.json";
-import { ProfileReadError, loadProfile } from "./profile/file";
+import { diffProfiles, diffText } from "./profile/diff";
+import { opTableCsv } from "./profile/export/csv";
+import { perfettoTrace } from "./profile/export/perfetto";
+import { pprofProfile } from "./profile/export/pprof";
+import { ProfileReadError, loadProfile, loadRecording, saveContainer, type Recording } from "./profile/file";
 import type { OpStat, Profile } from "./profile/model";
 import { ProfileFormatError } from "./profile/stream";
 
@@ -15,6 +21,9 @@ Usage:
                                                  attach to a running process until it exits,
                                                  Ctrl-C, or S seconds have passed
   ggml-lens report FILE [--json]                 run summary and per-op table of a profile
+  ggml-lens export FILE --format perfetto|pprof|csv [--out F]
+                                                 the profile in another format
+  ggml-lens diff A B [--json]                    compare two profiles, op by op
   ggml-lens --help                               show this help
   ggml-lens --version                            print the version
 
@@ -41,6 +50,17 @@ helper's: the program's own when it ran CMD.
 report prints the tokens, graphs, threads, lost events and op method of the run, then one
 line per op: calls (one call is one thread running the op once), total time over threads,
 share of all op time, mean, median and 99th percentile. --json prints the same as JSON.
+
+Profiles are saved as .ggmlprof containers (docs/ggmlprof.md): record converts the helper's raw
+stream at the end of the run, and keeps the raw stream when it cannot. Every command reads both.
+
+export writes a Chrome/Perfetto trace (JSON: ui.perfetto.dev), a pprof profile (gzipped
+protobuf: go tool pprof, Pyroscope, Parca; op time under decode call > graph > op, and
+timer samples with source lines) or the op table as CSV, to --out F or to standard output.
+
+diff compares B (after) with A (before): per op, mean time per token and share, the change, and
+a Mann-Whitney U test on the op's time per decode call (p < 0.05 marked *); then what differs
+in the run: command line, model, threads, weight types, library build ids, mode.
 
 Usage errors and unreadable profiles exit with status 2.
 `;
@@ -226,16 +246,26 @@ async function record(args: string[]): Promise<number> {
   const via = command.endsWith("sudo") || command.endsWith("pkexec") ? ` (through ${path.basename(command)})` : "";
   process.stderr.write(`ggml-lens: recording to ${options.out}${via}\n`);
   const status = await runHelper(command, commandArgs);
-  let profile: Profile;
+  let recording: Recording;
   try {
-    profile = await loadProfile(options.out);
+    recording = await loadRecording(options.out);
   } catch (err) {
     if (!(err instanceof ProfileReadError || err instanceof ProfileFormatError)) throw err;
     process.stderr.write(`ggml-lens: the probe helper exited with status ${status} and left no readable profile: ${err.message}\n`);
     return status || 1;
   }
-  process.stderr.write(`${recordSummary(options.out, profile)}\n`);
+  await saveAsContainer(options.out, recording);
+  process.stderr.write(`${recordSummary(options.out, recording.profile)}\n`);
   return status;
+}
+
+/** Replaces the helper's raw stream with a container; on failure the raw stream stays, and a line says so. */
+async function saveAsContainer(file: string, recording: Recording): Promise<void> {
+  try {
+    await saveContainer(file, recording.stream, { tool: { name: "ggml-lens", version }, machine: null });
+  } catch (err) {
+    process.stderr.write(`ggml-lens: kept the raw stream in ${file}: converting it to a .ggmlprof container failed: ${(err as Error).message}\n`);
+  }
 }
 
 function recordSummary(file: string, p: Profile): string {
@@ -373,6 +403,73 @@ function opTable(ops: OpStat[]): string[] {
   return [line(header), ...rows.map(line)];
 }
 
+// ---- export ------------------------------------------------------------------------------
+
+const EXPORT_FORMATS = ["perfetto", "pprof", "csv"] as const;
+type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+function parseExportArgs(args: string[]): { file: string; format: ExportFormat; out: string | undefined } {
+  const files: string[] = [];
+  let format: string | undefined;
+  let out: string | undefined;
+  for (let i = 0; i < args.length; ) {
+    if (!args[i].startsWith("--")) {
+      files.push(args[i++]);
+      continue;
+    }
+    const [name, value, used] = option(args, i);
+    if (name === "--format") format = value;
+    else if (name === "--out") out = value;
+    else throw new UsageError(`unknown export option '${name}'; run 'ggml-lens --help'`);
+    i += used;
+  }
+  if (files.length !== 1) throw new UsageError("export needs one profile file: ggml-lens export FILE --format perfetto|pprof|csv [--out F]");
+  if (format === undefined) throw new UsageError("export needs --format perfetto, pprof or csv");
+  oneOf([...EXPORT_FORMATS])("--format", format);
+  return { file: files[0], format: format as ExportFormat, out };
+}
+
+function exported(recording: Recording, format: ExportFormat): Iterable<string | Uint8Array> {
+  if (format === "perfetto") return perfettoTrace(recording);
+  if (format === "pprof") return [pprofProfile(recording)];
+  return [opTableCsv(recording.profile.ops)];
+}
+
+async function exportCommand(args: string[]): Promise<number> {
+  const { file, format, out } = parseExportArgs(args);
+  if (format === "pprof" && out === undefined && process.stdout.isTTY) throw new UsageError("pprof is binary: give --out F, or redirect standard output");
+  const recording = await loadRecording(file);
+  if (out === undefined) {
+    for (const chunk of exported(recording, format)) if (!process.stdout.write(chunk)) await once(process.stdout, "drain");
+    return 0;
+  }
+  try {
+    const handle = await open(out, "w");
+    try {
+      for (const chunk of exported(recording, format)) await (typeof chunk === "string" ? handle.write(chunk) : handle.write(chunk));
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    throw new UsageError(`cannot write ${out}: ${(err as Error).message}`);
+  }
+  process.stderr.write(`ggml-lens: wrote ${out} (${format})\n`);
+  return 0;
+}
+
+// ---- diff --------------------------------------------------------------------------------
+
+async function diffCommand(args: string[]): Promise<number> {
+  const files = args.filter((a) => a !== "--json");
+  const unknown = files.find((a) => a.startsWith("--"));
+  if (unknown) throw new UsageError(`unknown diff option '${unknown}'; run 'ggml-lens --help'`);
+  if (files.length !== 2) throw new UsageError("diff needs two profile files: ggml-lens diff BEFORE AFTER [--json]");
+  const [a, b] = await Promise.all(files.map(loadProfile));
+  const diff = diffProfiles(a, b);
+  process.stdout.write(args.includes("--json") ? `${JSON.stringify({ before: files[0], after: files[1], ...diff }, null, 2)}\n` : diffText(files[0], files[1], diff));
+  return 0;
+}
+
 // ---- main --------------------------------------------------------------------------------
 
 async function main(argv: string[]): Promise<number> {
@@ -387,6 +484,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === "record") return record(args);
   if (command === "report") return report(args);
+  if (command === "export") return exportCommand(args);
+  if (command === "diff") return diffCommand(args);
   throw new UsageError(`unknown command '${command}'; run 'ggml-lens --help'`);
 }
 

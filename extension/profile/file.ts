@@ -75,14 +75,18 @@ export async function loadProfile(path: string): Promise<Profile> {
  */
 export async function convertToContainer(path: string, options: WriteOptions): Promise<Recording> {
   const recording = await loadRecording(path);
-  if (recording.meta) return recording;
+  if (!recording.meta) await saveContainer(path, recording.stream, options);
+  return recording;
+}
+
+/** Writes a recording as a container, replacing `path` only once the whole file is written. */
+export async function saveContainer(path: string, stream: DecodedStream, options: WriteOptions): Promise<void> {
   const temporary = `${path}.converting`;
   try {
-    await writeFile(temporary, encodeContainer(recording.stream, options));
+    await writeFile(temporary, encodeContainer(stream, options));
     await rename(temporary, path);
   } catch (err) {
     await rm(temporary, { force: true });
     throw err;
   }
-  return recording;
 }
