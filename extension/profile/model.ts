@@ -235,12 +235,12 @@ export function percentilesOf(values: Float64Array, qs: number[]): number[] {
 /**
  * The value of rank k (0-based, ascending) among values[from..]: a quickselect with a median-of-3
  * pivot that leaves values[from..] partitioned around k. Ties on both sides of the pivot keep it
- * linear on repeated values; an input that defeats the pivot falls back to sorting what is left.
+ * linear on repeated values; an input that defeats the pivot for `rounds` partitions falls back to
+ * sorting what is left.
  */
-export function selectRank(values: Float64Array, k: number, from = 0): number {
+export function selectRank(values: Float64Array, k: number, from = 0, rounds = 2 * Math.ceil(Math.log2(values.length - from + 1)) + 8): number {
   let lo = from;
   let hi = values.length - 1;
-  let rounds = 2 * Math.ceil(Math.log2(values.length - from + 1)) + 8;
   while (hi > lo) {
     if (rounds-- === 0) {
       values.subarray(lo, hi + 1).sort();
