@@ -10,7 +10,9 @@ import { opTableCsv } from "./profile/export/csv";
 import { perfettoTrace } from "./profile/export/perfetto";
 import { pprofProfile } from "./profile/export/pprof";
 import { ProfileReadError, loadProfile, loadRecording, saveContainer, type Recording } from "./profile/file";
-import type { OpStat, Profile } from "./profile/model";
+import { MachineError, cachedCeilings, machineCeilings, parseCeilings, type MachineCeilings } from "./profile/machine";
+import type { Profile } from "./profile/model";
+import { analyze, formatRate, type Analysis, type OpClass, type OpRates } from "./profile/roofline";
 import { ProfileFormatError } from "./profile/stream";
 
 const HELP = `ggml-lens ${version}: profile llama.cpp / ggml inference with eBPF
@@ -24,6 +26,7 @@ Usage:
   ggml-lens export FILE --format perfetto|pprof|csv [--out F]
                                                  the profile in another format
   ggml-lens diff A B [--json]                    compare two profiles, op by op
+  ggml-lens machine [--json] [--refresh]         this machine's measured ceilings (roofline)
   ggml-lens --help                               show this help
   ggml-lens --version                            print the version
 
@@ -49,7 +52,19 @@ helper's: the program's own when it ran CMD.
 
 report prints the tokens, graphs, threads, lost events and op method of the run, then one
 line per op: calls (one call is one thread running the op once), total time over threads,
-share of all op time, mean, median and 99th percentile. --json prints the same as JSON.
+share of all op time, mean, median and 99th percentile, achieved GFLOP/s and GB/s and the
+bound (memory-bound, compute-bound, or neither: latency, sync, idle), then the same per op
+class (op, tensor types and shapes) with FLOPs and bytes per run. Rates are FLOPs and minimum
+bytes by each op's definition over each op run's wall time (first thread's start to last
+thread's end). The ceilings used are those the profile carries, else this machine's cached
+ones, else measured now; the report says which. --json prints the same as JSON, with
+"classes", per-op rates in "ops", "ceilings" and "assumptions".
+
+machine runs ggml-lens-machine (GGML_LENS_MACHINE if set, else next to this script, else
+bpf/build/ of the source tree; a few seconds): peak f32 FLOP/s and the bandwidth of each cache
+level and of DRAM, one thread and all threads, next to the theoretical peak. The result is
+cached per machine in ~/.cache/ggml-lens (or $GGML_LENS_CACHE)/machine-<key>.json and embedded
+in each profile recorded here; --refresh measures again, --json prints it as JSON.
 
 Profiles are saved as .ggmlprof containers (docs/ggmlprof.md): record converts the helper's raw
 stream at the end of the run, and keeps the raw stream when it cannot. Every command reads both.
@@ -262,7 +277,7 @@ async function record(args: string[]): Promise<number> {
 /** Replaces the helper's raw stream with a container; on failure the raw stream stays, and a line says so. */
 async function saveAsContainer(file: string, recording: Recording): Promise<void> {
   try {
-    await saveContainer(file, recording.stream, { tool: { name: "ggml-lens", version }, machine: null });
+    await saveContainer(file, recording.stream, { tool: { name: "ggml-lens", version }, machine: cachedCeilings() ?? null });
   } catch (err) {
     process.stderr.write(`ggml-lens: kept the raw stream in ${file}: converting it to a .ggmlprof container failed: ${(err as Error).message}\n`);
   }
@@ -293,9 +308,33 @@ function parseReportArgs(args: string[]): { file: string; json: boolean } {
 
 async function report(args: string[]): Promise<number> {
   const { file, json } = parseReportArgs(args);
-  const profile = await loadProfile(file);
-  process.stdout.write(json ? `${JSON.stringify(reportJson(file, profile), null, 2)}\n` : reportText(file, profile));
+  const recording = await loadRecording(file);
+  const ceilings = await reportCeilings(file, recording.meta?.machine);
+  const analysis = analyze(recording.profile, ceilings.ceilings);
+  const text = json ? `${JSON.stringify(reportJson(file, recording.profile, analysis, ceilings.source), null, 2)}\n` : reportText(file, recording.profile, analysis, ceilings.source);
+  process.stdout.write(text);
   return 0;
+}
+
+/** The ceilings a report uses: the profile's own, else this machine's cached ones, else measured now. */
+async function reportCeilings(file: string, embedded: unknown): Promise<{ ceilings: MachineCeilings | null; source: string }> {
+  if (embedded) {
+    try {
+      const c = parseCeilings(embedded, `${file}: its machine ceilings`);
+      return { ceilings: c, source: `carried by the profile (${c.cpu.model}, measured ${c.measured_at})` };
+    } catch (err) {
+      process.stderr.write(`ggml-lens: ${(err as Error).message}; using this machine's\n`);
+    }
+  }
+  try {
+    const cached = cachedCeilings();
+    if (!cached) process.stderr.write("ggml-lens: measuring this machine's ceilings (a few seconds, once: they are cached)\n");
+    const { ceilings, source, file: cache } = await machineCeilings({ scriptDir: __dirname });
+    return { ceilings, source: `this machine's, ${source === "cached" ? `cached in ${cache}` : "measured now"} (${ceilings.cpu.model})` };
+  } catch (err) {
+    if (!(err instanceof MachineError)) throw err;
+    return { ceilings: null, source: `none, no bound column: ${err.message}` };
+  }
 }
 
 const ms = (ns: number): number => ns / 1e6;
@@ -318,7 +357,7 @@ function countersUnavailable(p: Profile): Record<string, string> {
   return reason ? { hardware: reason } : {};
 }
 
-function reportJson(file: string, p: Profile): object {
+function reportJson(file: string, p: Profile, analysis: Analysis, ceilingsSource: string): object {
   const t = p.tokens;
   const unterminatedGraphs = p.graphs.filter((g) => g.status === null).length;
   return {
@@ -339,7 +378,10 @@ function reportJson(file: string, p: Profile): object {
     graphs: { count: p.graphs.length, structures: p.structures.size, unterminated: unterminatedGraphs },
     threads: { count: p.threads.length, tids: p.threads.map((l) => l.tid) },
     op_spans: { count: p.spans.count, ...snakeCase(p.pairing.ops) },
-    ops: p.ops,
+    ops: analysis.ops,
+    classes: analysis.classes,
+    ceilings: { source: ceilingsSource, ...analysis.ceilings },
+    assumptions: analysis.assumptions,
     lost_events: p.lostEvents,
     counters_available: countersAvailable(p),
     counters_unavailable: countersUnavailable(p),
@@ -359,9 +401,47 @@ function snakeCase(counts: Profile["pairing"]["ops"]): Record<string, number> {
   };
 }
 
-function reportText(file: string, p: Profile): string {
-  const lines = [file, ...summaryLines(p), "", ...opTable(p.ops)];
+function reportText(file: string, p: Profile, analysis: Analysis, ceilingsSource: string): string {
+  const lines = [
+    file,
+    ...summaryLines(p),
+    ...ceilingLines(analysis.ceilings, ceilingsSource),
+    "",
+    ...opTable(analysis.ops),
+    "",
+    ...classTable(analysis.classes),
+    "",
+    "assumptions:",
+    ...analysis.assumptions.map((a) => `  - ${a}`),
+  ];
   return `${lines.join("\n")}\n`;
+}
+
+function ceilingLines(c: MachineCeilings | null, source: string): string[] {
+  if (!c) return [`  ceilings  ${source}`];
+  const memory = c.bandwidth_gbps.map((l) => `${l.level} ${formatRate(l.all_threads.median)}`).join(", ");
+  return [
+    `  ceilings  ${source}`,
+    `            peak ${formatRate(c.peak_gflops.all_threads.median)} GFLOP/s f32 (${c.cpu.threads} threads, ${c.cpu.isa}); GB/s ${memory}`,
+  ];
+}
+
+const rateCell = (value: number | null): string => (value === null ? "-" : formatRate(value));
+
+function boundCell(r: OpRates | OpClass): string {
+  const b = r.bound;
+  if (b.verdict === "unknown" || b.fraction === null) return "-";
+  const percent = b.fraction < 0.01 ? "<1" : String(Math.round(b.fraction * 100));
+  return `${b.verdict} (${percent}% of ${b.roof})`;
+}
+
+/** Columns padded to their widest cell, the first left-aligned and the last left-aligned. */
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const last = header.length - 1;
+  const line = (cells: string[]): string =>
+    cells.map((cell, c) => (c === 0 || c === last ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)];
 }
 
 function summaryLines(p: Profile): string[] {
@@ -384,8 +464,8 @@ function summaryLines(p: Profile): string[] {
   return lines;
 }
 
-function opTable(ops: OpStat[]): string[] {
-  const header = ["op", "calls", "total ms", "share %", "mean µs", "p50 µs", "p99 µs", "faults", "csw"];
+function opTable(ops: OpRates[]): string[] {
+  const header = ["op", "calls", "total ms", "share %", "mean µs", "p50 µs", "p99 µs", "faults", "csw", "GFLOP/s", "GB/s", "bound"];
   const rows = ops.map((s) => [
     s.fused && !s.op.includes("+") ? `${s.op} (fused)` : s.op,
     String(s.calls),
@@ -396,11 +476,34 @@ function opTable(ops: OpStat[]): string[] {
     (s.p99_ns / 1e3).toFixed(1),
     String(s.counters.minor_faults + s.counters.major_faults),
     String(s.counters.voluntary_switches + s.counters.involuntary_switches),
+    rateCell(s.gflops),
+    rateCell(s.gbps),
+    boundCell(s),
   ]);
   if (rows.length === 0) return ["no op spans recorded"];
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const line = (cells: string[]): string => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ");
-  return [line(header), ...rows.map(line)];
+  return table(header, rows);
+}
+
+/** Op classes shown in the text report; --json has all. */
+const CLASS_ROWS = 25;
+
+function classTable(classes: OpClass[]): string[] {
+  if (classes.length === 0) return [];
+  const header = ["op class (result = sources)", "calls", "share %", "run µs", "MFLOP", "KiB", "FLOP/B", "GFLOP/s", "GB/s", "bound"];
+  const rows = classes.slice(0, CLASS_ROWS).map((c) => [
+    `${c.op} ${c.shape}`,
+    String(c.calls),
+    (c.share * 100).toFixed(1),
+    (c.wall_mean_ns / 1e3).toFixed(1),
+    c.flops === null ? "-" : (c.flops / 1e6).toFixed(3),
+    c.bytes === null ? "-" : (c.bytes / 1024).toFixed(1),
+    c.intensity === null ? "-" : c.intensity.toFixed(2),
+    rateCell(c.gflops),
+    rateCell(c.gbps),
+    boundCell(c),
+  ]);
+  const more = classes.length > CLASS_ROWS ? [`... and ${classes.length - CLASS_ROWS} more classes (see --json)`] : [];
+  return [...table(header, rows), ...more];
 }
 
 // ---- export ------------------------------------------------------------------------------
@@ -470,6 +573,38 @@ async function diffCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+// ---- machine -----------------------------------------------------------------------------
+
+async function machineCommand(args: string[]): Promise<number> {
+  const unknown = args.find((a) => a !== "--json" && a !== "--refresh");
+  if (unknown) throw new UsageError(`unknown machine option '${unknown}'; run 'ggml-lens --help'`);
+  const refresh = args.includes("--refresh");
+  if (refresh || !cachedCeilings()) process.stderr.write("ggml-lens: measuring this machine's ceilings (a few seconds)\n");
+  const { ceilings, source, file } = await machineCeilings({ scriptDir: __dirname, refresh });
+  if (args.includes("--json")) process.stdout.write(`${JSON.stringify({ source, file, ...ceilings }, null, 2)}\n`);
+  else process.stdout.write(`${machineText(ceilings, source, file).join("\n")}\n`);
+  return 0;
+}
+
+function machineText(c: MachineCeilings, source: string, file: string): string[] {
+  const theory = c.theoretical;
+  const peakRow = (name: string, one: number, all: number, theoretical: string): string[] => [name, formatRate(one), formatRate(all), theoretical];
+  const rows = [
+    peakRow("peak GFLOP/s (f32)", c.peak_gflops.one_thread.median, c.peak_gflops.all_threads.median, theory ? `${formatRate(theory.gflops_all_threads)} theoretical` : ""),
+    ...c.bandwidth_gbps.map((l) => peakRow(`${l.level} GB/s`, l.one_thread.median, l.all_threads.median, `${(l.working_set_bytes.one_thread / 1024).toFixed(0)} KiB working set`)),
+  ];
+  const clock = c.cpu.ghz === null ? "clock unknown" : `${c.cpu.ghz.toFixed(2)} GHz (${c.cpu.ghz_source})`;
+  return [
+    `${c.cpu.model}: ${c.cpu.cores} cores, ${c.cpu.threads} threads, ${c.cpu.isa}, ${clock}`,
+    `${source === "cached" ? "cached" : "measured now"} (${c.measured_at}), ${file}; medians of ${c.repetitions} repetitions`,
+    "",
+    ...table(["ceiling", "1 thread", `${c.cpu.threads} threads`, ""], rows),
+    ...(theory ? ["", `theoretical: ${theory.formula} = ${formatRate(theory.gflops_all_threads)} GFLOP/s`] : []),
+    `bytes: ${c.bytes_counted}`,
+    ...c.notes.map((n) => `note: ${n}`),
+  ];
+}
+
 // ---- main --------------------------------------------------------------------------------
 
 async function main(argv: string[]): Promise<number> {
@@ -486,11 +621,12 @@ async function main(argv: string[]): Promise<number> {
   if (command === "report") return report(args);
   if (command === "export") return exportCommand(args);
   if (command === "diff") return diffCommand(args);
+  if (command === "machine") return machineCommand(args);
   throw new UsageError(`unknown command '${command}'; run 'ggml-lens --help'`);
 }
 
 function isUserError(err: unknown): err is Error {
-  return err instanceof UsageError || err instanceof ProfileReadError || err instanceof ProfileFormatError;
+  return err instanceof UsageError || err instanceof ProfileReadError || err instanceof ProfileFormatError || err instanceof MachineError;
 }
 
 main(process.argv.slice(2)).then(
