@@ -2,11 +2,15 @@ import { readdirSync } from "node:fs";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { loadProfile } from "./profile/file";
+import { cachedCeilings } from "./profile/machine";
+import type { Profile } from "./profile/model";
+import { analyze } from "./profile/roofline";
 import { argsOfConfiguration, ProfileRunner, type LaunchConfiguration } from "./session/profileRun";
 import { ProfileStore } from "./session/store";
 import { OpCostLenses, SHOW_OP_BREAKDOWN } from "./views/codeLens";
 import { HotLines, type DecoratedLine } from "./views/hotLines";
-import { breakdownMarkdown } from "./views/opCosts";
+import { breakdownMarkdown, type OpRate } from "./views/opCosts";
+import { registerPanels } from "./views/panels";
 import { OPEN_PROFILE, registerSideBar } from "./views/sideBar";
 import { RunStatus } from "./views/statusBar";
 
@@ -23,7 +27,7 @@ export function activate(context: vscode.ExtensionContext): GgmlLensApi {
   const store = new ProfileStore();
   const status = new RunStatus(store);
   const runner = new ProfileRunner(context, store, status);
-  const lenses = new OpCostLenses(store);
+  const lenses = new OpCostLenses(store, opRates);
   const hotLines = new HotLines(store, context.workspaceState);
   context.subscriptions.push(
     store,
@@ -43,11 +47,26 @@ export function activate(context: vscode.ExtensionContext): GgmlLensApi {
     }),
     ...registerSideBar(store, () => savedProfiles(runner.runsDirectory)),
   );
+  registerPanels(context, store);
   void lenses.refresh();
   return { store, hotLineDecorations: (fsPath) => hotLines.decorated(fsPath), statusText: () => status.text };
 }
 
 export function deactivate(): void {}
+
+const ratesByProfile = new WeakMap<Profile, Map<string, OpRate>>();
+
+/** GFLOP/s, GB/s and bound per op from the roofline analysis, against this machine's cached ceilings. */
+function opRates(profile: Profile): Map<string, OpRate> {
+  let rates = ratesByProfile.get(profile);
+  if (!rates) {
+    const analysis = analyze(profile, cachedCeilings() ?? null);
+    const bound = (verdict: string): string | null => (verdict === "unknown" || verdict === "neither" ? null : verdict);
+    rates = new Map(analysis.ops.map((op) => [op.op, { gflopsPerS: op.gflops, gbPerS: op.gbps, bound: bound(op.bound.verdict) }]));
+    ratesByProfile.set(profile, rates);
+  }
+  return rates;
+}
 
 async function showBreakdown(store: ProfileStore, op: string | undefined): Promise<void> {
   const profile = store.selected?.profile;
