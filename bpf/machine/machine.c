@@ -23,8 +23,8 @@
 #define REPETITIONS 5
 #define MAX_THREADS 1024
 #define MAX_CACHE_LEVEL 4
-#define FLOPS_RUN_S 0.04
-#define CACHE_RUN_S 0.03
+#define FLOPS_RUN_S 0.025
+#define CACHE_RUN_S 0.02
 /* The DRAM arrays: four times the last-level cache as STREAM asks, at least 256 MiB and at most
  * DRAM_MAX_BYTES or a quarter of the available memory, whichever is less (then the output says so). */
 #define DRAM_MIN_BYTES (256ul << 20)
@@ -249,6 +249,7 @@ struct run {
 	const struct machine *machine;
 	int threads;
 	size_t n; /* floats per array per thread (TRIAD) */
+	float *shared[3]; /* arrays all threads slice (n floats each per thread), or NULL: each thread its own */
 	double target_s;
 	long work; /* iterations (FLOPS) or passes (TRIAD) per thread per repetition */
 	int done;
@@ -319,7 +320,12 @@ static void *work(void *arg)
 	struct run *r = w->run;
 	pin(r->machine->cpus[w->index]);
 	float *a = NULL, *b = NULL, *c = NULL;
-	if (r->kind == TRIAD) {
+	int own = r->kind == TRIAD && !r->shared[0];
+	if (r->kind == TRIAD && !own) {
+		a = r->shared[0] + w->index * r->n;
+		b = r->shared[1] + w->index * r->n;
+		c = r->shared[2] + w->index * r->n;
+	} else if (own) {
 		size_t bytes = r->n * sizeof(float);
 		a = array(bytes);
 		b = array(bytes);
@@ -344,9 +350,11 @@ static void *work(void *arg)
 		if (w->index == 0)
 			after_run(r, now_s() - r->t0);
 	}
-	free(a);
-	free(b);
-	free(c);
+	if (own) {
+		free(a);
+		free(b);
+		free(c);
+	}
 	return NULL;
 }
 
@@ -392,14 +400,31 @@ static int measure_flops(const struct machine *m, const struct isa *isa, int thr
 	return measure(&r, out);
 }
 
-/* Triad on `bytes_per_thread` bytes (three arrays) per thread. */
+/* Triad on `bytes_per_thread` bytes (three arrays) per thread; in slices of `shared` arrays when given. */
 static int measure_triad(const struct machine *m, const struct isa *isa, int threads, size_t bytes_per_thread,
-			 double target_s, struct result *out)
+			 double target_s, float *const shared[3], struct result *out)
 {
 	static struct run r;
 	size_t n = bytes_per_thread / (3 * sizeof(float)) / 64 * 64;
 	r = (struct run){ .kind = TRIAD, .isa = isa, .machine = m, .threads = threads, .n = n ? n : 64, .target_s = target_s, .work = 1 };
+	if (shared)
+		memcpy(r.shared, shared, sizeof r.shared);
 	return measure(&r, out);
+}
+
+/* The DRAM arrays, allocated and touched once for the one-thread and the all-threads runs (touching
+ * hundreds of MiB twice would cost more than the measurements). */
+static int dram_arrays(size_t bytes, float *arrays[3])
+{
+	size_t each = bytes / 3 / 64 * 64;
+	for (int k = 0; k < 3; k++) {
+		arrays[k] = array(each);
+		if (!arrays[k])
+			return -1;
+		for (size_t i = 0; i < each / sizeof(float); i++)
+			arrays[k][i] = (float)k;
+	}
+	return 0;
 }
 
 /* ---- levels ------------------------------------------------------------------------------- */
@@ -545,12 +570,17 @@ int main(int argc, char **argv)
 	int n_levels = plan_levels(&m, levels);
 	struct result bw_one[MAX_CACHE_LEVEL + 1], bw_all[MAX_CACHE_LEVEL + 1];
 	for (int i = 0; i < n_levels; i++) {
-		if (measure_triad(&m, isa, 1, levels[i].bytes_per_thread_one, levels[i].target_s, &bw_one[i]) ||
-		    measure_triad(&m, isa, m.threads, levels[i].bytes_per_thread_all, levels[i].target_s, &bw_all[i])) {
+		int dram = i == n_levels - 1;
+		float *arrays[3] = { NULL, NULL, NULL };
+		if ((dram && dram_arrays(levels[i].bytes_per_thread_one, arrays)) ||
+		    measure_triad(&m, isa, 1, levels[i].bytes_per_thread_one, levels[i].target_s, dram ? arrays : NULL, &bw_one[i]) ||
+		    measure_triad(&m, isa, m.threads, levels[i].bytes_per_thread_all, levels[i].target_s, dram ? arrays : NULL, &bw_all[i])) {
 			fprintf(stderr, "ggml-lens-machine: cannot allocate the %s working set (%zu bytes)\n", levels[i].name,
 				levels[i].bytes_per_thread_one);
 			return 1;
 		}
+		for (int k = 0; k < 3; k++)
+			free(arrays[k]);
 	}
 	printf("{\n  \"format\": \"ggml-lens-machine\",\n  \"version\": 1,\n");
 	print_cpu(&m, isa);
