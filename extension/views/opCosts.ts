@@ -7,10 +7,10 @@ import { MAX_DIMS_CAP } from "../profile/stream";
 
 /** What the roofline analysis adds to an op, when it is there (GFLOP/s, GB/s, bound). */
 export interface OpRate {
-  gflopsPerS: number;
-  gbPerS: number;
-  /** e.g. "memory-bound", "compute-bound". */
-  bound: string;
+  gflopsPerS: number | null;
+  gbPerS: number | null;
+  /** e.g. "memory-bound", "compute-bound"; null when unknown (no machine ceilings). */
+  bound: string | null;
 }
 
 export const numberFormat = new Intl.NumberFormat("en-US");
@@ -33,7 +33,9 @@ export function displayName(stat: OpStat): string {
 /** `MUL_MAT 71.3% · 1,024 calls · 412 µs avg · 23 GFLOP/s · 11.7 GB/s · memory-bound` */
 export function lensTitle(stat: OpStat, rate?: OpRate): string {
   const parts = [`${displayName(stat)} ${formatShare(stat.share)}`, `${numberFormat.format(stat.calls)} calls`, `${formatDuration(stat.mean_ns)} avg`];
-  if (rate) parts.push(`${rate.gflopsPerS.toPrecision(3)} GFLOP/s`, `${rate.gbPerS.toPrecision(3)} GB/s`, rate.bound);
+  if (rate?.gflopsPerS != null) parts.push(`${rate.gflopsPerS.toPrecision(3)} GFLOP/s`);
+  if (rate?.gbPerS != null) parts.push(`${rate.gbPerS.toPrecision(3)} GB/s`);
+  if (rate?.bound) parts.push(rate.bound);
   return parts.join(" · ");
 }
 

@@ -102,6 +102,32 @@ export async function answerInputBox(page: Page, title: string, text: string): P
   await page.keyboard.press("Enter");
 }
 
+/** Waits for the quick pick titled `title` and accepts its item labelled `label`. */
+export async function pickQuickItem(page: Page, title: string, label: string, timeoutMs = 45_000): Promise<void> {
+  await page.locator(`${PALETTE} .quick-input-title`, { hasText: title }).waitFor({ timeout: timeoutMs });
+  await page.locator(`${PALETTE} .quick-input-box input`).fill(label);
+  await page.locator(`${PALETTE} .monaco-list-row`, { hasText: label }).first().waitFor({ timeout: 5_000 });
+  await page.keyboard.press("Enter");
+}
+
+/** Opens `fileName` with Quick Open and moves the cursor to `line` (1-based) with Go to Line. */
+export async function openFileAtLine(page: Page, fileName: string, line: number): Promise<void> {
+  await page.keyboard.press("Control+P");
+  await page.locator(`${PALETTE} .quick-input-box input`).fill(fileName);
+  await page.locator(`${PALETTE} .monaco-list-row`, { hasText: fileName }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press("Enter");
+  await page.locator(".monaco-editor .view-lines").first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press("Control+G");
+  await page.locator(`${PALETTE} .quick-input-box input`).fill(`:${line}`);
+  await page.keyboard.press("Enter");
+}
+
+/** The CodeLens texts the editor shows now (lenses still being resolved are empty: left out). */
+export async function visibleCodeLenses(page: Page): Promise<string[]> {
+  const texts = await page.locator(".monaco-editor .codelens-decoration").allInnerTexts();
+  return texts.map((text) => text.trim()).filter((text) => text !== "");
+}
+
 /** The non-blank lines that a terminal of the workbench has shown since recording started. */
 export interface TerminalRecording {
   /** Resolves with the first line matching `pattern`; rejects after `timeoutMs` listing what was seen. */
