@@ -104,8 +104,8 @@ static void write_types(struct json *j, const struct gl_layout *l)
 
 static void write_sites(struct json *j, const struct plan *plan)
 {
-	static const char *const kinds[] = { [SITE_OP_START] = "op_start", [SITE_OP_FUSED] = "fused_start",
-					     [SITE_OP_END] = "op_end" };
+	static const char *const kinds[] = { [GL_SITE_OP_START] = "op_start", [GL_SITE_OP_FUSED] = "fused_start",
+					     [GL_SITE_OP_END] = "op_end" };
 	json_open(j, "sites", '[');
 	for (size_t i = 0; i < plan->n_sites; i++) {
 		const struct op_site *s = &plan->sites[i];
@@ -116,7 +116,7 @@ static void write_sites(struct json *j, const struct plan *plan)
 		json_str(j, "library", s->lib->path);
 		json_uint(j, "vaddr", s->vaddr);
 		json_uint(j, "file_offset", s->file_offset);
-		if (s->kind != SITE_OP_END)
+		if (s->kind != GL_SITE_OP_END)
 			json_str(j, "tensor", gl_reg_name(s->tensor_reg));
 		json_close(j, '}');
 	}

@@ -120,7 +120,7 @@ static int loc_reg(const struct gl_loc *loc)
 	return loc->kind == GL_LOC_REG ? loc->reg : -1;
 }
 
-static int add_site(struct plan *plan, const struct gl_layout *lib, enum site_kind kind, const struct gl_probe *probe)
+static int add_site(struct plan *plan, const struct gl_layout *lib, enum gl_site_kind kind, const struct gl_probe *probe)
 {
 	if (plan->n_sites >= PLAN_MAX_SITES)
 		return ERR(plan, "more than %d op probe sites in the CPU backends", PLAN_MAX_SITES);
@@ -135,7 +135,7 @@ static int add_site(struct plan *plan, const struct gl_layout *lib, enum site_ki
 	s->vaddr = probe->addr;
 	s->tensor_reg = loc_reg(&probe->tensor);
 	s->params_reg = loc_reg(&probe->params);
-	if (kind != SITE_OP_END && s->tensor_reg < 0)
+	if (kind != GL_SITE_OP_END && s->tensor_reg < 0)
 		return ERR(plan, "%s: the tensor pointer is not in a register at %s", lib->path, probe->what);
 	plan->n_sites++;
 	return 0;
@@ -166,13 +166,13 @@ static int plan_sites(struct plan *plan, const struct gl_layout *lib)
 	if (!p->op_start.have || !p->n_op_end)
 		return ERR(plan, "%s: no usable op probe sites (%s); use --mode sample", lib->path,
 			   lib->errors.n ? lib->errors.v[0] : "no op dispatch found");
-	if (add_site(plan, lib, SITE_OP_START, &p->op_start))
+	if (add_site(plan, lib, GL_SITE_OP_START, &p->op_start))
 		return -1;
 	for (size_t i = 0; i < p->n_outside; i++)
-		if (add_site(plan, lib, SITE_OP_FUSED, &p->outside[i]))
+		if (add_site(plan, lib, GL_SITE_OP_FUSED, &p->outside[i]))
 			return -1;
 	for (size_t i = 0; i < p->n_op_end; i++) {
-		if (add_site(plan, lib, SITE_OP_END, &p->op_end[i]))
+		if (add_site(plan, lib, GL_SITE_OP_END, &p->op_end[i]))
 			return -1;
 		bound_barrier_entry(lib, &plan->sites[plan->n_sites - 1]);
 	}

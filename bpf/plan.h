@@ -5,15 +5,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "target/layout.h"
+#include "probe.h"
 
 #define PLAN_MAX_SITES 128 /* GL_MAX_SITES in probe.bpf.c */
 #define PLAN_MAX_LIBS 64
 #define PLAN_MAX_CPUS 24
 
-enum site_kind { SITE_OP_START, SITE_OP_FUSED, SITE_OP_END };
-
 struct op_site {
-	enum site_kind kind;
+	enum gl_site_kind kind;
 	const struct gl_layout *lib; /* the CPU backend library it is in */
 	const char *what;     /* e.g. "call ggml_barrier in ggml_graph_compute_thread" */
 	uint64_t vaddr;       /* in the library */

@@ -49,7 +49,12 @@ const volatile __s32 site_params_reg[GL_MAX_SITES] = {};
 const volatile __u64 site_barrier_vaddr[GL_MAX_SITES] = {};
 const volatile __u64 site_caller_lo[GL_MAX_SITES] = {};
 const volatile __u64 site_caller_hi[GL_MAX_SITES] = {};
+/* Kind of each op site (enum gl_site_kind in probe.h): one program serves them all, so that the op
+ * probes of a library are one link, attached and detached in one step. */
+const volatile __u8 site_kind[GL_MAX_SITES] = {};
 const volatile bool trace_sched = false;
+/* Readers are woken early when the ring buffer holds more than this (half its size). */
+const volatile __u64 wake_bytes = 4 << 20;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -80,9 +85,9 @@ struct thread_state {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct thread_state);
 } threads SEC(".maps");
 
@@ -144,8 +149,19 @@ static __always_inline void *reserve(__u32 size, __u16 type, __u32 kind)
 static __always_inline void submit(void *rec)
 {
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	__u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
-	bpf_ringbuf_submit(rec, avail > size / 2 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(rec, avail > wake_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+/* Op tracing switched on or off by the kernel side of the window; the reader is woken at once when
+ * it switches off, so that the helper detaches the op probes without delay. */
+static __always_inline void emit_window(__u32 on)
+{
+	struct gl_window *rec = reserve(sizeof(*rec), GL_REC_WINDOW, GL_PROBE_DECODE_ENTER);
+	if (!rec)
+		return;
+	rec->on = on;
+	rec->pad = 0;
+	bpf_ringbuf_submit(rec, on ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP);
 }
 
 static __always_inline __u64 read_ptr(__u64 addr)
@@ -182,15 +198,16 @@ static __always_inline void read_name(__u64 tensor, char *name)
 	bpf_probe_read_user_str(name, n & (GL_NAME_CAP * 2 - 1), (void *)(tensor + off_tensor_name));
 }
 
+/* The calling thread's state, created on first use. */
 static __always_inline struct thread_state *thread_state(void)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
-	if (st)
-		return st;
-	struct thread_state fresh = {};
-	bpf_map_update_elem(&threads, &tid, &fresh, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&threads, &tid);
+	return bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+}
+
+/* The calling thread's state when it has one. */
+static __always_inline struct thread_state *existing_thread_state(void)
+{
+	return bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
 }
 
 static __always_inline void read_counters(struct gl_sw_counters *c)
@@ -226,6 +243,7 @@ int BPF_UPROBE(decode_enter, __u64 llama_ctx)
 	if (w && w->armed && !w->open) {
 		w->open = 1;
 		w->done = 0;
+		emit_window(1);
 	}
 	struct thread_state *st = thread_state();
 	if (st)
@@ -248,21 +266,25 @@ int BPF_URETPROBE(decode_exit, int ret)
 		return 0;
 	count(GL_PROBE_DECODE_EXIT, &hits);
 	struct window_state *w = window_state();
+	bool closed = false;
 	if (w && w->open && ++w->done >= w->decodes) {
 		w->open = 0;
 		w->armed = 0;
+		closed = true;
 	}
 	struct gl_decode_end *rec = reserve(sizeof(*rec), GL_REC_DECODE_END, GL_PROBE_DECODE_EXIT);
-	if (!rec)
-		return 0;
-	rec->ret = ret;
-	rec->cpu = bpf_get_smp_processor_id();
-	struct thread_state *st = thread_state();
-	if (st)
-		counters_since(&st->decode_start, &rec->delta);
-	else
-		__builtin_memset(&rec->delta, 0, sizeof(rec->delta));
-	submit(rec);
+	if (rec) {
+		rec->ret = ret;
+		rec->cpu = bpf_get_smp_processor_id();
+		struct thread_state *st = thread_state();
+		if (st)
+			counters_since(&st->decode_start, &rec->delta);
+		else
+			__builtin_memset(&rec->delta, 0, sizeof(rec->delta));
+		submit(rec);
+	}
+	if (closed)
+		emit_window(0);
 	return 0;
 }
 
@@ -480,40 +502,9 @@ static __always_inline void site_pointers(struct pt_regs *ctx, __u32 site, __u64
 	*params = preg < 0 ? PT_REGS_PARM1(ctx) : dwarf_reg(ctx, preg);
 }
 
-/* An op starts: it enters the op dispatch. */
-SEC("uprobe.multi")
-int op_site(struct pt_regs *ctx)
-{
-	if (!is_target())
-		return 0;
-	count(GL_PROBE_OP_BEGIN, &hits);
-	if (!window_open())
-		return 0;
-	__u32 site = bpf_get_attach_cookie(ctx) & (GL_MAX_SITES - 1);
-	__u64 params, tensor;
-	site_pointers(ctx, site, &params, &tensor);
-	return op_begin(ctx, params, tensor, 0, site);
-}
-
-/* A fused group starts: the compute loop calls a fused kernel (params, first node, second node). */
-SEC("uprobe.multi")
-int op_fused(struct pt_regs *ctx)
-{
-	if (!is_target())
-		return 0;
-	count(GL_PROBE_OP_FUSED, &hits);
-	if (!window_open())
-		return 0;
-	__u32 site = bpf_get_attach_cookie(ctx) & (GL_MAX_SITES - 1);
-	__u64 params, tensor;
-	site_pointers(ctx, site, &params, &tensor);
-	return op_begin(ctx, params, tensor, PT_REGS_PARM3(ctx), site);
-}
-
 /* Entered from a kernel rather than from the compute loop: not the end of the op. */
-static __always_inline bool barrier_inside_kernel(struct pt_regs *ctx)
+static __always_inline bool barrier_inside_kernel(struct pt_regs *ctx, __u32 site)
 {
-	__u32 site = bpf_get_attach_cookie(ctx) & (GL_MAX_SITES - 1);
 	if (!site_barrier_vaddr[site] || !site_caller_hi[site])
 		return false;
 	__u64 bias = PT_REGS_IP(ctx) - site_barrier_vaddr[site];
@@ -522,16 +513,12 @@ static __always_inline bool barrier_inside_kernel(struct pt_regs *ctx)
 }
 
 /* A worker reaches the barrier after its op: the op's span ends. */
-SEC("uprobe.multi")
-int op_end(struct pt_regs *ctx)
+static __always_inline int op_end(struct pt_regs *ctx, __u32 site)
 {
-	if (!is_target())
-		return 0;
 	count(GL_PROBE_OP_END, &hits);
-	if (barrier_inside_kernel(ctx))
+	if (barrier_inside_kernel(ctx, site))
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
+	struct thread_state *st = existing_thread_state();
 	if (!st || !st->tensor)
 		return 0;
 	struct gl_op_end *rec = reserve(sizeof(*rec), GL_REC_OP_END, GL_PROBE_OP_END);
@@ -544,6 +531,27 @@ int op_end(struct pt_regs *ctx)
 	}
 	st->tensor = 0;
 	return 0;
+}
+
+/* Every op site (cookie = site index): an op starts as it enters the op dispatch, a fused group as
+ * the compute loop calls a fused kernel (params, first node, second node), and the op ends as the
+ * worker reaches the barrier after it. */
+SEC("uprobe.multi")
+int op_probe(struct pt_regs *ctx)
+{
+	if (!is_target())
+		return 0;
+	__u32 site = bpf_get_attach_cookie(ctx) & (GL_MAX_SITES - 1);
+	__u8 kind = site_kind[site];
+	if (kind == GL_SITE_OP_END)
+		return op_end(ctx, site);
+	bool fused = kind == GL_SITE_OP_FUSED;
+	count(fused ? GL_PROBE_OP_FUSED : GL_PROBE_OP_BEGIN, &hits);
+	if (!window_open())
+		return 0;
+	__u64 params, tensor;
+	site_pointers(ctx, site, &params, &tensor);
+	return op_begin(ctx, params, tensor, fused ? PT_REGS_PARM3(ctx) : 0, site);
 }
 
 /* ---- timer samples and thread states --------------------------------------------------- */
@@ -560,8 +568,7 @@ int sample(struct bpf_perf_event_data *ctx)
 	struct gl_sample *rec = reserve(sizeof(*rec), GL_REC_SAMPLE, GL_PROBE_SAMPLE);
 	if (!rec)
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
+	struct thread_state *st = existing_thread_state();
 	rec->ip = ips[0];
 	rec->tensor = st ? st->tensor : 0;
 	rec->cpu = bpf_get_smp_processor_id();

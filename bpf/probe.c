@@ -30,6 +30,7 @@
 #include "stream.h"
 
 #define MAX_CPUS 1024
+#define MAX_WINDOW_S 5.0 /* longest a default-mode window may stay open */
 
 static const char USAGE[] =
 	"Usage: ggml-lens-probe [options] -- COMMAND [ARGS...]\n"
@@ -40,7 +41,8 @@ static const char USAGE[] =
 	"  --out FILE         write the stream to FILE (created as the invoking user); default stdout\n"
 	"  --sample-hz N      timer samples per second per CPU (0 disables; default 19)\n"
 	"  --ringbuf-kb N     ring buffer size in KiB, a power of two >= 4 (default 16384)\n"
-	"  --window-every S   default mode: seconds between op-tracing windows (default 2)\n"
+	"  --window-every S   default mode: seconds between op-tracing windows (default 2); the first\n"
+	"                     window opens at the first llama_decode call\n"
 	"  --window-decodes N default mode: llama_decode calls traced per window (default 2)\n"
 	"  --layout-from DIR  for libraries without DWARF: a directory with a build of the same ggml\n"
 	"                     that has DWARF (e.g. llama.cpp's build/bin), to borrow its layout from\n"
@@ -74,13 +76,15 @@ struct run {
 	struct output out;
 	struct bpf_link *fixed_links[8 + 2 * PLAN_MAX_CPUS + MAX_CPUS];
 	size_t n_fixed_links;
-	struct bpf_link *op_links[3 * PLAN_MAX_CPUS];
+	struct bpf_link *op_links[PLAN_MAX_CPUS];
 	size_t n_op_links;
 	int perf_fds[MAX_CPUS];
 	int n_perf_fds;
 	char pin_dir[128];
 	int windows;
 	double window_started;
+	int window_on;         /* the last WINDOW record written says op tracing is on */
+	double window_opened; /* when the helper saw it switch on */
 	int exit_status;
 	int out_created;
 	struct samples *samples;
@@ -260,6 +264,7 @@ static void configure(struct run *r)
 	ro->op_mul_mat_id = t->data < 0 ? -1 : t->op_mul_mat_id;
 	for (size_t i = 0; i < r->plan.n_sites; i++) {
 		const struct op_site *site = &r->plan.sites[i];
+		ro->site_kind[i] = site->kind;
 		ro->site_tensor_reg[i] = site->tensor_reg;
 		ro->site_params_reg[i] = site->params_reg;
 		ro->site_barrier_vaddr[i] = site->barrier_vaddr;
@@ -268,10 +273,9 @@ static void configure(struct run *r)
 	}
 	ro->trace_sched = true;
 	bpf_map__set_max_entries(r->skel->maps.events, r->opt.ringbuf_kb * 1024);
+	ro->wake_bytes = r->opt.ringbuf_kb * 1024 / 2;
 	/* Op probes attach in windows (default) or not at all (sample): they are not autoattached. */
-	bpf_program__set_autoattach(r->skel->progs.op_site, false);
-	bpf_program__set_autoattach(r->skel->progs.op_fused, false);
-	bpf_program__set_autoattach(r->skel->progs.op_end, false);
+	bpf_program__set_autoattach(r->skel->progs.op_probe, false);
 }
 
 static int keep_link(struct run *r, struct bpf_link *link, const char *what)
@@ -309,14 +313,15 @@ static int attach_fixed(struct run *r)
 
 static void op_probes_off(struct run *r);
 
-/* One uprobe_multi link per program and library: a whole set attaches and detaches in one step. */
-static int attach_sites(struct run *r, struct bpf_program *prog, enum site_kind kind, const struct gl_layout *lib)
+/* One uprobe_multi link per library for all its op sites: it attaches, and above all detaches (its
+ * breakpoints all go at once), in one step. */
+static int attach_sites(struct run *r, const struct gl_layout *lib)
 {
 	unsigned long offsets[PLAN_MAX_SITES];
 	__u64 cookies[PLAN_MAX_SITES];
 	size_t n = 0;
 	for (size_t i = 0; i < r->plan.n_sites; i++) {
-		if (r->plan.sites[i].kind != kind || r->plan.sites[i].lib != lib)
+		if (r->plan.sites[i].lib != lib)
 			continue;
 		offsets[n] = r->plan.sites[i].file_offset;
 		cookies[n] = i;
@@ -325,21 +330,48 @@ static int attach_sites(struct run *r, struct bpf_program *prog, enum site_kind 
 	if (!n)
 		return 0;
 	LIBBPF_OPTS(bpf_uprobe_multi_opts, opts, .offsets = offsets, .cookies = cookies, .cnt = n);
-	struct bpf_link *link = bpf_program__attach_uprobe_multi(prog, r->target.pid, lib->path, NULL, &opts);
+	struct bpf_link *link = bpf_program__attach_uprobe_multi(r->skel->progs.op_probe, r->target.pid, lib->path, NULL, &opts);
 	if (!link)
 		return fail("cannot attach the op probes in %s: %s", lib->path, strerror(errno)), -1;
 	r->op_links[r->n_op_links++] = link;
 	return 0;
 }
 
-/* Arms the in-kernel window: op records flow for the next `decodes` whole llama_decode calls.
- * Full mode, and a program without llama_decode (plain ggml), are traced throughout. */
-static void arm_window(struct run *r, long decodes)
+static void note_window(struct run *r, int on)
+{
+	r->window_on = on;
+	if (on)
+		r->window_opened = now_s();
+}
+
+/* A WINDOW record of the helper's own (the kernel side writes those of default-mode windows). */
+static void write_window(struct run *r, int on)
+{
+	output_window(&r->out, on);
+	note_window(r, on);
+}
+
+static void set_window(struct run *r, const struct window_state *state)
 {
 	__u32 zero = 0;
-	int always = r->opt.mode == MODE_FULL || !r->plan.decode.found;
+	bpf_map__update_elem(r->skel->maps.window, &zero, sizeof(zero), state, sizeof(*state), BPF_ANY);
+}
+
+/* Full mode, and a program without llama_decode (plain ggml), are traced throughout. */
+static int traced_throughout(struct run *r)
+{
+	return r->opt.mode == MODE_FULL || !r->plan.decode.found;
+}
+
+/* Arms the in-kernel window: op records flow for the next `decodes` whole llama_decode calls; the
+ * kernel side writes the WINDOW records as it opens and closes. */
+static void arm_window(struct run *r, long decodes)
+{
+	int always = traced_throughout(r);
 	struct window_state state = { .armed = 1, .open = always, .decodes = always ? 0xffffffff : (unsigned int)decodes };
-	bpf_map__update_elem(r->skel->maps.window, &zero, sizeof(zero), &state, sizeof(state), BPF_ANY);
+	set_window(r, &state);
+	if (always)
+		write_window(r, 1);
 }
 
 static int window_closed(struct run *r)
@@ -355,10 +387,7 @@ static int op_probes_on(struct run *r)
 	if (r->n_op_links)
 		return 0;
 	for (size_t i = 0; i < r->plan.n_cpus; i++) {
-		const struct gl_layout *lib = r->plan.cpus[i];
-		if (attach_sites(r, r->skel->progs.op_site, SITE_OP_START, lib) ||
-		    attach_sites(r, r->skel->progs.op_fused, SITE_OP_FUSED, lib) ||
-		    attach_sites(r, r->skel->progs.op_end, SITE_OP_END, lib)) {
+		if (attach_sites(r, r->plan.cpus[i])) {
 			op_probes_off(r);
 			return -1;
 		}
@@ -367,18 +396,24 @@ static int op_probes_on(struct run *r)
 	arm_window(r, r->opt.window_decodes);
 	r->windows++;
 	r->window_started = now_s();
-	output_window(&r->out, 1);
 	return 0;
 }
 
+/* Detaches the op probes and disarms the window; a window the kernel side left open (the run ends,
+ * or no llama_decode call completed it in time) is closed here. */
 static void op_probes_off(struct run *r)
 {
-	int was_on = r->windows > 0 && r->n_op_links > 0;
+	if (!r->n_op_links)
+		return;
 	for (size_t i = 0; i < r->n_op_links; i++)
 		bpf_link__destroy(r->op_links[i]);
 	r->n_op_links = 0;
-	if (was_on)
-		output_window(&r->out, 0);
+	struct window_state closed = { 0 };
+	set_window(r, &closed);
+	if (r->rb)
+		ring_buffer__consume(r->rb); /* a WINDOW on the kernel wrote before it was disarmed */
+	if (r->window_on)
+		write_window(r, 0);
 }
 
 static int perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu)
@@ -409,6 +444,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	struct run *r = ctx;
 	const struct gl_record *rec = data;
 	output_record(&r->out, data, size);
+	if (rec->type == GL_REC_WINDOW)
+		note_window(r, ((const struct gl_window *)data)->on != 0);
 	if (rec->type == GL_REC_SAMPLE)
 		samples_add_ip(r->samples, ((const struct gl_sample *)data)->ip);
 	return 0;
@@ -482,7 +519,8 @@ static void duty_cycle(struct run *r)
 	if (r->opt.mode != MODE_DEFAULT)
 		return;
 	double t = now_s();
-	if (r->n_op_links && (window_closed(r) || t - r->window_started > 5))
+	/* A window whose llama_decode calls do not complete within seconds (a stalled target) is cut. */
+	if (r->n_op_links && (window_closed(r) || (r->window_on && t - r->window_opened > MAX_WINDOW_S)))
 		op_probes_off(r);
 	else if (!r->n_op_links && t - r->window_started >= r->opt.window_every)
 		op_probes_on(r);
@@ -546,7 +584,7 @@ static int start(struct run *r)
 		return fail("the kernel refused the BPF programs (see above); kernel 6.6 or newer is needed"), -1;
 	output_header(&r->out, &r->plan, &r->target, MODE_NAMES[r->opt.mode], r->opt.sample_hz);
 	double t0 = now_s();
-	if (attach_fixed(r) || attach_sampling(r) || (r->opt.mode == MODE_FULL && op_probes_on(r)))
+	if (attach_fixed(r) || attach_sampling(r) || (r->opt.mode != MODE_SAMPLE && op_probes_on(r)))
 		return -1;
 	fprintf(stderr, "ggml-lens-probe: attached in %.0f ms (%zu op sites in %zu CPU backend%s, method %s)\n",
 		(now_s() - t0) * 1e3, r->plan.n_sites, r->plan.n_cpus, r->plan.n_cpus == 1 ? "" : "s", r->plan.op_method);

@@ -10,4 +10,6 @@ struct window_state {
 	unsigned int decodes; /* whole calls to trace once open */
 	unsigned int done;    /* calls completed since it opened */
 };
+/* What an op site is (the op probe's cookie indexes a table of them). */
+enum gl_site_kind { GL_SITE_OP_START, GL_SITE_OP_FUSED, GL_SITE_OP_END };
 #endif

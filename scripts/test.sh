@@ -5,11 +5,12 @@
 #   integration/     real eBPF on the real llama.cpp (root)
 #   extension-host/  mocha inside a real VS Code (code-server + Chromium)
 #   e2e/             the workbench driven from a browser
+#   webview/         the webview panels in a real VS Code on real recordings
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
 npm run --silent typecheck
 npm run --silent lint
 shopt -s nullglob
-suites=(test/unit/*.test.ts test/integration/*.test.ts test/extension-host/*.test.ts test/e2e/*.test.ts)
+suites=(test/unit/*.test.ts test/integration/*.test.ts test/extension-host/*.test.ts test/e2e/*.test.ts test/webview/*.test.ts)
 exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${suites[@]}"

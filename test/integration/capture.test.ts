@@ -186,6 +186,15 @@ test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
     assert.ok(traced.size <= opened, `${traced.size} graphs traced in ${opened} windows`);
     assertSpansMatchGraphs(r, traced);
     assert.ok(traced.size < p.graphs.length, `only a share of the ${p.graphs.length} graphs traced`);
+    assert.ok(traced.has(0), "the first window opens at the first llama_decode: the prompt's graph is traced");
+    // the kernel side switches tracing on at a llama_decode call and off after --window-decodes of them
+    const states = Array.from(p.windows.on);
+    assert.deepEqual(states, states.map((_, i) => (i % 2 === 0 ? 1 : 0)), "windows alternate on, off and end off");
+    for (let w = 0; w < states.length; w += 2) {
+      const [on, off] = [p.windows.ts[w], p.windows.ts[w + 1]];
+      const inside = p.calls.filter((c) => c.startNs >= on && c.endNs <= off);
+      assert.equal(inside.length, 1, `window ${w / 2} spans one whole llama_decode call`);
+    }
   });
 
   await t.test("sample mode: timer samples symbolized to function and source line, inline chain included", () => {

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { DrawList, filteredLane, gallopLowerBound, intervalAt, laneSource, layoutLane, lowerBound, upperBound, type LaneSource } from "../../webview/timeline/lod";
-import { formatDuration, niceStep, TimeScale } from "../../webview/timeline/scale";
+import { formatDuration, formatTick, niceStep, TimeScale } from "../../webview/timeline/scale";
 import { rangeTable } from "../../webview/timeline/rangeTable";
 import { spanFilter } from "../../webview/timeline/filter";
 
@@ -142,6 +142,13 @@ test("ticks use 1-2-5 steps and durations print with a unit", () => {
   assert.equal(formatDuration(12_500), "12.5 µs");
   assert.equal(formatDuration(3_200_000), "3.20 ms");
   assert.equal(formatDuration(1.5e9), "1.50 s");
+  assert.deepEqual(
+    [889_200_000, 889_400_000].map((t) => formatTick(t, 200_000)),
+    ["889.2 ms", "889.4 ms"],
+    "zoomed-in ticks keep the digits that tell them apart",
+  );
+  assert.equal(formatTick(2e9, 5e8), "2.0 s");
+  assert.equal(formatTick(300, 100), "300 ns");
 });
 
 test("the range table sums the time of each op inside the range, over lanes", () => {

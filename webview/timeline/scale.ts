@@ -83,6 +83,13 @@ export function formatDuration(ns: number): string {
   return `${trim(ns / 1e9)} s`;
 }
 
+/** A tick's time in the unit of its magnitude, with as many decimals as the step between ticks needs. */
+export function formatTick(ns: number, step: number): string {
+  const [unit, name] = Math.abs(ns) >= 1e9 ? [1e9, "s"] : Math.abs(ns) >= 1e6 ? [1e6, "ms"] : Math.abs(ns) >= 1e3 ? [1e3, "µs"] : [1, "ns"];
+  const decimals = Math.min(9, Math.max(0, -Math.floor(Math.log10(step / unit) + 1e-9)));
+  return `${(ns / unit).toFixed(decimals)} ${name}`;
+}
+
 function trim(v: number): string {
   const abs = Math.abs(v);
   return v.toFixed(abs >= 100 ? 0 : abs >= 10 ? 1 : 2);

@@ -10,7 +10,7 @@ import { categoryColor, themeColor } from "../colors";
 import { ThreadState, type TimelineData, type WebviewMessage } from "../protocol";
 import { DrawList, filteredLane, intervalAt, laneSource, layoutLane, type LaneSource } from "./lod";
 import { rangeTable } from "./rangeTable";
-import { formatDuration, TimeScale } from "./scale";
+import { formatDuration, formatTick, TimeScale } from "./scale";
 import { spanFilter, type SpanFilter } from "./filter";
 import { el, tableOf } from "../dom";
 
@@ -117,7 +117,7 @@ export class TimelineView {
     const filter = this.filter;
     this.spanLanes = filter ? all.map((lane) => filteredLane(lane, filter.keep)) : all;
     const shown = this.spanLanes.reduce((n, l) => n + l.count, 0);
-    this.status.textContent = filter ? `${shown.toLocaleString()} of ${data.spans.start.length.toLocaleString()} spans match` : `${shown.toLocaleString()} spans`;
+    this.status.textContent = filter ? `${shown.toLocaleString()} of ${data.spans.start.length.toLocaleString()} spans match` : `${shown.toLocaleString()} span${shown === 1 ? "" : "s"}`;
     this.buildRows();
     if (this.selection) this.renderRange();
     this.requestDraw();
@@ -259,7 +259,7 @@ export class TimelineView {
 
   private drawAxis(ctx: CanvasRenderingContext2D, height: number): void {
     const fg = themeColor("editor-foreground", "#cccccc");
-    const { times } = this.scale.ticks(120);
+    const { step, times } = this.scale.ticks(120);
     ctx.font = "11px sans-serif";
     ctx.textBaseline = "top";
     for (const t of times) {
@@ -267,7 +267,7 @@ export class TimelineView {
       ctx.fillStyle = themeColor("editorLineNumber-foreground", "#6e7681");
       ctx.fillRect(x, AXIS_H - 4, 1, height);
       ctx.fillStyle = fg;
-      ctx.fillText(formatDuration(t), x + 3, 3);
+      ctx.fillText(formatTick(t, step), x + 3, 3);
     }
   }
 

@@ -1,0 +1,201 @@
+// The webview panels in the real VS Code (code-server + Chromium) on real recordings of the tiny
+// models made here with the CLI (root): open each panel from the command palette, interact (zoom,
+// hover, filter, click, select a range) and check what was drawn; screenshots go to test/artifacts/.
+// A profile whose tensor names are HTML shows them as text, and the panel's CSP blocks inline scripts.
+import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { test } from "node:test";
+import type { FrameLocator, Page } from "playwright-core";
+import { loadProfile } from "../../extension/profile/file";
+import type { Profile } from "../../extension/profile/model";
+import { kernelDefinitionLine } from "../../extension/views/opSource";
+import { openWorkbench, runPaletteCommand, webviewFrame } from "../harness/browser";
+import { workbenchUrl } from "../harness/codeServer";
+import { recordedFixtures, REPO } from "../harness/fixtures";
+import { startSession } from "../harness/session";
+import { DEFAULT_HEADER, StreamBuilder } from "../unit/streamBuilder";
+
+const ARTIFACTS = path.join(REPO, "test", "artifacts");
+const HOSTILE = `<img src=x onerror="document.title='pwned'">`;
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, name) });
+}
+
+/** A full-mode recording of `model` by the CLI, written to `out`. */
+function record(llamaCompletion: string, model: string, out: string): void {
+  execFileSync(
+    process.execPath,
+    [path.join(REPO, "dist", "cli.js"), "record", "--mode", "full", "--out", out, "--", llamaCompletion, "-m", model, "-p", "Hello", "-n", "8", "-t", "2", "--no-warmup", "-no-cnv"],
+    { stdio: ["ignore", "ignore", "inherit"], timeout: 120_000 },
+  );
+}
+
+/** A stream whose one graph node is named like HTML. */
+function hostileProfile(file: string): void {
+  const b = new StreamBuilder({ ...DEFAULT_HEADER, ops: ["NONE", HOSTILE, "ADD"] })
+    .graphNode({ tid: 1, ts: 1000, signature: 0x77n, tensor: 0xa0, index: 0, op: 1, name: HOSTILE })
+    .decodeBegin({ tid: 1, ts: 1000, nTokens: 1 })
+    .graphBegin({ tid: 1, ts: 1010, signature: 0x77n, nNodes: 1 })
+    .opBegin({ tid: 1, ts: 1020, tensor: 0xa0, op: 1 })
+    .opEnd({ tid: 1, ts: 900_000, tensor: 0xa0 })
+    .graphEnd({ tid: 1, ts: 900_010 })
+    .decodeEnd({ tid: 1, ts: 900_020 })
+    .trailer();
+  fs.writeFileSync(file, b.bytes());
+}
+
+/** Opens a panel from the palette; with no profile in the window, answers the open dialog with `file`. */
+async function openPanel(page: Page, title: string, file?: string): Promise<FrameLocator> {
+  await runPaletteCommand(page, title);
+  if (file) {
+    const input = page.locator(".quick-input-widget .quick-input-box input");
+    await input.waitFor({ timeout: 15_000 });
+    await input.fill(file);
+    await page.keyboard.press("Enter");
+  }
+  const frame = webviewFrame(page);
+  await frame.locator(".panel-content").waitFor({ timeout: 30_000 });
+  return frame;
+}
+
+async function closeEditors(page: Page): Promise<void> {
+  await runPaletteCommand(page, "View: Close All Editors");
+}
+
+/** Threads the timeline has a row for: those with op spans or scheduler events. */
+function threadCount(profile: Profile): number {
+  return new Set([...profile.threads.map((t) => t.tid), ...profile.sched.tid]).size;
+}
+
+/** Screen position of time `ns` (absolute) on the lane of thread `tid`, at the current view. */
+async function lanePoint(frame: FrameLocator, tid: number, xShare: number): Promise<{ x: number; y: number }> {
+  const canvas = await frame.locator(".timeline-canvas").boundingBox();
+  const label = frame.locator(".lane-label", { hasText: `thread ${tid}` });
+  const box = await label.boundingBox();
+  assert.ok(canvas && box, "canvas and lane label are on screen");
+  return { x: canvas.x + xShare * canvas.width, y: box.y + box.height / 2 };
+}
+
+test("panels in VS Code on real recordings: timeline, graph, MoE routing; hostile names stay text", { timeout: 600_000 }, async (t) => {
+  const { server, browser, fixtures } = await startSession(t);
+  const { page } = browser;
+  const recorded = recordedFixtures();
+  const workspace = server.workspace;
+  // The op sources the click should reveal: ggml's CPU backend, as in a llama.cpp checkout.
+  const cpuSources = path.join(workspace, "ggml", "src", "ggml-cpu");
+  fs.mkdirSync(cpuSources, { recursive: true });
+  for (const file of ["ops.cpp", "ggml-cpu.c"]) fs.copyFileSync(path.join(recorded.ggmlSource!, "ggml", "src", "ggml-cpu", file), path.join(cpuSources, file));
+  const dense = path.join(workspace, "dense.ggmlprof");
+  record(fixtures.llamaCompletion, fixtures.tinyDense, dense);
+  const hostile = path.join(workspace, "hostile.ggmlprof");
+  hostileProfile(hostile);
+  const url = workbenchUrl(server, { extensionDevelopmentPath: REPO });
+  /** A subtest that leaves a screenshot when it fails. */
+  const step = (name: string, artifact: string, body: () => Promise<void>): Promise<void> =>
+    t.test(name, async () => {
+      try {
+        await body();
+      } catch (error) {
+        await screenshot(page, `webview-failure-${artifact}.png`);
+        throw error;
+      }
+    });
+
+  {
+    await step("hostile tensor names are drawn as text and the CSP blocks inline scripts", "hostile", async () => {
+      await openWorkbench(page, url);
+      const frame = await openPanel(page, "GGML Lens: Open timeline", hostile);
+      await frame.locator(".lane-label").first().waitFor();
+      const point = await lanePoint(frame, 1, 0.5);
+      await page.mouse.move(point.x, point.y);
+      const tooltip = frame.locator(".tooltip");
+      await tooltip.waitFor({ state: "visible" });
+      assert.ok((await tooltip.textContent())?.includes(HOSTILE), `tooltip shows the name as text: ${await tooltip.textContent()}`);
+      assert.equal(await frame.locator("img").count(), 0, "no element was made from the name");
+      const legend = await frame.locator(".legend").textContent();
+      assert.ok(legend?.includes(HOSTILE), "the op name from the header is text in the legend");
+      const inline = await frame.locator("body").evaluate(async () => {
+        const blocked = new Promise<string>((resolve) => document.addEventListener("securitypolicyviolation", (e) => resolve(e.violatedDirective), { once: true }));
+        const script = document.createElement("script");
+        script.textContent = "window.ggmlLensInlineRan = true";
+        document.body.append(script);
+        return { ran: (window as unknown as { ggmlLensInlineRan?: boolean }).ggmlLensInlineRan === true, directive: await blocked, title: document.title };
+      });
+      assert.deepEqual({ ran: inline.ran, directive: inline.directive }, { ran: false, directive: "script-src-elem" });
+      assert.notEqual(inline.title, "pwned");
+      await screenshot(page, "webview-hostile-names.png");
+    });
+
+    await step("timeline: a lane per thread, zoom, hover, filter, range table, click reveals the op's kernel", "timeline", async () => {
+      const profile = await loadProfile(dense);
+      await page.reload();
+      await page.locator(".monaco-workbench").waitFor({ timeout: 60_000 });
+      const frame = await openPanel(page, "GGML Lens: Open timeline", dense);
+      await frame.locator(".lane-label").first().waitFor();
+      assert.equal(await frame.locator(".lane-label").count(), threadCount(profile));
+      assert.equal(await frame.locator(".status").textContent(), `${profile.spans.count.toLocaleString("en-US")} spans`);
+      await screenshot(page, "webview-timeline.png");
+
+      // Zoom in on the middle of the longest MUL_MAT span of a worker thread, then hover it.
+      const matmul = profile.labels.findIndex((l) => l.name === "MUL_MAT");
+      let longest = -1;
+      for (let s = 0; s < profile.spans.count; s++) {
+        if (profile.spans.label[s] !== matmul) continue;
+        if (longest < 0 || profile.spans.endNs[s] - profile.spans.startNs[s] > profile.spans.endNs[longest] - profile.spans.startNs[longest]) longest = s;
+      }
+      const origin = Number(await frame.locator(".timeline-canvas").evaluate(() => 0)); // the canvas exists
+      assert.equal(origin, 0);
+      const first = Math.min(...profile.threads.map((l) => profile.spans.startNs[l.first]), ...profile.calls.map((c) => c.startNs), ...Array.from(profile.sched.ts), ...Array.from(profile.windows.ts));
+      const last = Math.max(...profile.threads.map((l) => profile.spans.endNs[l.first + l.count - 1]), ...profile.calls.map((c) => c.endNs), ...Array.from(profile.sched.ts), ...Array.from(profile.windows.ts));
+      const middle = (profile.spans.startNs[longest] + profile.spans.endNs[longest]) / 2;
+      const point = await lanePoint(frame, profile.spans.tid[longest], (middle - first) / (last - first));
+      await page.mouse.move(point.x, point.y);
+      for (let i = 0; i < 12; i++) await page.mouse.wheel(0, -300);
+      await page.mouse.move(point.x + 1, point.y);
+      const tooltip = frame.locator(".tooltip");
+      await tooltip.waitFor({ state: "visible" });
+      const text = (await tooltip.textContent()) ?? "";
+      assert.match(text, /^MUL_MAT/, `tooltip: ${text}`);
+      assert.match(text, /cpu .* faults \d+ · context switches \d+/);
+      await screenshot(page, "webview-timeline-zoomed-hover.png");
+
+      // Click: the editor opens ggml_compute_forward_mul_mat's definition.
+      await page.mouse.click(point.x + 1, point.y);
+      const tab = page.locator(".tabs-container .tab.active", { hasText: "ggml-cpu.c" });
+      await tab.waitFor({ timeout: 15_000 });
+      const expectedLine = kernelDefinitionLine(fs.readFileSync(path.join(cpuSources, "ggml-cpu.c"), "utf8"), "MUL_MAT") + 1;
+      const selection = page.locator("#status\\.editor\\.selection");
+      await selection.filter({ hasText: `Ln ${expectedLine},` }).waitFor({ timeout: 10_000 });
+      await screenshot(page, "webview-timeline-reveal.png");
+
+      // Filter: only MUL_MAT spans remain.
+      const frame2 = webviewFrame(page);
+      await frame2.locator("body").evaluate(() => undefined).catch(() => undefined);
+      await page.locator(".tabs-container .tab", { hasText: "Timeline" }).click();
+      const field = frame.locator("vscode-textfield.filter input");
+      await field.fill("op:MUL_MAT");
+      const matmuls = Array.from(profile.spans.label).filter((l) => l === matmul).length;
+      await frame.locator(".status", { hasText: `${matmuls.toLocaleString("en-US")} of ${profile.spans.count.toLocaleString("en-US")} spans match` }).waitFor({ timeout: 5_000 });
+
+      // Shift+drag across the whole canvas: the range table lists only MUL_MAT now.
+      await frame.locator(".timeline-canvas").press("0");
+      const canvas = (await frame.locator(".timeline-canvas").boundingBox())!;
+      await page.keyboard.down("Shift");
+      await page.mouse.move(canvas.x + 2, canvas.y + 30);
+      await page.mouse.down();
+      await page.mouse.move(canvas.x + canvas.width / 2, canvas.y + 30, { steps: 5 });
+      await page.mouse.move(canvas.x + canvas.width - 2, canvas.y + 30, { steps: 5 });
+      await page.mouse.up();
+      await page.keyboard.up("Shift");
+      const rows = frame.locator(".range tbody tr");
+      await rows.first().waitFor({ timeout: 5_000 });
+      assert.deepEqual(await rows.locator("td:first-child").allTextContents(), ["MUL_MAT"]);
+      await screenshot(page, "webview-timeline-range.png");
+      await closeEditors(page);
+    });
+  }
+});
