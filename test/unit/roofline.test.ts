@@ -197,3 +197,26 @@ test("without ceilings: rates, no verdicts", () => {
   assert.ok(a.classes.every((c) => c.bound.verdict === "unknown"));
   assert.ok((classOf(a.classes, "MUL_MAT").gflops ?? 0) > 0);
 });
+
+test("speed: analyze 300k spans (100-node graph, 1,500 runs, 2 threads)", () => {
+  const b = builder();
+  const nodes = 100;
+  for (let i = 0; i < nodes; i++) {
+    b.graphNode({ tid: 1, ts: 1, signature: SIG, index: i, tensor: 0x1000 + 16 * i, op: OP.ADD, ne: [256, 1, 1, 1], src: [i ? 0x1000 + 16 * (i - 1) : 0x900, 0x900] });
+  }
+  b.graphLeaf({ tid: 1, ts: 1, signature: SIG, tensor: 0x900, type: TYPE.f32, ne: [256, 1, 1, 1] });
+  let ts = 10;
+  for (let run = 0; run < 1_500; run++) {
+    b.graphBegin({ tid: 1, ts, signature: SIG, nNodes: nodes });
+    for (let i = 0; i < nodes; i++, ts += 10) for (const tid of [1, 2]) span(b, tid, ts + 1, ts + 5, 0x1000 + 16 * i, OP.ADD);
+    b.graphEnd({ tid: 1, ts: ts++ });
+  }
+  const profile = buildProfile(decodeStream(b.trailer().bytes()));
+  analyze(profile, testCeilings());
+  const started = performance.now();
+  const a = analyze(profile, testCeilings());
+  const ms = performance.now() - started;
+  console.log(`analyze: ${profile.spans.count} spans in ${ms.toFixed(0)} ms (${((profile.spans.count / ms) * 1e3 / 1e6).toFixed(2)} M spans/s)`);
+  assert.equal(a.classes.reduce((n, c) => n + c.calls, 0), 300_000);
+  assert.equal(a.classes.reduce((n, c) => n + c.instances, 0), 150_000, "two threads' spans of a node in a run are one instance");
+});
