@@ -7,6 +7,8 @@ import type { Profile } from "./profile/model";
 import { analyze } from "./profile/roofline";
 import { argsOfConfiguration, ProfileRunner, type LaunchConfiguration } from "./session/profileRun";
 import { ProfileStore } from "./session/store";
+import { findOpAnchors } from "./target/ggmlSource";
+import { locateSources } from "./target/workspaceSources";
 import { OpCostLenses, SHOW_OP_BREAKDOWN } from "./views/codeLens";
 import { HotLines, type DecoratedLine } from "./views/hotLines";
 import { breakdownMarkdown, type OpRate } from "./views/opCosts";
@@ -49,6 +51,7 @@ export function activate(context: vscode.ExtensionContext): GgmlLensApi {
   );
   registerPanels(context, store);
   void lenses.refresh();
+  void showStartupProfile(store);
   return { store, hotLineDecorations: (fsPath) => hotLines.decorated(fsPath), statusText: () => status.text };
 }
 
@@ -89,6 +92,30 @@ async function openProfile(store: ProfileStore, uri: vscode.Uri | undefined): Pr
   } catch (error) {
     void vscode.window.showErrorMessage(`GGML Lens: ${(error as Error).message}`);
   }
+}
+
+/**
+ * The profile of the `ggmlLens.startupProfile` setting (`npm run demo` sets it): loaded, and the
+ * workspace file with the op dispatch opened at the case of the costliest op.
+ */
+async function showStartupProfile(store: ProfileStore): Promise<void> {
+  const file = vscode.workspace.getConfiguration("ggmlLens").get<string>("startupProfile");
+  if (!file) return;
+  await openProfile(store, vscode.Uri.file(file));
+  const profile = store.selected?.profile;
+  if (!profile || profile.ops.length === 0) return;
+  let best: { document: vscode.TextDocument; cases: ReturnType<typeof findOpAnchors> } | undefined;
+  for (const source of (await locateSources(profile)).files.keys()) {
+    const document = await vscode.workspace.openTextDocument(source);
+    const cases = findOpAnchors(document.getText(), profile.header.ops).filter((a) => a.kind === "case");
+    if (cases.length > (best?.cases.length ?? 0)) best = { document, cases };
+  }
+  if (!best) return;
+  const costliest = profile.ops.find((stat) => !stat.fused);
+  const top = best.cases.find((anchor) => anchor.op === costliest?.op);
+  const position = new vscode.Position(top?.line ?? best.cases[0].line, 0);
+  await vscode.window.showTextDocument(best.document, { selection: new vscode.Range(position, position) });
+  vscode.window.activeTextEditor?.revealRange(new vscode.Range(position, position), vscode.TextEditorRevealType.InCenter);
 }
 
 /** Profiles saved by earlier runs of this workspace and .ggmlprof files in the workspace. */
