@@ -338,8 +338,10 @@ static long emit_node(__u64 index, struct node_walk *walk)
 	__builtin_memset(rec->src, 0, sizeof(rec->src));
 	__builtin_memset(rec->ne, 0, sizeof(rec->ne));
 	__builtin_memset(rec->nb, 0, sizeof(rec->nb));
-	__u32 n_src = tensor_n_src < GL_MAX_SRC_CAP ? tensor_n_src : GL_MAX_SRC_CAP;
-	bpf_probe_read_user(rec->src, n_src * 8 & (GL_MAX_SRC_CAP * 8 * 2 - 1), (void *)(tensor + off_tensor_src));
+	__u32 src_bytes = tensor_n_src * 8;
+	if (src_bytes > sizeof(rec->src))
+		src_bytes = sizeof(rec->src);
+	bpf_probe_read_user(rec->src, src_bytes, (void *)(tensor + off_tensor_src));
 	read_ne(tensor, rec->ne);
 	read_nb(tensor, rec->nb);
 	rec->name[0] = 0;
