@@ -269,15 +269,16 @@ async function record(args: string[]): Promise<number> {
     process.stderr.write(`ggml-lens: the probe helper exited with status ${status} and left no readable profile: ${err.message}\n`);
     return status || 1;
   }
-  await saveAsContainer(options.out, recording);
+  await saveAsContainer(options.out, recording, options.command);
   process.stderr.write(`${recordSummary(options.out, recording.profile)}\n`);
   return status;
 }
 
 /** Replaces the helper's raw stream with a container; on failure the raw stream stays, and a line says so. */
-async function saveAsContainer(file: string, recording: Recording): Promise<void> {
+async function saveAsContainer(file: string, recording: Recording, command: string[]): Promise<void> {
+  const argv = command.length > 0 ? command : undefined;
   try {
-    await saveContainer(file, recording.stream, { tool: { name: "ggml-lens", version }, machine: cachedCeilings() ?? null });
+    await saveContainer(file, recording.stream, { tool: { name: "ggml-lens", version }, machine: cachedCeilings() ?? null, argv });
   } catch (err) {
     process.stderr.write(`ggml-lens: kept the raw stream in ${file}: converting it to a .ggmlprof container failed: ${(err as Error).message}\n`);
   }

@@ -103,6 +103,8 @@ export function isContainer(bytes: Uint8Array): boolean {
 
 export interface WriteOptions {
   tool: { name: string; version: string };
+  /** The command line ggml-lens launched, added to the header's target when the helper did not record one. */
+  argv?: string[];
   machine?: unknown;
   created?: Date;
   compression?: CompressionOptions;
@@ -250,12 +252,15 @@ function writeTable(sections: SectionWriter, stream: DecodedStream, table: Table
   return info;
 }
 
-/** The JSON text of the stream's header and trailer, as the helper wrote them. */
-function streamJson(stream: DecodedStream): ContainerMeta["stream"] {
+/** The JSON text of the stream's header (with the command line, when given and the helper had none) and trailer. */
+function streamJson(stream: DecodedStream, argv: string[] | undefined): ContainerMeta["stream"] {
+  const header = stream.header.info.raw;
+  const target = (header.target ?? {}) as Record<string, unknown>;
+  const withArgv = argv && !Array.isArray(target.argv) ? { ...header, target: { ...target, argv } } : header;
   return {
     major: stream.header.major,
     minor: stream.header.minor,
-    header: JSON.stringify(stream.header.info.raw),
+    header: JSON.stringify(withArgv),
     trailer: stream.trailer ? JSON.stringify(stream.trailer.raw) : null,
   };
 }
@@ -271,7 +276,7 @@ export function encodeContainer(stream: DecodedStream, options: WriteOptions): U
     tool: options.tool,
     created: (options.created ?? new Date()).toISOString(),
     machine: options.machine ?? null,
-    stream: streamJson(stream),
+    stream: streamJson(stream, options.argv),
     decode: {
       truncated: stream.truncated,
       errors: stream.errors,

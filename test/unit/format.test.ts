@@ -17,7 +17,7 @@ import {
 import { convertToContainer, loadProfile, loadRecording, ProfileReadError } from "../../extension/profile/file";
 import { buildProfile, type Profile } from "../../extension/profile/model";
 import { decodeStream, LAYOUTS, ProfileFormatError, TABLE_NAMES, tensorName, type DecodedStream, type TableName } from "../../extension/profile/stream";
-import { OP, StreamBuilder } from "./streamBuilder";
+import { DEFAULT_HEADER, OP, StreamBuilder } from "./streamBuilder";
 
 const TOOL = { name: "ggml-lens", version: "0.0.0-test" };
 const SIG = 0x8000_0000_dead_beefn;
@@ -31,6 +31,7 @@ function richStream(): StreamBuilder {
     .graphBegin({ tid: 7, ts: 110, signature: SIG, nNodes: 2 })
     .graphNode({ tid: 7, ts: 111, signature: SIG, tensor: 0x7f00_0000_1000, index: 0, op: OP.RMS_NORM, ne: [4096, 5, 1, 1], name: "norm-0" })
     .graphNode({ tid: 7, ts: 112, signature: SIG, tensor: 0x7f00_0000_2000, index: 1, op: OP.MUL, src: [0x7f00_0000_1000], ne: [-1, 2 ** 40, 3, 1], name: "ffn_inp-0" })
+    .graphLeaf({ tid: 7, ts: 113, signature: SIG, tensor: 0x7f00_0000_9000, ne: [4096, 11008, 1, 1], type: 2, consumer: 1, name: "blk.0.ffn_up.weight" })
     .opBegin({ tid: 7, ts: 120, tensor: 0x7f00_0000_1000, tensor2: 0x7f00_0000_2000, op: OP.RMS_NORM, flags: 1, ne: [4096, 5, 1, 1], type: 2, name: "norm-0" })
     .opBegin({ tid: 8, ts: 119, tensor: 0x7f00_0000_1000, op: OP.MUL_MAT, ith: 1, cpu: 3, site: 70000, name: "ffn_up-0" })
     .sample({ tid: 8, ts: 121, ip: 0x7fff_ffff_f000 })
@@ -80,6 +81,7 @@ function assertSameRecording(a: DecodedStream, b: DecodedStream): void {
   for (const table of TABLE_NAMES) assert.deepEqual(columnsOf(b, table), columnsOf(a, table), table);
   for (let row = 0; row < a.tables.opBegin.count; row++) assert.equal(tensorName(b, "opBegin", row), tensorName(a, "opBegin", row));
   for (let row = 0; row < a.tables.graphNode.count; row++) assert.equal(tensorName(b, "graphNode", row), tensorName(a, "graphNode", row));
+  for (let row = 0; row < a.tables.graphLeaf.count; row++) assert.equal(tensorName(b, "graphLeaf", row), tensorName(a, "graphLeaf", row));
   assert.deepEqual(b.header, a.header);
   assert.deepEqual(b.trailer, a.trailer);
   assert.deepEqual([b.truncated, b.errors, b.count, [...b.unknown]], [a.truncated, a.errors, a.count, [...a.unknown]]);
@@ -94,6 +96,7 @@ test("a container holds every column, name, header and trailer of the stream; th
     assertSameRecording(raw, decodeContainer(bytes).stream);
   }
   assert.equal(buildProfile(raw).structures.get("80000000deadbeef")?.[1].name, "ffn_inp-0");
+  assert.equal(tensorName(raw, "graphLeaf", 0), "blk.0.ffn_up.weight");
 });
 
 test("a cut-short stream stays cut short in its container, with its errors; unknown record types are counted", () => {
@@ -116,6 +119,15 @@ test("metadata: tool, creation time, machine ceilings (null when unknown), the s
   assert.deepEqual([meta.stream.major, meta.stream.minor], [raw.header.major, raw.header.minor]);
   const machine = { format: "ggml-lens-machine", peak_gflops: { all_threads: { median: 100 } } };
   assert.deepEqual(decodeContainer(encodeContainer(raw, { tool: TOOL, machine })).meta.machine, machine);
+});
+
+test("the command line ggml-lens launched is added to the header when the helper did not record one", () => {
+  const argv = ["llama-completion", "-m", "model.gguf", "-t", "2"];
+  const without = decodeStream(richStream().bytes());
+  assert.deepEqual(decodeContainer(encodeContainer(without, { tool: TOOL, argv })).stream.header.info.target.argv, argv);
+  const header = { ...DEFAULT_HEADER, target: { ...DEFAULT_HEADER.target, argv: ["from", "the", "helper"] } };
+  const withArgv = decodeStream(new StreamBuilder(header).trailer().bytes());
+  assert.deepEqual(decodeContainer(encodeContainer(withArgv, { tool: TOOL, argv })).stream.header.info.target.argv, ["from", "the", "helper"]);
 });
 
 test("columns are narrowed and times delta-encoded: repeated op pairs take a few bytes each", () => {
