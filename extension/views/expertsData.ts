@@ -26,19 +26,33 @@ function explanation(profile: Profile): string {
   return "No expert selections were recorded (op tracing saw no MUL_MAT_ID).";
 }
 
+/**
+ * Every MUL_MAT_ID of a layer (gate, up, down) applies the same routing: each layer counts the
+ * selections of its first MUL_MAT_ID tensor (by name), so that a choice is counted once.
+ */
 export function expertsData(profile: Profile, title: string): ExpertsData {
   const names = expertTensorNames(profile);
   const nExperts = expertCount(profile);
+  const nameOf = (tensor: number): string => names.get(tensor) ?? `tensor 0x${tensor.toString(16)}`;
+  const layerTensor = new Map<string, number>();
+  for (const e of profile.experts) {
+    const name = nameOf(e.tensor);
+    const key = layerOf(name) >= 0 ? `layer ${layerOf(name)}` : name;
+    const chosen = layerTensor.get(key);
+    if (chosen === undefined || name < nameOf(chosen)) layerTensor.set(key, e.tensor);
+  }
+  const counted = new Set(layerTensor.values());
   const byTensor = new Map<number, number[]>();
   let truncatedRecords = 0;
   for (const e of profile.experts) {
+    if (!counted.has(e.tensor)) continue;
     const counts = byTensor.get(e.tensor) ?? new Array<number>(nExperts).fill(0);
     for (const id of e.ids) if (id >= 0 && id < nExperts) counts[id]++;
     if (e.nUsed * e.nTokens > EXPERT_IDS_CAP) truncatedRecords++;
     byTensor.set(e.tensor, counts);
   }
   const layers: ExpertLayer[] = [...byTensor.entries()].map(([tensor, counts]) => {
-    const name = names.get(tensor) ?? `tensor 0x${tensor.toString(16)}`;
+    const name = nameOf(tensor);
     const mean = counts.reduce((a, b) => a + b, 0) / Math.max(1, counts.length);
     return { layer: layerOf(name), name, counts, imbalance: mean > 0 ? Math.max(...counts) / mean : 0 };
   });

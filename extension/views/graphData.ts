@@ -3,9 +3,13 @@ import type { Profile } from "../profile/model";
 import type { GraphData, GraphNodeData } from "../../webview/protocol";
 import { shapeText } from "./timelineData";
 
-/** Layer of a tensor from its name: `blk.N.` (weights) or `name-N` (llama.cpp's per-layer results); -1 when none. */
+/**
+ * Layer of a tensor from its name, -1 when none: `blk.N.` (weights), `name-N` (llama.cpp's
+ * per-layer results), `cache_k_lN` (the KV cache), each possibly followed by " (view)" and the like.
+ */
 export function layerOf(name: string): number {
-  const match = /^blk\.(\d+)\./.exec(name) ?? /-(\d+)$/.exec(name);
+  const base = name.replace(/(\s*\([^)]*\))+$/, "");
+  const match = /^blk\.(\d+)\./.exec(base) ?? /-(\d+)$/.exec(base) ?? /_l(\d+)$/.exec(base);
   return match ? Number(match[1]) : -1;
 }
 

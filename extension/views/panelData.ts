@@ -6,6 +6,7 @@ import { timelineData } from "./timelineData";
 import { graphData } from "./graphData";
 import { expertsData } from "./expertsData";
 import { rooflineData } from "./rooflineData";
+import { cachedCeilings } from "../profile/machine";
 
 export interface PanelState {
   /** Graph panel: the structure chosen (else the one run most). */
@@ -22,6 +23,6 @@ export function panelMessage(kind: PanelKind, entry: Pick<ProfileEntry, "path" |
     case "experts":
       return { type: "experts", data: expertsData(entry.profile, title) };
     case "roofline":
-      return { type: "roofline", data: rooflineData(entry.profile, title) };
+      return { type: "roofline", data: rooflineData(entry.profile, title, cachedCeilings() ?? null) };
   }
 }

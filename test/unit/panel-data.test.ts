@@ -112,7 +112,10 @@ test("graph data: one structure with inputs, layers and the time of each node's 
       ["Qcur-1", "MUL_MAT", [1], 1, 2, 99 + 98, 99],
     ],
   );
-  assert.deepEqual(["blk.12.ffn_up.weight", "ffn_out-3", "result_output", "inp_embd"].map(layerOf), [12, 3, -1, -1]);
+  assert.deepEqual(
+    ["blk.12.ffn_up.weight", "ffn_out-3", "Kcur-2 (view) (permuted)", "cache_k_l7 (view)", "result_output", "inp_embd", "node_21"].map(layerOf),
+    [12, 3, 2, 7, -1, -1, -1],
+  );
 });
 
 test("experts data: selections per expert and layer with the load imbalance; dense models explained", () => {
@@ -121,7 +124,9 @@ test("experts data: selections per expert and layer with the load imbalance; den
   const b = new StreamBuilder(header)
     .graphNode({ tid: 1, ts: T, signature: SIG, tensor: 0xe0, index: 0, op: MUL_MAT_ID, name: "ffn_moe_gate-0" })
     .graphNode({ tid: 1, ts: T, signature: SIG, tensor: 0xe1, index: 1, op: MUL_MAT_ID, name: "ffn_moe_gate-1" })
+    .graphNode({ tid: 1, ts: T, signature: SIG, tensor: 0xe2, index: 2, op: MUL_MAT_ID, name: "ffn_moe_up-0" })
     .expertIds({ tid: 1, ts: T + 1, tensor: 0xe0, nUsed: 2, nTokens: 2, ids: [0, 3, 0, 1] })
+    .expertIds({ tid: 1, ts: T + 1, tensor: 0xe2, nUsed: 2, nTokens: 2, ids: [0, 3, 0, 1] }) // the same routing, counted once
     .expertIds({ tid: 1, ts: T + 2, tensor: 0xe1, nUsed: 2, nTokens: 1, ids: [2, 3] })
     .expertIds({ tid: 1, ts: T + 3, tensor: 0xe0, nUsed: 2, nTokens: 1, ids: [0, 2] })
     .trailer();
