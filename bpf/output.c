@@ -86,9 +86,11 @@ static void write_layout(struct json *j, const struct plan *plan)
 	json_close(j, '}');
 }
 
-static void write_types(struct json *j, const struct gl_layout *l)
+/* Type traits (ggml-base) and, from the CPU backend, each type's vec_dot_type. */
+static void write_types(struct json *j, const struct gl_layout *l, const struct gl_layout *cpu)
 {
 	json_str(j, "types_source", l->traits_source);
+	json_str(j, "vec_dot_types_source", cpu ? cpu->vec_dot_types_source : NULL);
 	json_open(j, "types", '[');
 	for (size_t i = 0; i < l->n_traits; i++) {
 		const struct gl_type_trait *t = &l->traits[i];
@@ -97,6 +99,8 @@ static void write_types(struct json *j, const struct gl_layout *l)
 		json_int(j, "blck_size", t->blck_size);
 		json_uint(j, "type_size", t->type_size);
 		json_bool(j, "is_quantized", t->is_quantized);
+		if (cpu && i < cpu->n_vec_dot_types && cpu->vec_dot_types[i] >= 0)
+			json_int(j, "vec_dot_type", cpu->vec_dot_types[i]);
 		json_close(j, '}');
 	}
 	json_close(j, ']');
@@ -177,7 +181,7 @@ static void write_header_json(struct json *j, struct output *out, const struct p
 	for (size_t i = 0; i < plan->op_names->n; i++)
 		json_str(j, NULL, plan->op_names->v[i]);
 	json_close(j, ']');
-	write_types(j, plan->traits_from);
+	write_types(j, plan->traits_from, plan->cpu);
 	write_sites(j, plan);
 	write_counters_info(j);
 	json_close(j, '}');

@@ -178,5 +178,6 @@ void gl_donor(struct gl_ctx *c, const struct gl_layout *d)
 	l->layout_donor = gl_xstrdup(d->path);
 	l->layout_donor_build_id = gl_xstrdup(d->build_id);
 	gl_tables_traits(c);
+	gl_tables_cpu_traits(c);
 	gl_tables_check(c);
 }

@@ -29,6 +29,7 @@ static const struct spec STRUCTS[] = {
 	{"ggml_compute_params", FIELDS("ith", "nth", "?wsize", "?wdata", "?threadpool", "?use_ref")},
 	{"ggml_type_traits", FIELDS("type_name", "blck_size", "type_size", "is_quantized",
 				    "?blck_size_interleave", "?to_float", "?from_float_ref")},
+	{"ggml_type_traits_cpu", FIELDS("vec_dot_type", "?from_float", "?vec_dot", "?nrows")},
 	{"ggml_cplan", FIELDS("?work_size", "?work_data", "?n_threads", "?threadpool",
 			      "?abort_callback", "?abort_callback_data", "?use_ref")},
 	{"ggml_compute_state", FIELDS("?ith", "?threadpool", "?last_graph", "?pending")},
@@ -54,6 +55,7 @@ static const char *const ENUMS[] = {
 
 static const char *const VARS[] = {
 	"GGML_OP_NAME", "GGML_OP_SYMBOL", "GGML_UNARY_OP_NAME", "GGML_GLU_OP_NAME", "type_traits",
+	"type_traits_cpu",
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))

@@ -93,6 +93,7 @@ void gl_plan_free(struct gl_plan *p);
 /* tables.c */
 void gl_tables(struct gl_ctx *c);
 void gl_tables_traits(struct gl_ctx *c);
+void gl_tables_cpu_traits(struct gl_ctx *c);
 void gl_tables_check(struct gl_ctx *c);
 
 /* donor.c */

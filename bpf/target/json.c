@@ -164,6 +164,18 @@ static void write_traits(struct json *w, const struct gl_layout *l)
 	jw_end_arr(w);
 }
 
+static void write_vec_dot_types(struct json *w, const struct gl_layout *l)
+{
+	if (!l->vec_dot_types_source) {
+		json_null(w, "vecDotTypes");
+		return;
+	}
+	jw_arr(w, "vecDotTypes");
+	for (size_t i = 0; i < l->n_vec_dot_types; i++)
+		json_int(w, NULL, l->vec_dot_types[i]);
+	jw_end_arr(w);
+}
+
 static void write_call(struct json *w, const struct gl_layout *l, const struct gl_call *c)
 {
 	jw_obj(w, NULL);
@@ -355,6 +367,7 @@ void gl_layout_write_json(const struct gl_layout *l, FILE *f, int pretty)
 		write_names(&w, "unaryOpNames", &l->unary_op_names);
 		write_names(&w, "gluOpNames", &l->glu_op_names);
 		write_traits(&w, l);
+		write_vec_dot_types(&w, l);
 		write_sites(&w, l);
 		write_sources(&w, l);
 	}

@@ -180,6 +180,7 @@ void gl_layout_free(struct gl_layout *l)
 	for (size_t i = 0; i < l->n_traits; i++)
 		free(l->traits[i].name);
 	free(l->traits);
+	free(l->vec_dot_types);
 	gl_instances_free(&l->instances);
 	gl_symbols_free(&l->symbols);
 	gl_plan_free(&l->plan);

@@ -198,6 +198,11 @@ struct gl_layout {
 	size_t n_traits;
 	struct gl_type_trait *traits;
 	const char *traits_source;
+	/* CPU backend (type_traits_cpu): per type, the type the other operand of its dot products is
+	 * converted to (vec_dot_type), -1 where unknown */
+	size_t n_vec_dot_types;
+	int64_t *vec_dot_types;
+	const char *vec_dot_types_source;
 
 	/* probe sites */
 	const char *sites_mode; /* "dwarf" or "symbols" */

@@ -182,6 +182,30 @@ void gl_tables_traits(struct gl_ctx *c)
 	check_traits(c);
 }
 
+/* The CPU backend's type_traits_cpu: vec_dot_type per type (a static table: found through DWARF or
+ * the symbol table's local symbol). */
+void gl_tables_cpu_traits(struct gl_ctx *c)
+{
+	struct gl_layout *l = c->l;
+	const struct gl_struct *st = gl_find_struct(l, "ggml_type_traits_cpu");
+	const struct gl_field *f = st && st->found ? gl_find_field(st, "vec_dot_type") : NULL;
+	uint64_t addr, count, v;
+	Dwarf_Die elem;
+	const char *src;
+
+	if (!f || !f->found || !st->size || l->vec_dot_types_source)
+		return;
+	if (locate(c, "type_traits_cpu", st->size, &addr, &count, &elem, &src) != 0)
+		return;
+	if (c->dw && src[0] == 'd' && !die_is(&elem, "ggml_type_traits_cpu"))
+		return;
+	l->vec_dot_types_source = src;
+	l->n_vec_dot_types = count;
+	l->vec_dot_types = gl_xcalloc(count, sizeof(*l->vec_dot_types));
+	for (uint64_t i = 0; i < count; i++)
+		l->vec_dot_types[i] = read_field(c, addr + i * st->size, f, &v) == 0 ? sext(v, f->size) : -1;
+}
+
 void gl_tables(struct gl_ctx *c)
 {
 	struct gl_layout *l = c->l;
@@ -195,6 +219,7 @@ void gl_tables(struct gl_ctx *c)
 		gl_strlist_add(&l->errors, "GGML_OP_SYMBOL has %zu entries, GGML_OP_NAME %zu",
 			       l->op_symbols.n, l->op_names.n);
 	gl_tables_traits(c);
+	gl_tables_cpu_traits(c);
 }
 
 /* Op names again once enums arrived from elsewhere (a layout donor). */

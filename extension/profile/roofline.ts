@@ -240,13 +240,14 @@ export function analyze(profile: Profile, ceilings: MachineCeilings | null): Ana
   };
 }
 
-/** src0 type name -> vec_dot_type, where the profile header records the CPU backend's. */
+/** src0 type name -> vec_dot_type, where the profile header records the CPU backend's (a ggml_type value). */
 function vecDotTypes(profile: Profile): Map<string, string> {
   const raw = profile.header.raw.types;
   const map = new Map<string, string>();
   if (!Array.isArray(raw)) return map;
   for (const t of raw as { name?: unknown; vec_dot_type?: unknown }[]) {
-    if (typeof t?.name === "string" && typeof t.vec_dot_type === "string" && t.vec_dot_type) map.set(t.name, t.vec_dot_type);
+    const target = typeof t?.vec_dot_type === "number" ? profile.header.types[t.vec_dot_type]?.name : undefined;
+    if (typeof t?.name === "string" && target) map.set(t.name, target);
   }
   return map;
 }

@@ -116,6 +116,7 @@ interface Layout {
   unaryOpNames?: (string | null)[] | null;
   gluOpNames?: (string | null)[] | null;
   typeTraits?: TypeTrait[] | null;
+  vecDotTypes?: number[] | null;
   sites?: Sites;
   sources?: Record<string, string | null>;
   usable: boolean;
@@ -385,6 +386,19 @@ describe("ggml-lens-layout: a ggml program's layout from its ELF and DWARF", () 
       const name = byValue.get(t.type);
       if (name && t.name) assert.equal(`GGML_TYPE_${t.name.toUpperCase()}`, name);
     }
+  });
+
+  it("the CPU backend's vec_dot_type per type equals what gdb reads from type_traits_cpu", () => {
+    const script =
+      'import gdb, json; v = gdb.parse_and_eval("type_traits_cpu"); n = v.type.sizeof // v[0].type.sizeof; ' +
+      'print("GLVECDOT " + json.dumps([int(v[i]["vec_dot_type"]) for i in range(n)]))';
+    const out = execFileSync("gdb", ["-batch", "-nx", "-ex", `python ${script}`, lib("libggml-cpu.so")], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    const line = out.split("\n").find((l) => l.startsWith("GLVECDOT "));
+    assert.ok(line, "gdb printed no vec_dot_type table");
+    assert.deepEqual(cpu.vecDotTypes, JSON.parse(line.slice("GLVECDOT ".length)));
   });
 
   it("the inlined ggml_compute_forward lies inside ggml_graph_compute_thread, tensor in a register", () => {

@@ -93,6 +93,11 @@ test("roofline on a real recording", { skip: !isRoot && "needs root (eBPF)" }, a
     const perOp = analysis.ops.find((o) => o.op === "MUL_MAT");
     assert.equal(perOp?.total_flops, mulMatFlopsOfRun(p), "the rollup's FLOPs over every MUL_MAT node of every graph run");
     assert.ok(matmuls.some((c) => c.ne[1] > 1) && matmuls.some((c) => c.ne[1] === 1), "prefill and decode are apart");
+    for (const c of matmuls.filter((m) => m.conversion)) {
+      assert.equal(c.conversion?.source, "profile", "the target's vec_dot_type, from its type_traits_cpu");
+      const q4 = p.header.types.findIndex((t) => t.name === c.conversion?.from);
+      assert.ok(q4 < 0 || c.conversion?.to !== c.conversion?.from);
+    }
   });
 
   await t.test("report --json carries classes, per-op rates and the ceilings used; the text has a bound column", () => {
