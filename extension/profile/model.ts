@@ -10,7 +10,7 @@ import {
   MAX_DIMS_CAP,
   MAX_SRC_CAP,
   OpFlags,
-  readColumns,
+  readRowsInto,
   tensorName,
   type DecodedStream,
   type HeaderInfo,
@@ -273,12 +273,10 @@ function medianOf3(a: number, b: number, c: number): number {
 export function buildProfile(stream: DecodedStream): Profile {
   const t = stream.tables;
   const header = stream.header.info;
-  readSpanColumns(t);
   const calls = pairByThread(t.decodeBegin, t.decodeEnd);
   const graphs = pairByThread(t.graphBegin, t.graphEnd);
-  const ops = pairByThread(t.opBegin, t.opEnd, windowEnds(t));
-  const labels = new LabelTable(header, new NodeIndex(stream));
-  const spans = opSpans(stream, ops, labels);
+  const ops = opSpans(t, new LabelTable(header, new NodeIndex(stream)), windowEnds(t));
+  const { spans } = ops;
   const threads = threadLanes(spans);
   const leaves = graphLeaves(stream);
   const structures = graphStructures(stream, leaves);
@@ -296,8 +294,8 @@ export function buildProfile(stream: DecodedStream): Profile {
     leaves,
     spans,
     threads,
-    labels: labels.list,
-    ops: opStats(spans, threads, labels.list, t.opEnd),
+    labels: ops.labels,
+    ops: opStats(spans, threads, ops.labels, ops.counters),
     experts: expertSelections(t),
     opRecords: { begin: t.opBegin, end: t.opEnd },
     samples: t.sample,
@@ -306,12 +304,6 @@ export function buildProfile(stream: DecodedStream): Profile {
     pairing: { calls: calls.counts, graphs: graphs.counts, ops: ops.counts },
     lostEvents: stream.trailer ? Object.values(stream.trailer.lost).reduce((a, b) => a + b, 0) : null,
   };
-}
-
-/** The op columns buildProfile uses, read in one pass per table (far fewer trips to memory than one per column). */
-function readSpanColumns(t: RecordTables): void {
-  readColumns(t.opBegin, ["ts", "tid", "op", "flags", "tensor2"]);
-  readColumns(t.opEnd, ["ts", "tid", "minFlt", "majFlt", "nvcsw", "nivcsw", "cpuNs"]);
 }
 
 // ---- pairing -----------------------------------------------------------------------------
@@ -329,10 +321,6 @@ interface Pairs {
   begin: Uint32Array;
   end: Int32Array;
   endNs: Float64Array;
-  /** Thread lane of each pair (index in `lanes`). */
-  lane: Uint32Array;
-  /** Thread id of each lane, in order of first appearance. */
-  lanes: number[];
   counts: PairingCounts;
 }
 
@@ -372,64 +360,88 @@ function windowEndedBetween(ends: Float64Array, from: number, to: number): boole
   return lo < ends.length && ends[lo] <= to;
 }
 
-function emptyPairs(capacity: number): Pairs {
-  return {
-    count: 0,
-    begin: new Uint32Array(capacity),
-    end: new Int32Array(capacity),
-    endNs: new Float64Array(capacity),
-    lane: new Uint32Array(capacity),
-    lanes: [],
-    counts: { paired: 0, unterminated: 0, unmatchedEnds: 0, openAtEnd: 0, cutByWindow: 0 },
-  };
+/**
+ * The pairing rules, one record at a time in stream order: each begin is paired with the next end
+ * on its thread (lane); a begin followed by another begin on its thread is closed at the new begin
+ * and counted unterminated, unless tracing was switched off in between (`windowOffs`): then the
+ * open begin is dropped.
+ */
+class Pairing {
+  readonly counts: PairingCounts = { paired: 0, unterminated: 0, unmatchedEnds: 0, openAtEnd: 0, cutByWindow: 0 };
+  /** Per lane, the open begin's row (-1 when none) and time. */
+  private readonly openRow: number[] = [];
+  private readonly openTs: number[] = [];
+
+  constructor(private readonly windowOffs: Float64Array) {}
+
+  /** A begin: returns the row of the begin it closes, unterminated, or -1. */
+  begin(lane: number, row: number, ts: number): number {
+    this.reach(lane);
+    const previous = this.openRow[lane];
+    let closed = -1;
+    if (previous >= 0 && windowEndedBetween(this.windowOffs, this.openTs[lane], ts)) this.counts.cutByWindow++;
+    else if (previous >= 0) {
+      closed = previous;
+      this.counts.unterminated++;
+    }
+    this.openRow[lane] = row;
+    this.openTs[lane] = ts;
+    return closed;
+  }
+
+  /** An end: returns the row of the begin it closes, or -1 when none is open on its thread. */
+  end(lane: number): number {
+    this.reach(lane);
+    const open = this.openRow[lane];
+    if (open < 0) this.counts.unmatchedEnds++;
+    else {
+      this.openRow[lane] = -1;
+      this.counts.paired++;
+    }
+    return open;
+  }
+
+  finish(): PairingCounts {
+    this.counts.openAtEnd = this.openRow.filter((row) => row >= 0).length;
+    return this.counts;
+  }
+
+  private reach(lane: number): void {
+    while (this.openRow.length <= lane) {
+      this.openRow.push(-1);
+      this.openTs.push(0);
+    }
+  }
 }
 
-/**
- * Pairs each begin with the next end on the same thread, in stream order; a begin followed by
- * another begin on its thread is closed at the new begin and counted unterminated, unless tracing
- * was switched off in between (`windowOffs`): then the open begin is dropped.
- */
-function pairByThread(begins: Side, ends: Side, windowOffs: Float64Array = new Float64Array(0)): Pairs {
-  const pairs = emptyPairs(begins.count);
-  const { begin, end, endNs, lane: pairLane, counts } = pairs;
-  let n = 0;
-  const close = (b: number, e: number, ns: number, lane: number): void => {
-    begin[n] = b;
-    end[n] = e;
-    endNs[n] = ns;
-    pairLane[n++] = lane;
+/** Pairs begins and ends (small tables: decode calls, graphs) by the rules of Pairing. */
+function pairByThread(begins: Side, ends: Side): Pairs {
+  const pairing = new Pairing(new Float64Array(0));
+  const pairs: Pairs = {
+    count: 0,
+    begin: new Uint32Array(begins.count),
+    end: new Int32Array(begins.count),
+    endNs: new Float64Array(begins.count),
+    counts: pairing.counts,
+  };
+  const close = (b: number, e: number, endNs: number): void => {
+    pairs.begin[pairs.count] = b;
+    pairs.end[pairs.count] = e;
+    pairs.endNs[pairs.count++] = endNs;
   };
   const lanes = new LaneNumbers();
-  /** Open begin row per thread lane, -1 when none. */
-  const open: number[] = [];
-  const [bOffset, bTid, bTs, bCount] = [begins.offset, begins.tid, begins.ts, begins.count];
-  const [eOffset, eTid, eTs, eCount] = [ends.offset, ends.tid, ends.ts, ends.count];
-  for (let b = 0, e = 0; b < bCount || e < eCount; ) {
-    if (e >= eCount || (b < bCount && bOffset[b] < eOffset[e])) {
-      const lane = lanes.of(bTid[b]);
-      if (lane === open.length) open.push(-1);
-      const previous = open[lane];
-      if (previous >= 0 && windowEndedBetween(windowOffs, bTs[previous], bTs[b])) counts.cutByWindow++;
-      else if (previous >= 0) {
-        close(previous, -1, bTs[b], lane);
-        counts.unterminated++;
-      }
-      open[lane] = b++;
+  for (let b = 0, e = 0; b < begins.count || e < ends.count; ) {
+    if (e >= ends.count || (b < begins.count && begins.offset[b] < ends.offset[e])) {
+      const closed = pairing.begin(lanes.of(begins.tid[b]), b, begins.ts[b]);
+      if (closed >= 0) close(closed, -1, begins.ts[b]);
+      b++;
     } else {
-      const lane = lanes.of(eTid[e]);
-      if (lane === open.length) open.push(-1);
-      if (open[lane] < 0) counts.unmatchedEnds++;
-      else {
-        close(open[lane], e, eTs[e], lane);
-        open[lane] = -1;
-        counts.paired++;
-      }
+      const closed = pairing.end(lanes.of(ends.tid[e]));
+      if (closed >= 0) close(closed, e, ends.ts[e]);
       e++;
     }
   }
-  pairs.count = n;
-  pairs.lanes = lanes.tids;
-  counts.openAtEnd = open.filter((row) => row >= 0).length;
+  pairing.finish();
   return pairs;
 }
 
@@ -680,11 +692,96 @@ class LabelTable {
   }
 }
 
-function opSpans(stream: DecodedStream, pairs: Pairs, labels: LabelTable): OpSpans {
-  const { tid, ts, op, flags, tensor2 } = stream.tables.opBegin;
-  const order = byThread(pairs);
-  const count = pairs.count;
-  const spans: OpSpans = {
+/** Op spans with what was counted while pairing them. */
+interface OpScan {
+  spans: OpSpans;
+  counts: PairingCounts;
+  /** The labels, numbered in order of first use by the spans. */
+  labels: OpLabel[];
+  /** Software counters summed per label. */
+  counters: SoftwareCounters[];
+}
+
+/** Rows read per block while walking the op records; a block's values are used once. */
+const OP_BLOCK = 1024;
+
+/** A block of OP_BEGIN rows [first, end), the columns the walk needs. */
+class BeginBlock {
+  first = 0;
+  end = 0;
+  readonly ts = new Float64Array(OP_BLOCK);
+  readonly tid = new Uint32Array(OP_BLOCK);
+  readonly op = new Int32Array(OP_BLOCK);
+  readonly flags = new Uint32Array(OP_BLOCK);
+  readonly tensor2 = new Float64Array(OP_BLOCK);
+
+  constructor(private readonly table: RecordTables["opBegin"]) {}
+
+  load(row: number): void {
+    const t = this.table;
+    [this.first, this.end] = [row, Math.min(t.count, row + OP_BLOCK)];
+    readRowsInto(t, "ts", this.first, this.end, this.ts);
+    readRowsInto(t, "tid", this.first, this.end, this.tid);
+    readRowsInto(t, "op", this.first, this.end, this.op);
+    readRowsInto(t, "flags", this.first, this.end, this.flags);
+    readRowsInto(t, "tensor2", this.first, this.end, this.tensor2);
+  }
+}
+
+/** A block of OP_END rows [first, end), the columns the walk needs. */
+class EndBlock {
+  first = 0;
+  end = 0;
+  readonly ts = new Float64Array(OP_BLOCK);
+  readonly tid = new Uint32Array(OP_BLOCK);
+  readonly minFlt = new Uint32Array(OP_BLOCK);
+  readonly majFlt = new Uint32Array(OP_BLOCK);
+  readonly nvcsw = new Uint32Array(OP_BLOCK);
+  readonly nivcsw = new Uint32Array(OP_BLOCK);
+  readonly cpuNs = new Float64Array(OP_BLOCK);
+
+  constructor(private readonly table: RecordTables["opEnd"]) {}
+
+  load(row: number): void {
+    const t = this.table;
+    [this.first, this.end] = [row, Math.min(t.count, row + OP_BLOCK)];
+    readRowsInto(t, "ts", this.first, this.end, this.ts);
+    readRowsInto(t, "tid", this.first, this.end, this.tid);
+    readRowsInto(t, "minFlt", this.first, this.end, this.minFlt);
+    readRowsInto(t, "majFlt", this.first, this.end, this.majFlt);
+    readRowsInto(t, "nvcsw", this.first, this.end, this.nvcsw);
+    readRowsInto(t, "nivcsw", this.first, this.end, this.nivcsw);
+    readRowsInto(t, "cpuNs", this.first, this.end, this.cpuNs);
+  }
+
+  /** Adds the counters of block row k to `sum`. */
+  addCounters(k: number, sum: SoftwareCounters): void {
+    sum.minor_faults += this.minFlt[k];
+    sum.major_faults += this.majFlt[k];
+    sum.voluntary_switches += this.nvcsw[k];
+    sum.involuntary_switches += this.nivcsw[k];
+    sum.cpu_ns += this.cpuNs[k];
+  }
+}
+
+/** OP_BEGIN records per thread lane (an upper bound of its spans). */
+function beginsPerLane(begins: RecordTables["opBegin"], lanes: LaneNumbers): number[] {
+  const counts: number[] = [];
+  const tid = new Uint32Array(OP_BLOCK);
+  for (let from = 0; from < begins.count; from += OP_BLOCK) {
+    const to = Math.min(begins.count, from + OP_BLOCK);
+    readRowsInto(begins, "tid", from, to, tid);
+    for (let k = 0; k < to - from; k++) {
+      const lane = lanes.of(tid[k]);
+      while (counts.length <= lane) counts.push(0);
+      counts[lane]++;
+    }
+  }
+  return counts;
+}
+
+function newSpans(count: number): OpSpans {
+  return {
     count,
     tid: new Uint32Array(count),
     startNs: new Float64Array(count),
@@ -694,40 +791,127 @@ function opSpans(stream: DecodedStream, pairs: Pairs, labels: LabelTable): OpSpa
     unterminated: new Uint8Array(count),
     endRow: new Int32Array(count),
   };
-  // Locals, not property loads: the label lookup is a call, after which V8 would reload them.
-  const { tid: spanTid, startNs, endNs, row: spanRow, label, unterminated, endRow } = spans;
-  const { begin, end, endNs: pairEndNs } = pairs;
-  for (let s = 0; s < count; s++) {
-    const p = order[s];
-    const row = begin[p];
-    spanTid[s] = tid[row];
-    startNs[s] = ts[row];
-    endNs[s] = pairEndNs[p];
-    spanRow[s] = row;
-    label[s] = labels.of(op[row], flags[row], tensor2[row], ts[row]);
-    unterminated[s] = end[p] < 0 ? 1 : 0;
-    endRow[s] = end[p];
-  }
-  return spans;
+}
+
+/** Lanes in order of thread id. */
+function lanesByTid(tids: number[]): number[] {
+  return tids.map((_, lane) => lane).sort((a, b) => tids[a] - tids[b]);
 }
 
 /**
- * Pair indices grouped by thread (ascending tid), in begin order within a thread: a counting sort
- * by lane (a lane's pairs close in the order they began).
+ * One walk over the OP_BEGIN and OP_END records in stream order, a block of rows at a time (no
+ * column of the whole tables is made): pairs them (Pairing), labels each span when it begins, and
+ * writes it straight to its thread's place (spans are grouped by thread id, in begin order within a
+ * thread, and a lane's pairs close in the order they began); each end's counters are added to its
+ * span's label.
  */
-function byThread(pairs: Pairs): Uint32Array {
-  const perLane = new Uint32Array(pairs.lanes.length);
-  for (let p = 0; p < pairs.count; p++) perLane[pairs.lane[p]]++;
-  const next = new Uint32Array(pairs.lanes.length);
-  const lanesByTid = pairs.lanes.map((tid, lane) => ({ tid, lane })).sort((a, b) => a.tid - b.tid);
-  let at = 0;
-  for (const { lane } of lanesByTid) {
-    next[lane] = at;
-    at += perLane[lane];
+function opSpans(t: RecordTables, labels: LabelTable, windowOffs: Float64Array): OpScan {
+  const [begins, ends] = [t.opBegin, t.opEnd];
+  const lanes = new LaneNumbers();
+  const capacity = beginsPerLane(begins, lanes);
+  const order = lanesByTid(lanes.tids);
+  const start: number[] = [];
+  order.reduce((at, lane) => ((start[lane] = at), at + capacity[lane]), 0);
+  const next = start.slice();
+  const spans = newSpans(begins.count);
+  const sums: SoftwareCounters[] = [];
+  const pairing = new Pairing(windowOffs);
+  /** Per lane, the open begin's label and time. */
+  const openLabel: number[] = [];
+  const openNs: number[] = [];
+  const write = (lane: number, row: number, endNs: number, endRow: number): void => {
+    const s = next[lane]++;
+    spans.tid[s] = lanes.tids[lane];
+    spans.startNs[s] = openNs[lane];
+    spans.endNs[s] = endNs;
+    spans.row[s] = row;
+    spans.label[s] = openLabel[lane];
+    spans.unterminated[s] = endRow < 0 ? 1 : 0;
+    spans.endRow[s] = endRow;
+  };
+  const [b, e] = [new BeginBlock(begins), new EndBlock(ends)];
+  const [bOffset, eOffset] = [begins.offset, ends.offset];
+  for (let i = 0, j = 0; i < begins.count || j < ends.count; ) {
+    if (j >= ends.count || (i < begins.count && bOffset[i] < eOffset[j])) {
+      if (i >= b.end) b.load(i);
+      const k = i - b.first;
+      const lane = lanes.of(b.tid[k]);
+      const closed = pairing.begin(lane, i, b.ts[k]);
+      if (closed >= 0) write(lane, closed, b.ts[k], -1);
+      openLabel[lane] = labels.of(b.op[k], b.flags[k], b.tensor2[k], b.ts[k]);
+      openNs[lane] = b.ts[k];
+      i++;
+    } else {
+      if (j >= e.end) e.load(j);
+      const k = j - e.first;
+      const lane = lanes.of(e.tid[k]);
+      const closed = pairing.end(lane);
+      if (closed >= 0) {
+        write(lane, closed, e.ts[k], j);
+        e.addCounters(k, (sums[openLabel[lane]] ??= zeroCounters()));
+      }
+      j++;
+    }
   }
-  const order = new Uint32Array(pairs.count);
-  for (let p = 0; p < pairs.count; p++) order[next[pairs.lane[p]]++] = p;
-  return order;
+  const count = packLanes(spans, order, start, next);
+  const numbered = numberLabels(spans.label.subarray(0, count), labels.list);
+  return {
+    spans: count === spans.count ? spans : trimmed(spans, count),
+    counts: pairing.finish(),
+    labels: numbered.labels,
+    counters: numbered.old.map((label) => sums[label] ?? zeroCounters()),
+  };
+}
+
+function zeroCounters(): SoftwareCounters {
+  return { minor_faults: 0, major_faults: 0, voluntary_switches: 0, involuntary_switches: 0, cpu_ns: 0 };
+}
+
+/**
+ * Moves each lane's spans down to follow the previous lane's, when some begins made no span
+ * (dropped at a window's end, or still open at the end); returns the number of spans.
+ */
+function packLanes(spans: OpSpans, order: number[], start: number[], next: number[]): number {
+  let at = 0;
+  for (const lane of order) {
+    const n = next[lane] - start[lane];
+    if (start[lane] !== at) {
+      for (const column of [spans.tid, spans.startNs, spans.endNs, spans.row, spans.label, spans.unterminated, spans.endRow]) {
+        column.copyWithin(at, start[lane], next[lane]);
+      }
+    }
+    at += n;
+  }
+  return at;
+}
+
+/** The first `count` spans, as views of the same arrays. */
+function trimmed(spans: OpSpans, count: number): OpSpans {
+  return {
+    count,
+    tid: spans.tid.subarray(0, count),
+    startNs: spans.startNs.subarray(0, count),
+    endNs: spans.endNs.subarray(0, count),
+    row: spans.row.subarray(0, count),
+    label: spans.label.subarray(0, count),
+    unterminated: spans.unterminated.subarray(0, count),
+    endRow: spans.endRow.subarray(0, count),
+  };
+}
+
+/**
+ * Renumbers the labels in order of first use by the spans (as a walk in span order would have
+ * interned them); labels no span uses are left out. `old[n]` is the label numbered n before.
+ */
+function numberLabels(label: Uint32Array, list: OpLabel[]): { labels: OpLabel[]; old: number[] } {
+  const renumbered = new Int32Array(list.length).fill(-1);
+  const old: number[] = [];
+  for (let s = 0; s < label.length; s++) {
+    let n = renumbered[label[s]];
+    if (n < 0) n = renumbered[label[s]] = old.push(label[s]) - 1;
+    label[s] = n;
+  }
+  return { labels: old.map((l) => list[l]), old };
 }
 
 function threadLanes(spans: OpSpans): ThreadLane[] {
@@ -742,9 +926,8 @@ function threadLanes(spans: OpSpans): ThreadLane[] {
 
 // ---- aggregates --------------------------------------------------------------------------
 
-function opStats(spans: OpSpans, lanes: ThreadLane[], labels: OpLabel[], ends: RecordTables["opEnd"]): OpStat[] {
+function opStats(spans: OpSpans, lanes: ThreadLane[], labels: OpLabel[], counters: SoftwareCounters[]): OpStat[] {
   const { durations, sums } = durationsByLabel(spans, labels.length);
-  const counters = countersByLabel(spans, labels.length, ends);
   const threads = threadsByLabel(spans, lanes, labels.length);
   let total = 0;
   for (const sum of sums) total += sum;
@@ -765,28 +948,6 @@ function opStats(spans: OpSpans, lanes: ThreadLane[], labels: OpLabel[], ends: R
     };
   });
   return stats.sort((a, b) => b.total_ns - a.total_ns || a.op.localeCompare(b.op));
-}
-
-function countersByLabel(spans: OpSpans, nLabels: number, ends: RecordTables["opEnd"]): SoftwareCounters[] {
-  const sums = Array.from({ length: nLabels }, () => ({
-    minor_faults: 0,
-    major_faults: 0,
-    voluntary_switches: 0,
-    involuntary_switches: 0,
-    cpu_ns: 0,
-  }));
-  const { minFlt, majFlt, nvcsw, nivcsw, cpuNs } = ends;
-  for (let s = 0; s < spans.count; s++) {
-    const e = spans.endRow[s];
-    if (e < 0) continue;
-    const sum = sums[spans.label[s]];
-    sum.minor_faults += minFlt[e];
-    sum.major_faults += majFlt[e];
-    sum.voluntary_switches += nvcsw[e];
-    sum.involuntary_switches += nivcsw[e];
-    sum.cpu_ns += cpuNs[e];
-  }
-  return sums;
 }
 
 /** Each label's span durations (in span order) and their sum. */
