@@ -226,6 +226,13 @@ void output_record(struct output *out, const void *data, size_t size)
 		out->counts[rec->type]++;
 }
 
+/* Readers follow the file as it grows (the editor's live view): what was consumed reaches it each
+ * turn of the event loop, not when a 1 MiB buffer fills. */
+void output_flush(struct output *out)
+{
+	fflush(out->f);
+}
+
 void output_window(struct output *out, int on)
 {
 	struct gl_window w = { .hdr = { .type = GL_REC_WINDOW, .size = sizeof(w), .tid = 0,

@@ -20,6 +20,7 @@ void output_header(struct output *out, const struct plan *plan, const struct tar
 		   long sample_hz);
 void output_record(struct output *out, const void *data, size_t size);
 void output_window(struct output *out, int on);
+void output_flush(struct output *out);
 uint64_t output_lost_total(int lost_map_fd);
 struct samples;
 void output_trailer(struct output *out, int hits_map_fd, int lost_map_fd, int exit_status, int windows,

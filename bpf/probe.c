@@ -552,6 +552,7 @@ static void event_loop(struct run *r)
 		/* Records are submitted without wakeups: poll times out, then everything is consumed. */
 		ring_buffer__poll(r->rb, 100);
 		ring_buffer__consume(r->rb);
+		output_flush(&r->out);
 		samples_snapshot_maps(r->samples, r->target.pid); /* libraries may be dlopened at any time */
 		duty_cycle(r);
 		report_progress(r, &last_progress);
