@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { decodeStream, LAYOUTS, readColumns, TABLE_NAMES, type RecordTables } from "../../extension/profile/stream";
+import { decodeStream, LAYOUTS, readColumns, readRowsInto, TABLE_NAMES, type RecordTables } from "../../extension/profile/stream";
 import { StreamBuilder } from "./streamBuilder";
 
 /** A stream with every kind of column: u32, i32, u64, i64 arrays, h64, on more rows than one block. */
@@ -52,4 +52,27 @@ test("readColumns ignores tables that are not read from a stream's bytes", () =>
   const table = { count: 1, offset: new Uint32Array(1), ts: Float64Array.of(5) };
   readColumns(table, ["ts"]);
   assert.deepEqual(table, { count: 1, offset: new Uint32Array(1), ts: Float64Array.of(5) });
+});
+
+test("readRowsInto copies a block of rows of a column, read from the bytes or from a column already read", () => {
+  const bytes = mixedStream(700);
+  const fresh = decodeStream(bytes).tables.opBegin;
+  const whole = decodeStream(bytes).tables.opBegin;
+  const blocks: [number, number][] = [[0, 256], [256, 512], [512, 700], [699, 700], [5, 5]];
+  for (const [from, to] of blocks) {
+    const ts = new Float64Array(256);
+    readRowsInto(fresh, "ts", from, to, ts);
+    assert.deepEqual(Array.from(ts.subarray(0, to - from)), Array.from(whole.ts.subarray(from, to)), `ts ${from}-${to}`);
+    const ne = new Float64Array(4 * 256);
+    readRowsInto(fresh, "ne", from, to, ne);
+    assert.deepEqual(Array.from(ne.subarray(0, 4 * (to - from))), Array.from(whole.ne.subarray(4 * from, 4 * to)), `ne ${from}-${to}`);
+    const fromColumn = new Int32Array(256);
+    readRowsInto(whole, "op", from, to, fromColumn);
+    assert.deepEqual(Array.from(fromColumn.subarray(0, to - from)), Array.from(whole.op.subarray(from, to)), `op ${from}-${to}`);
+  }
+  assert.ok(!Object.hasOwn(fresh, "ts") && !Object.hasOwn(fresh, "ne"), "no column is kept");
+  const table = { count: 2, offset: new Uint32Array(2), ts: Float64Array.of(5, 6) };
+  const into = new Float64Array(2);
+  readRowsInto(table, "ts", 1, 2, into);
+  assert.deepEqual(Array.from(into), [6, 0]);
 });
