@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { crc32 } from "node:zlib";
@@ -14,7 +14,7 @@ import {
   SECTION_HEADER,
   type ContainerMeta,
 } from "../../extension/profile/format";
-import { convertToContainer, loadProfile, loadRecording, ProfileReadError } from "../../extension/profile/file";
+import { convertToContainer, loadProfile, loadRecording, ProfileReadError, saveContainer } from "../../extension/profile/file";
 import { buildProfile, type Profile } from "../../extension/profile/model";
 import { decodeStream, LAYOUTS, ProfileFormatError, TABLE_NAMES, tensorName, type DecodedStream, type TableName } from "../../extension/profile/stream";
 import { DEFAULT_HEADER, OP, StreamBuilder } from "./streamBuilder";
@@ -259,7 +259,7 @@ test("loadProfile reads containers and raw streams; errors name the file", async
   await assert.rejects(loadProfile(path.join(work, "missing.ggmlprof")), (err: unknown) => err instanceof ProfileReadError && /missing\.ggmlprof: no such file/.test(err.message));
 });
 
-test("convertToContainer rewrites a raw stream in place; a file it cannot read is left as it was", async () => {
+test("convertToContainer rewrites a raw stream in place; a failed write or a file it cannot read is left as it was", async () => {
   const file = path.join(work, "convert.ggmlprof");
   const raw = richStream().bytes();
   writeFileSync(file, raw);
@@ -270,6 +270,12 @@ test("convertToContainer rewrites a raw stream in place; a file it cannot read i
   assert.deepEqual(new Uint8Array(readFileSync(file)), converted, "converting a container again leaves it alone");
   await convertToContainer(file, { tool: TOOL });
   assert.deepEqual(new Uint8Array(readFileSync(file)), converted);
+
+  const directory = path.join(work, "a-directory.ggmlprof");
+  mkdirSync(directory);
+  await assert.rejects(saveContainer(directory, decodeStream(raw), { tool: TOOL }));
+  assert.ok(!existsSync(`${directory}.converting`), "no temporary file left behind");
+  assert.ok(statSync(directory).isDirectory());
 
   const broken = path.join(work, "broken.ggmlprof");
   writeFileSync(broken, "GGMLLENS\x09\x00");
