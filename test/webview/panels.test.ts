@@ -50,6 +50,7 @@ function hostileProfile(file: string): void {
 
 /** Opens a panel from the palette; with no profile in the window, answers the open dialog with `file`. */
 async function openPanel(page: Page, title: string, file?: string): Promise<FrameLocator> {
+  await closeEditors(page); // one webview at a time: webviewFrame() expects one
   await runPaletteCommand(page, title);
   if (file) {
     const input = page.locator(".quick-input-widget .quick-input-box input");
@@ -196,6 +197,71 @@ test("panels in VS Code on real recordings: timeline, graph, MoE routing; hostil
       assert.deepEqual(await rows.locator("td:first-child").allTextContents(), ["MUL_MAT"]);
       await screenshot(page, "webview-timeline-range.png");
       await closeEditors(page);
+    });
+
+    await step("graph: layers collapsed, a click opens one, a node's statistics", "graph", async () => {
+      const profile = await loadProfile(dense);
+      const frame = await openPanel(page, "GGML Lens: Open computation graph");
+      const nodes = frame.locator(".graph-node");
+      await nodes.first().waitFor();
+      const layers = frame.locator('.graph-node[data-id^="L"]');
+      const collapsed = await layers.count();
+      assert.ok(collapsed >= 2, `the tiny model's layers are collapsed: ${collapsed}`);
+      const before = await nodes.count();
+      await layers.first().click();
+      await frame.locator(`.graph-node`).nth(before).waitFor();
+      assert.equal(await layers.count(), collapsed - 1);
+      assert.ok((await nodes.count()) > before, "the opened layer shows its nodes");
+      // The most run graph's first node: its span statistics in the details table.
+      const runs = new Map<string, number>();
+      for (const g of profile.graphs) runs.set(g.signature, (runs.get(g.signature) ?? 0) + 1);
+      const signature = [...runs.entries()].sort((a, b) => b[1] - a[1])[0][0];
+      const first = profile.structures.get(signature)![0];
+      await frame.locator('.graph-node[data-id="n0"]').click();
+      const row = frame.locator(".details tbody tr td");
+      await row.first().waitFor();
+      const cells = await row.allTextContents();
+      assert.deepEqual(cells.slice(0, 3), [`#${first.index} ${first.name}`, first.op, first.type]);
+      assert.ok(Number(cells[4]) > 0, `the node ran in spans: ${cells.join(" | ")}`);
+      await screenshot(page, "webview-graph.png");
+      await closeEditors(page);
+    });
+
+    await step("roofline: a point per op class with figures on hover; MoE routing explains a dense model", "roofline", async () => {
+      const frame = await openPanel(page, "GGML Lens: Open roofline");
+      const points = frame.locator(".roofline-point");
+      await points.first().waitFor();
+      assert.ok((await points.count()) >= 3, "several op classes are drawn");
+      await points.last().hover(); // the smallest, drawn on top
+      const tooltip = frame.locator(".tooltip");
+      await tooltip.waitFor({ state: "visible" });
+      assert.match((await tooltip.textContent()) ?? "", /intensity .* FLOP\/B · .* GFLOP\/s · .* GB\/s/);
+      await screenshot(page, "webview-roofline.png");
+      await closeEditors(page);
+      const experts = await openPanel(page, "GGML Lens: Open MoE routing");
+      await experts.locator(".explanation", { hasText: "dense" }).waitFor();
+      await closeEditors(page);
+    });
+
+    await step("MoE routing: one heatmap row per MoE layer of a real MoE recording", "experts", async () => {
+      const moe = path.join(workspace, "moe.ggmlprof");
+      record(fixtures.llamaCompletion, recorded.models!.tinyMoe!, moe);
+      const profile = await loadProfile(moe);
+      await runPaletteCommand(page, "GGML Lens: Open profile…");
+      const input = page.locator(".quick-input-widget .quick-input-box input");
+      await input.waitFor({ timeout: 15_000 });
+      await input.fill(moe);
+      await page.keyboard.press("Enter");
+      const frame = await openPanel(page, "GGML Lens: Open MoE routing");
+      const rows = frame.locator(".heatmap-row");
+      await rows.first().waitFor();
+      const layers = new Set<number>();
+      for (const nodes of profile.structures.values()) for (const n of nodes) if (n.op === "MUL_MAT_ID") layers.add(Number(/-(\d+)$/.exec(n.name)?.[1]));
+      assert.equal(await rows.count(), layers.size);
+      const cells = frame.locator(".heatmap-row").first().locator("rect.cell");
+      const experts = await cells.count();
+      assert.ok(experts >= 2, `experts per layer: ${experts}`);
+      await screenshot(page, "webview-experts.png");
     });
   }
 });

@@ -58,7 +58,7 @@ export class RooflineView {
     svg.append("text").attr("x", (M.left + WIDTH - M.right) / 2).attr("y", HEIGHT - 6).attr("text-anchor", "middle").text("arithmetic intensity (FLOP/byte)");
     svg.append("text").attr("transform", `translate(14,${(M.top + HEIGHT - M.bottom) / 2}) rotate(-90)`).attr("text-anchor", "middle").text("achieved GFLOP/s");
     const [x0, x1] = x.domain();
-    for (const c of compute) this.ceiling(svg, x(x0), y(c.value), x(x1), y(c.value), `${c.name} ${c.value.toFixed(0)} GFLOP/s`, "end");
+    for (const c of compute) this.ceiling(svg, x(x0), y(c.value), x(x1), y(c.value), `${c.name} ${c.value.toFixed(0)} GFLOP/s`, "start");
     const peak = Math.max(0, ...compute.map((c) => c.value));
     for (const m of memory) {
       // The memory roof y = bandwidth x intensity, up to where it meets the compute roof.
@@ -70,7 +70,8 @@ export class RooflineView {
     svg
       .append("g")
       .selectAll("circle")
-      .data(points)
+      // Largest first, so that a small point is never hidden under a big one.
+      .data([...points].sort((a, b) => b.totalNs - a.totalNs))
       .join("circle")
       .attr("class", "roofline-point")
       .attr("cx", (p) => x(p.intensity))
