@@ -14,6 +14,7 @@ import { MachineError, cachedCeilings, machineCeilings, parseCeilings, type Mach
 import type { Profile } from "./profile/model";
 import { analyze, formatRate, type Analysis, type OpClass, type OpRates } from "./profile/roofline";
 import { ProfileFormatError } from "./profile/stream";
+import { checkSystem, liveSystemView, systemReady, systemReport } from "./profile/system";
 
 const HELP = `ggml-lens ${version}: profile llama.cpp / ggml inference with eBPF
 
@@ -27,6 +28,8 @@ Usage:
                                                  the profile in another format
   ggml-lens diff A B [--json]                    compare two profiles, op by op
   ggml-lens machine [--json] [--refresh]         this machine's measured ceilings (roofline)
+  ggml-lens check [--json]                       what profiling needs here (kernel, BTF, uprobes,
+                                                 privilege, helper, PMU), with the fix for each
   ggml-lens --help                               show this help
   ggml-lens --version                            print the version
 
@@ -65,6 +68,10 @@ bpf/build/ of the source tree; a few seconds): peak f32 FLOP/s and the bandwidth
 level and of DRAM, one thread and all threads, next to the theoretical peak. The result is
 cached per machine in ~/.cache/ggml-lens (or $GGML_LENS_CACHE)/machine-<key>.json and embedded
 in each profile recorded here; --refresh measures again, --json prints it as JSON.
+
+check reports the kernel, BTF, uprobes, uprobe_multi (kernel 6.6+), bpffs, root or sudo/pkexec,
+the probe helper and the hardware PMU, with the fix for each missing piece; it exits with 1
+when a piece that profiling cannot do without is missing.
 
 Profiles are saved as .ggmlprof containers (docs/ggmlprof.md): record converts the helper's raw
 stream at the end of the run, and keeps the raw stream when it cannot. Every command reads both.
@@ -606,6 +613,17 @@ function machineText(c: MachineCeilings, source: string, file: string): string[]
   ];
 }
 
+// ---- check ------------------------------------------------------------------------------
+
+function checkCommand(args: string[]): number {
+  const unknown = args.find((a) => a !== "--json");
+  if (unknown) throw new UsageError(`unknown check option '${unknown}'; run 'ggml-lens --help'`);
+  const checks = checkSystem(liveSystemView(), __dirname);
+  const text = args.includes("--json") ? JSON.stringify({ ready: systemReady(checks), checks }, null, 2) : systemReport(checks).join("\n");
+  process.stdout.write(`${text}\n`);
+  return systemReady(checks) ? 0 : 1;
+}
+
 // ---- main --------------------------------------------------------------------------------
 
 async function main(argv: string[]): Promise<number> {
@@ -623,6 +641,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === "export") return exportCommand(args);
   if (command === "diff") return diffCommand(args);
   if (command === "machine") return machineCommand(args);
+  if (command === "check") return checkCommand(args);
   throw new UsageError(`unknown command '${command}'; run 'ggml-lens --help'`);
 }
 
