@@ -15,6 +15,7 @@ import { breakdownMarkdown, type OpRate } from "./views/opCosts";
 import { registerPanels } from "./views/panels";
 import { OPEN_PROFILE, registerSideBar } from "./views/sideBar";
 import { RunStatus } from "./views/statusBar";
+import { registerSystemCheck } from "./views/systemCheck";
 
 /** What the extension gives other extensions and its tests (`extension.exports`). */
 export interface GgmlLensApi {
@@ -48,6 +49,7 @@ export function activate(context: vscode.ExtensionContext): GgmlLensApi {
       },
     }),
     ...registerSideBar(store, () => savedProfiles(runner.runsDirectory)),
+    ...registerSystemCheck(context),
   );
   registerPanels(context, store);
   void lenses.refresh();
