@@ -5,6 +5,7 @@ import { loadProfile } from "./profile/file";
 import { cachedCeilings } from "./profile/machine";
 import type { Profile } from "./profile/model";
 import { analyze } from "./profile/roofline";
+import { ProcessAttacher } from "./session/attach";
 import { argsOfConfiguration, ProfileRunner, type LaunchConfiguration } from "./session/profileRun";
 import { ProfileStore } from "./session/store";
 import { findOpAnchors } from "./target/ggmlSource";
@@ -30,6 +31,7 @@ export function activate(context: vscode.ExtensionContext): GgmlLensApi {
   const store = new ProfileStore();
   const status = new RunStatus(store);
   const runner = new ProfileRunner(context, store, status);
+  const attacher = new ProcessAttacher(runner);
   const lenses = new OpCostLenses(store, opRates);
   const hotLines = new HotLines(store, context.workspaceState);
   context.subscriptions.push(
@@ -38,6 +40,7 @@ export function activate(context: vscode.ExtensionContext): GgmlLensApi {
     lenses,
     hotLines,
     vscode.commands.registerCommand("ggmlLens.profileRun", (args?: unknown) => runner.run(args)),
+    vscode.commands.registerCommand("ggmlLens.attach", (args?: unknown) => attacher.attach(args)),
     vscode.commands.registerCommand("ggmlLens.stopRun", () => runner.stop()),
     vscode.commands.registerCommand(SHOW_OP_BREAKDOWN, (args?: { op?: string }) => showBreakdown(store, args?.op)),
     vscode.commands.registerCommand(OPEN_PROFILE, (uri?: vscode.Uri) => openProfile(store, uri)),

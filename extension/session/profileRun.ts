@@ -9,7 +9,8 @@ import { loadProfile } from "../profile/file";
 import { locateSources } from "../target/workspaceSources";
 import type { RunStatus } from "../views/statusBar";
 import { CommandLineError, joinCommandLine, splitCommandLine } from "./commandLine";
-import { Recording, type Elevation, type Mode, type RecordingOutcome } from "./recording";
+import { cannotProfileReason } from "./platform";
+import { Recording, type Elevation, type Mode, type RecordingOptions, type RecordingOutcome } from "./recording";
 import type { ProfileStore } from "./store";
 
 /** Result of the command, returned to callers such as tests. */
@@ -24,17 +25,24 @@ export interface ProfileRunResult {
   sources?: string[];
 }
 
-/** The command's argument when it is not to ask anything (tests, launch.json configurations). */
-export interface ProfileRunArgs {
-  /** A command line (one program and its arguments), or `argv`. */
-  command?: string;
-  argv?: string[];
+/** How to record, whatever the target. */
+export interface RecordSettings {
   mode?: Mode;
   /** More `ggml-lens record` options, e.g. ["--sample-hz", "999"]. */
   recordArgs?: string[];
   out?: string;
   cwd?: string;
 }
+
+/** The command's argument when it is not to ask anything (tests, launch.json configurations). */
+export interface ProfileRunArgs extends RecordSettings {
+  /** A command line (one program and its arguments), or `argv`. */
+  command?: string;
+  argv?: string[];
+}
+
+/** What a recording profiles: a program to start (`argv`), or a running process (`attach`). */
+export type RecordTarget = Pick<RecordingOptions, "argv" | "attach">;
 
 const MODES: { mode: Mode; detail: string }[] = [
   { mode: "default", detail: "token, graph, thread and sampling probes; ops traced in windows of whole llama_decode calls (lowest overhead)" },
@@ -83,21 +91,31 @@ export class ProfileRunner {
     }
     const command = joinCommandLine(argv);
     if (argv.length === 0) return this.refuse(command, "no program given: type the program to profile and its arguments");
-    if (process.platform !== "linux") return this.refuse(command, "profiling needs Linux (eBPF uprobes); saved profiles still open here");
-    if (this.current) return this.refuse(command, "a run is already being profiled: stop it first (Ctrl-C in its terminal)");
+    const unable = this.cannotRecordNow();
+    if (unable) return this.refuse(command, unable);
     await this.remember(command, request.mode);
-    return this.record(argv, command, request);
+    return this.record(command, path.basename(argv[0]), { argv }, request);
   }
 
-  private refuse(command: string, error: string): ProfileRunResult {
+  /** Why no recording can start now (not Linux, a run going on), or undefined. */
+  cannotRecordNow(): string | undefined {
+    if (this.current) return "a run is already being profiled: stop it first (Ctrl-C in its terminal)";
+    return cannotProfileReason();
+  }
+
+  refuse(command: string, error: string): ProfileRunResult {
     void vscode.window.showErrorMessage(`GGML Lens: ${error}`);
     return { command, exitCode: undefined, error };
   }
 
-  private async record(argv: string[], command: string, request: ProfileRunArgs): Promise<ProfileRunResult> {
-    const out = request.out ?? this.newProfilePath(argv[0]);
-    const recording = new Recording(`GGML Lens: ${path.basename(argv[0])}`, {
-      argv,
+  /**
+   * Records `target` in a terminal named after `name`, with the live status bar, progress and Stop,
+   * and loads the profile into the store. Callers check cannotRecordNow() first.
+   */
+  async record(command: string, name: string, target: RecordTarget, request: RecordSettings): Promise<ProfileRunResult> {
+    const out = request.out ?? this.newProfilePath(name);
+    const recording = new Recording(`GGML Lens: ${name}`, {
+      ...target,
       mode: request.mode ?? this.context.workspaceState.get<Mode>(LAST_MODE, "default"),
       out,
       cwd: request.cwd ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? path.dirname(out),
@@ -108,11 +126,11 @@ export class ProfileRunner {
     this.current = recording;
     recording.terminal.show(true);
     const live = this.followLive(out);
-    const figures = recording.onFigures((f) => this.status.showRunning(f, path.basename(argv[0])));
-    this.status.showRunning(recording.figuresNow, path.basename(argv[0]));
+    const figures = recording.onFigures((f) => this.status.showRunning(f, name));
+    this.status.showRunning(recording.figuresNow, name);
     let outcome: RecordingOutcome;
     try {
-      outcome = await this.withProgress(recording, path.basename(argv[0]));
+      outcome = await this.withProgress(recording, name);
     } finally {
       live.dispose();
       figures.dispose();
@@ -173,11 +191,11 @@ export class ProfileRunner {
     return { command, exitCode: outcome.exitCode, profile: out, sources: [...sources.files.keys()].sort() };
   }
 
-  private newProfilePath(program: string): string {
+  private newProfilePath(name: string): string {
     const dir = path.join((this.context.storageUri ?? this.context.globalStorageUri).fsPath, "runs");
     mkdirSync(dir, { recursive: true });
     const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace("T", "_").slice(0, 19);
-    return path.join(dir, `${path.basename(program)}-${stamp}.ggmlprof`);
+    return path.join(dir, `${name.replace(/[^\w.-]+/g, "-")}-${stamp}.ggmlprof`);
   }
 
   /** The directory new profiles go to. */
@@ -243,7 +261,7 @@ export class ProfileRunner {
     return command ? { command } : undefined;
   }
 
-  private async pickMode(): Promise<Mode | undefined> {
+  async pickMode(): Promise<Mode | undefined> {
     const last = this.context.workspaceState.get<Mode>(LAST_MODE, "default");
     const items = MODES.map((m) => ({ label: m.mode, detail: m.detail, picked: m.mode === last }));
     items.sort((a, b) => Number(b.picked) - Number(a.picked));

@@ -4,7 +4,7 @@
  * programs work (Ctrl-C included), a sudo password prompt can be answered, and the terminal stays
  * open after the run (VS Code would dispose of a terminal whose own process exited).
  */
-import * as pty from "@lydell/node-pty";
+import type * as Pty from "@lydell/node-pty";
 import * as vscode from "vscode";
 import { ProgressReader, type RunFigures } from "./progress";
 
@@ -12,8 +12,10 @@ export type Mode = "default" | "full" | "sample";
 export type Elevation = "sudo" | "pkexec" | "none";
 
 export interface RecordingOptions {
-  /** The program and its arguments. */
+  /** The program and its arguments; ignored when attaching. */
   argv: string[];
+  /** A running process to attach to instead, for `durationS` seconds or until stopped. */
+  attach?: { pid: number; durationS?: number };
   mode: Mode;
   /** The profile to write. */
   out: string;
@@ -38,7 +40,20 @@ const TAIL_CHARS = 16_384;
 
 /** The CLI's `record` command line for `options`. */
 export function recordArgv(options: RecordingOptions): string[] {
-  return [options.cli, "record", "--mode", options.mode, "--elevation", options.elevation, "--out", options.out, ...options.recordArgs, "--", ...options.argv];
+  const { attach } = options;
+  const target = attach
+    ? ["--pid", String(attach.pid), ...(attach.durationS === undefined ? [] : ["--duration", String(attach.durationS)])]
+    : ["--", ...options.argv];
+  return [options.cli, "record", "--mode", options.mode, "--elevation", options.elevation, "--out", options.out, ...options.recordArgs, ...target];
+}
+
+/**
+ * node-pty, loaded when a recording starts rather than when the extension activates: hosts without
+ * its native binary (not Linux) can still open saved profiles.
+ */
+function loadPty(): typeof Pty {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("@lydell/node-pty") as typeof Pty;
 }
 
 /** The last line where the helper or the CLI said what went wrong. */
@@ -59,7 +74,7 @@ export class Recording implements vscode.Disposable {
   private readonly progress = new ProgressReader();
   private readonly write = new vscode.EventEmitter<string>();
   private readonly close = new vscode.EventEmitter<void>();
-  private readonly process: pty.IPty;
+  private readonly process: Pty.IPty;
   private opened = false;
   private pending: string[] = [];
   private tail = "";
@@ -67,7 +82,7 @@ export class Recording implements vscode.Disposable {
 
   constructor(name: string, options: RecordingOptions) {
     // The extension host's own node; in an Electron host it runs as node with this variable.
-    this.process = pty.spawn(process.execPath, recordArgv(options), {
+    this.process = loadPty().spawn(process.execPath, recordArgv(options), {
       name: "xterm-256color",
       cols: 120,
       rows: 30,
