@@ -42,7 +42,7 @@ function isPanelArgs(value: unknown): value is PanelArgs {
   return (v.op === undefined || typeof v.op === "string") && (v.file === undefined || typeof v.file === "string");
 }
 
-class Panel implements vscode.Disposable {
+export class Panel implements vscode.Disposable {
   private ready = false;
   private pendingOp: string | undefined;
   private graphSignature: string | undefined;
@@ -141,19 +141,11 @@ class Panels implements vscode.Disposable {
   }
 
   private create(kind: PanelKind): Panel {
-    const dist = vscode.Uri.joinPath(this.context.extensionUri, "dist");
     const webviewPanel = vscode.window.createWebviewPanel(`ggmlLens.${kind}`, TITLES[kind], vscode.ViewColumn.Active, {
       enableScripts: true,
       retainContextWhenHidden: true,
-      localResourceRoots: [dist],
     });
-    const webview = webviewPanel.webview;
-    webview.html = panelHtml(kind, TITLES[kind], {
-      cspSource: webview.cspSource,
-      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(dist, "webview.js")).toString(),
-      styleUri: webview.asWebviewUri(vscode.Uri.joinPath(dist, "webview.css")).toString(),
-    });
-    const panel = new Panel(kind, webviewPanel, this.store, (op) => void this.show("timeline", { op }));
+    const panel = hostPanel(this.context.extensionUri, kind, webviewPanel, this.store, (op) => void this.show("timeline", { op }));
     this.open.set(kind, panel);
     webviewPanel.onDidDispose(() => {
       panel.dispose();
@@ -186,6 +178,28 @@ class Panels implements vscode.Disposable {
   dispose(): void {
     for (const panel of this.open.values()) panel.panel.dispose();
   }
+}
+
+/**
+ * Shows the selected profile of `store` as a `kind` panel in `webviewPanel`: one of these panels, or
+ * the webview of a custom editor (which gives a store of its own).
+ */
+export function hostPanel(
+  extensionUri: vscode.Uri,
+  kind: PanelKind,
+  webviewPanel: vscode.WebviewPanel,
+  store: ProfileStore,
+  openTimeline: (op: string) => void,
+): Panel {
+  const dist = vscode.Uri.joinPath(extensionUri, "dist");
+  const webview = webviewPanel.webview;
+  webview.options = { enableScripts: true, localResourceRoots: [dist] };
+  webview.html = panelHtml(kind, TITLES[kind], {
+    cspSource: webview.cspSource,
+    scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(dist, "webview.js")).toString(),
+    styleUri: webview.asWebviewUri(vscode.Uri.joinPath(dist, "webview.css")).toString(),
+  });
+  return new Panel(kind, webviewPanel, store, openTimeline);
 }
 
 /** Registers the panel commands; each accepts an optional PanelArgs. */
