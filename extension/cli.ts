@@ -6,6 +6,7 @@ import { constants as osConstants } from "node:os";
 import * as path from "node:path";
 import { version } from "../package.json";
 import { diffProfiles, diffText } from "./profile/diff";
+import { findings, findingsText, type Finding } from "./profile/findings";
 import { opTableCsv } from "./profile/export/csv";
 import { perfettoTrace } from "./profile/export/perfetto";
 import { pprofProfile } from "./profile/export/pprof";
@@ -61,7 +62,15 @@ class (op, tensor types and shapes) with FLOPs and bytes per run. Rates are FLOP
 bytes by each op's definition over each op run's wall time (first thread's start to last
 thread's end). The ceilings used are those the profile carries, else this machine's cached
 ones, else measured now; the report says which. --json prints the same as JSON, with
-"classes", per-op rates in "ops", "ceilings" and "assumptions".
+"classes", per-op rates in "ops", "ceilings", "assumptions" and "findings".
+
+report starts with the findings, ranked by the share of op thread time each concerns: the op
+classes that dominate prefill and decode with their bound and distance to the roof, threads
+waiting inside ops for the last thread (load imbalance), attention time per decode call against
+the context position (slope of a least-squares fit), MoE routing skew per layer, op runs slowed
+by major page faults (cold memory-mapped weights) with the experts first used in them, and
+offload; each with its numbers and the evidence (timeline op and time range, roofline class,
+kernel symbol).
 
 machine runs ggml-lens-machine (GGML_LENS_MACHINE if set, else next to this script, else
 bpf/build/ of the source tree; a few seconds): peak f32 FLOP/s and the bandwidth of each cache
@@ -319,7 +328,10 @@ async function report(args: string[]): Promise<number> {
   const recording = await loadRecording(file);
   const ceilings = await reportCeilings(file, recording.meta?.machine);
   const analysis = analyze(recording.profile, ceilings.ceilings);
-  const text = json ? `${JSON.stringify(reportJson(file, recording.profile, analysis, ceilings.source), null, 2)}\n` : reportText(file, recording.profile, analysis, ceilings.source);
+  const found = findings(recording.profile, ceilings.ceilings);
+  const text = json
+    ? `${JSON.stringify(reportJson(file, recording.profile, analysis, ceilings.source, found), null, 2)}\n`
+    : reportText(file, recording.profile, analysis, ceilings.source, found);
   process.stdout.write(text);
   return 0;
 }
@@ -365,7 +377,7 @@ function countersUnavailable(p: Profile): Record<string, string> {
   return reason ? { hardware: reason } : {};
 }
 
-function reportJson(file: string, p: Profile, analysis: Analysis, ceilingsSource: string): object {
+function reportJson(file: string, p: Profile, analysis: Analysis, ceilingsSource: string, found: Finding[]): object {
   const t = p.tokens;
   const unterminatedGraphs = p.graphs.filter((g) => g.status === null).length;
   return {
@@ -390,6 +402,7 @@ function reportJson(file: string, p: Profile, analysis: Analysis, ceilingsSource
     classes: analysis.classes,
     ceilings: { source: ceilingsSource, ...analysis.ceilings },
     assumptions: analysis.assumptions,
+    findings: found,
     lost_events: p.lostEvents,
     counters_available: countersAvailable(p),
     counters_unavailable: countersUnavailable(p),
@@ -409,11 +422,13 @@ function snakeCase(counts: Profile["pairing"]["ops"]): Record<string, number> {
   };
 }
 
-function reportText(file: string, p: Profile, analysis: Analysis, ceilingsSource: string): string {
+function reportText(file: string, p: Profile, analysis: Analysis, ceilingsSource: string, found: Finding[]): string {
   const lines = [
     file,
     ...summaryLines(p),
     ...ceilingLines(analysis.ceilings, ceilingsSource),
+    "",
+    ...findingsText(found, p.calls[0]?.startNs ?? p.header.start_ns),
     "",
     ...opTable(analysis.ops),
     "",
