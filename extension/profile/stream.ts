@@ -803,17 +803,37 @@ interface Collected {
 }
 
 /**
- * One walk over the record headers, up to the trailer: the offsets of each known type's records, in
- * arrays that grow by doubling.
+ * The offsets of each known type's records, up to the trailer: one walk over the record headers
+ * counts them, a second fills arrays of exactly that size (cheaper than growing arrays: fresh
+ * memory costs more than reading the headers again).
  */
 function collectOffsets(region: Region, errors: ErrorLog): Collected {
-  const lists: Uint32Array[] = LAYOUT_BY_TYPE.map(() => new Uint32Array(64));
   const counts = new Uint32Array(LAYOUT_BY_TYPE.length);
   const unknown = new Map<number, number>();
+  const walk = walkRecords(region, counts, unknown, errors);
+  const offsets = Array.from(counts, (n) => new Uint32Array(n));
+  const filled = new Uint32Array(counts.length);
+  const { u32 } = region;
+  for (let pos = 0; pos < walk.end; pos += u32[pos >>> 2] >>> 16) {
+    const type = u32[pos >>> 2] & 0xffff;
+    if (type < counts.length && filled[type] < counts[type] && fitsSize(region, pos, type)) offsets[type][filled[type]++] = pos;
+  }
+  let count = walk.skipped;
+  for (const n of unknown.values()) count += n;
+  for (const n of counts) count += n;
+  return { walk, offsets, unknown, count };
+}
+
+/**
+ * Walks the record headers up to the trailer: counts the whole records of each known type that fit
+ * their layout (the others are reported and skipped), and of each unknown type; says where and why
+ * the walk stopped.
+ */
+function walkRecords(region: Region, counts: Uint32Array, unknown: Map<number, number>, errors: ErrorLog): Walk & { skipped: number } {
   const { u32 } = region;
   const length = region.bytes.length;
-  let count = 0;
   let pos = 0;
+  let skipped = 0;
   let stop: Walk | undefined;
   while (pos + RECORD_HEADER.size <= length) {
     const word = u32[pos >>> 2];
@@ -822,31 +842,25 @@ function collectOffsets(region: Region, errors: ErrorLog): Collected {
     if (size < RECORD_HEADER.size || size % 8 !== 0) stop = corruptRecord(region, pos, size);
     else if (type === RecordType.Trailer) stop = { end: pos, trailerAt: pos, cut: false, corrupt: undefined };
     if (stop || pos + size > length) break;
-    count++;
     if (LAYOUT_BY_TYPE[type] === undefined) unknown.set(type, (unknown.get(type) ?? 0) + 1);
-    else if (fitsLayout(region, pos, type, errors)) {
-      if (counts[type] === lists[type].length) lists[type] = doubled(lists[type]);
-      lists[type][counts[type]++] = pos;
+    else if (fitsSize(region, pos, type)) counts[type]++;
+    else {
+      reportSmall(region, pos, type, errors);
+      skipped++;
     }
     pos += size;
   }
-  const walk = stop ?? { end: pos, trailerAt: -1, cut: pos < length, corrupt: undefined };
-  return { walk, offsets: lists.map((list, type) => list.subarray(0, counts[type])), unknown, count };
+  return { ...(stop ?? { end: pos, trailerAt: -1, cut: pos < length, corrupt: undefined }), skipped };
 }
 
-function doubled(list: Uint32Array): Uint32Array {
-  const bigger = new Uint32Array(list.length * 2);
-  bigger.set(list);
-  return bigger;
+/** Whether a known record is at least as large as its struct (a smaller one is skipped and reported). */
+function fitsSize(region: Region, pos: number, type: number): boolean {
+  return recordSize(region, pos) >= (LAYOUT_BY_TYPE[type] as RecordLayout).size;
 }
 
-/** A known record smaller than its struct is skipped and reported. */
-function fitsLayout(region: Region, pos: number, type: number, errors: ErrorLog): boolean {
+function reportSmall(region: Region, pos: number, type: number, errors: ErrorLog): void {
   const layout = LAYOUT_BY_TYPE[type] as RecordLayout;
-  const size = recordSize(region, pos);
-  if (size >= layout.size) return true;
-  errors.add(`record at offset ${region.base + pos}: ${layout.c} of ${size} bytes is smaller than its ${layout.size}; skipped`);
-  return false;
+  errors.add(`record at offset ${region.base + pos}: ${layout.c} of ${recordSize(region, pos)} bytes is smaller than its ${layout.size}; skipped`);
 }
 
 function buildBatch(region: Region, collected: Pick<Collected, "offsets" | "unknown" | "count">): RecordBatch {
