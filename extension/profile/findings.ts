@@ -513,7 +513,10 @@ function expertFirstUses(profile: Profile): FirstUse[] {
 
 /** Mean time per run on the CPU and on the best other backend, copies included, per op class. */
 export function offloadFinding(data: OffloadData | undefined): Finding {
-  const none = finding("offload", "none", 0, { title: "no offload in this profile", numbers: {}, details: ["every op ran on the CPU backend (or the profile does not record backends)"], evidence: [] });
+  const none: Finding = {
+    ...finding("offload", "none", 0, { title: "no offload in this profile", numbers: {}, details: ["every op ran on the CPU backend (or the profile does not record backends)"], evidence: [] }),
+    severity: "info",
+  };
   if (!data) return none;
   const losing = data.classes.map(offloadLoss).filter((l): l is OffloadLoss => l !== null && l.lossNs > 0);
   if (losing.length === 0) return { ...none, title: "offload paid off for every op class that ran on more than one backend", details: [] };
