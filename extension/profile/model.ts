@@ -221,7 +221,7 @@ function rankOf(n: number, q: number): number {
  * Nearest-rank percentiles of unsorted values, for ascending qs: each value found by selection, not
  * a full sort (a sort of a typed array costs n log n compares of boxed numbers). Reorders `values`.
  */
-export function percentilesOf(values: Float64Array, qs: number[]): number[] {
+export function percentilesOf(values: Float64Array | Uint32Array, qs: number[]): number[] {
   let from = 0;
   return qs.map((q) => {
     if (values.length === 0) return 0;
@@ -238,7 +238,7 @@ export function percentilesOf(values: Float64Array, qs: number[]): number[] {
  * linear on repeated values; an input that defeats the pivot for `rounds` partitions falls back to
  * sorting what is left.
  */
-export function selectRank(values: Float64Array, k: number, from = 0, rounds = 2 * Math.ceil(Math.log2(values.length - from + 1)) + 8): number {
+export function selectRank(values: Float64Array | Uint32Array, k: number, from = 0, rounds = 2 * Math.ceil(Math.log2(values.length - from + 1)) + 8): number {
   let lo = from;
   let hi = values.length - 1;
   while (hi > lo) {
@@ -950,11 +950,19 @@ function opStats(spans: OpSpans, lanes: ThreadLane[], labels: OpLabel[], counter
   return stats.sort((a, b) => b.total_ns - a.total_ns || a.op.localeCompare(b.op));
 }
 
+/** Durations of spans: whole nanoseconds below 2^32 (4.3 s) in half the memory, else any number. */
+type Durations = Uint32Array | Float64Array;
+
 /** Each label's span durations (in span order) and their sum. */
-function durationsByLabel(spans: OpSpans, nLabels: number): { durations: Float64Array[]; sums: Float64Array } {
+function durationsByLabel(spans: OpSpans, nLabels: number): { durations: Durations[]; sums: Float64Array } {
   const counts = new Uint32Array(nLabels);
-  for (let s = 0; s < spans.count; s++) counts[spans.label[s]]++;
-  const durations = Array.from(counts, (n) => new Float64Array(n));
+  let fitU32 = true;
+  for (let s = 0; s < spans.count; s++) {
+    counts[spans.label[s]]++;
+    const duration = spans.endNs[s] - spans.startNs[s];
+    if (!(duration >= 0 && duration <= 0xffffffff && Number.isInteger(duration))) fitU32 = false;
+  }
+  const durations = Array.from(counts, (n) => (fitU32 ? new Uint32Array(n) : new Float64Array(n)));
   const sums = new Float64Array(nLabels);
   const filled = new Uint32Array(nLabels);
   for (let s = 0; s < spans.count; s++) {

@@ -106,3 +106,25 @@ test("per-op percentiles match a sort of each op's durations", () => {
     assert.deepEqual([stat?.calls, stat?.p50_ns, stat?.p99_ns], [list.length, percentile(sorted, 0.5), percentile(sorted, 0.99)], name);
   }
 });
+
+test("per-op totals and percentiles stay exact for durations that do not fit 32 bits (over 4.3 s, or negative)", () => {
+  const durations = [5, 2 ** 33 + 1, -7, 12, 2 ** 32];
+  const b = new StreamBuilder();
+  durations.forEach((d, i) => {
+    const ts = 2 ** 40 + i * 2 ** 35;
+    b.opBegin({ tid: 1, ts, tensor: i, op: OP.ADD }).opEnd({ tid: 1, ts: ts + d, tensor: i });
+  });
+  const add = buildProfile(decodeStream(b.trailer().bytes())).ops[0];
+  const sorted = Float64Array.from(durations).sort();
+  assert.deepEqual(
+    [add.calls, add.total_ns, add.p50_ns, add.p99_ns],
+    [5, durations.reduce((x, y) => x + y, 0), percentile(sorted, 0.5), percentile(sorted, 0.99)],
+  );
+});
+
+test("percentilesOf reads 32-bit durations too", () => {
+  const next = random(17);
+  const values = Array.from({ length: 3000 }, () => next(4_000_000_000));
+  const sorted = Float64Array.from(values).sort();
+  assert.deepEqual(percentilesOf(Uint32Array.from(values), QS), QS.map((q) => percentile(sorted, q)));
+});
