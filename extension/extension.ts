@@ -14,7 +14,8 @@ import { OpCostLenses, SHOW_OP_BREAKDOWN } from "./views/codeLens";
 import { HotLines, type DecoratedLine } from "./views/hotLines";
 import { breakdownMarkdown, type OpRate } from "./views/opCosts";
 import { registerPanels } from "./views/panels";
-import { OPEN_PROFILE, registerSideBar } from "./views/sideBar";
+import { registerProfileEditor, type ProfileEditorState } from "./views/profileEditor";
+import { registerSideBar } from "./views/sideBar";
 import { RunStatus } from "./views/statusBar";
 import { registerSystemCheck } from "./views/systemCheck";
 
@@ -25,6 +26,8 @@ export interface GgmlLensApi {
   hotLineDecorations(fsPath: string): DecoratedLine[];
   /** The status bar item's text. */
   statusText(): string;
+  /** What the open profile editor of a .ggmlprof file shows. */
+  profileEditorState(fsPath: string): ProfileEditorState | undefined;
 }
 
 export function activate(context: vscode.ExtensionContext): GgmlLensApi {
@@ -34,7 +37,9 @@ export function activate(context: vscode.ExtensionContext): GgmlLensApi {
   const attacher = new ProcessAttacher(runner);
   const lenses = new OpCostLenses(store, opRates);
   const hotLines = new HotLines(store, context.workspaceState);
+  const profileEditor = registerProfileEditor(context.extensionUri, store);
   context.subscriptions.push(
+    ...profileEditor.disposables,
     store,
     status,
     lenses,
@@ -43,7 +48,6 @@ export function activate(context: vscode.ExtensionContext): GgmlLensApi {
     vscode.commands.registerCommand("ggmlLens.attach", (args?: unknown) => attacher.attach(args)),
     vscode.commands.registerCommand("ggmlLens.stopRun", () => runner.stop()),
     vscode.commands.registerCommand(SHOW_OP_BREAKDOWN, (args?: { op?: string }) => showBreakdown(store, args?.op)),
-    vscode.commands.registerCommand(OPEN_PROFILE, (uri?: vscode.Uri) => openProfile(store, uri)),
     vscode.debug.registerDebugConfigurationProvider("ggml-lens", {
       // A ggml-lens launch configuration starts a profiled run instead of a debug session.
       resolveDebugConfiguration: (_folder, configuration) => {
@@ -57,7 +61,12 @@ export function activate(context: vscode.ExtensionContext): GgmlLensApi {
   registerPanels(context, store);
   void lenses.refresh();
   void showStartupProfile(store);
-  return { store, hotLineDecorations: (fsPath) => hotLines.decorated(fsPath), statusText: () => status.text };
+  return {
+    store,
+    hotLineDecorations: (fsPath) => hotLines.decorated(fsPath),
+    statusText: () => status.text,
+    profileEditorState: (fsPath) => profileEditor.provider.state(fsPath),
+  };
 }
 
 export function deactivate(): void {}
@@ -87,11 +96,7 @@ async function showBreakdown(store: ProfileStore, op: string | undefined): Promi
   await vscode.commands.executeCommand("markdown.showPreview", document.uri).then(undefined, () => vscode.window.showTextDocument(document));
 }
 
-async function openProfile(store: ProfileStore, uri: vscode.Uri | undefined): Promise<void> {
-  const file =
-    uri?.fsPath ??
-    (await vscode.window.showOpenDialog({ filters: { "GGML Lens profiles": ["ggmlprof"] }, canSelectMany: false }))?.[0]?.fsPath;
-  if (!file) return;
+async function loadIntoStore(store: ProfileStore, file: string): Promise<void> {
   try {
     store.put({ path: file, profile: await loadProfile(file), live: false });
   } catch (error) {
@@ -106,7 +111,7 @@ async function openProfile(store: ProfileStore, uri: vscode.Uri | undefined): Pr
 async function showStartupProfile(store: ProfileStore): Promise<void> {
   const file = vscode.workspace.getConfiguration("ggmlLens").get<string>("startupProfile");
   if (!file) return;
-  await openProfile(store, vscode.Uri.file(file));
+  await loadIntoStore(store, file);
   const profile = store.selected?.profile;
   if (!profile || profile.ops.length === 0) return;
   let best: { document: vscode.TextDocument; cases: ReturnType<typeof findOpAnchors> } | undefined;
