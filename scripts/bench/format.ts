@@ -9,10 +9,10 @@
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import * as os from "node:os";
 import * as path from "node:path";
 import { loadRecording, saveContainer } from "../../extension/profile/file";
-import { Codec, DEFAULT_COMPRESSION, type CompressionOptions } from "../../extension/profile/format";
+import { Codec, DEFAULT_COMPRESSION, encodeContainer, type CompressionOptions } from "../../extension/profile/format";
 import { decodeStream, RECORD_HEADER } from "../../extension/profile/stream";
 import { DEFAULT_HEADER, OP, StreamBuilder } from "../../test/unit/streamBuilder";
 import { spread } from "./stats";
@@ -67,7 +67,7 @@ function tokenBlock(withStructure: boolean): Uint8Array {
 }
 
 /** `tokens` tokens back to back, each token's times shifted and jittered (so that no two are alike). */
-function syntheticStream(tokens: number): { bytes: Uint8Array; spans: number; events: number } {
+export function syntheticStream(tokens: number): { bytes: Uint8Array; spans: number; events: number } {
   const first = tokenBlock(true);
   const block = tokenBlock(false);
   const head = new StreamBuilder({ ...DEFAULT_HEADER, target: { ...DEFAULT_HEADER.target, argv: ["llama-completion", "-t", "2"] } }).bytes();
@@ -149,6 +149,8 @@ async function benchRecording(dir: string, label: string, tokens: number, runs: 
   const rawFile = path.join(dir, `${label}.raw.ggmlprof`);
   writeFileSync(rawFile, bytes);
   const stream = decodeStream(bytes);
+  // Reads every column of the raw stream once, so that no variant's write time includes it.
+  encodeContainer(stream, { tool: { name: "ggml-lens", version: "bench" }, compression: { codec: Codec.Stored, level: 0 } });
   const rows: Row[] = [];
   for (const variant of VARIANTS) {
     let file = rawFile;
@@ -169,7 +171,7 @@ async function benchRecording(dir: string, label: string, tokens: number, runs: 
   return rows;
 }
 
-function report(rows: Row[], runs: number): string {
+function report(rows: Row[], runs: number, load: string): string {
   const mib = (n: number): string => (n / 2 ** 20).toFixed(1);
   const ms = (s: ReturnType<typeof spread>): string => (s ? `${s.median.toFixed(0)} (${s.min.toFixed(0)}-${s.max.toFixed(0)})` : "-");
   const lines = [
@@ -179,6 +181,7 @@ function report(rows: Row[], runs: number): string {
     "process (as the CLI loads a profile). Load = `loadRecording`: read the file, decode it and build the",
     "profile with its per-op aggregates (buildProfile). Times in ms: median (min-max) of wall time and of",
     "CPU time (user + system, one thread; the machine is shared, so CPU time is the steadier figure).",
+    `Load average of the machine (${os.cpus().length} CPUs) at the start and at the end: ${load}.`,
     "",
     "Recordings: synthetic, with the real record layouts (test/unit/streamBuilder.ts), a dense model's",
     `token: one decode call, one graph of ${NODES_PER_GRAPH} nodes, one op span per node on each of 2 threads (with`,
@@ -209,21 +212,24 @@ async function main(argv: string[]): Promise<void> {
   const scaleAt = argv.indexOf("--scale");
   const scale = scaleAt >= 0 ? Number(argv[scaleAt + 1]) : 1;
   const out = outAt >= 0 ? argv[outAt + 1] : path.join(REPO, "bench", "format-results.md");
-  const dir = mkdtempSync(path.join(tmpdir(), "ggml-lens-bench-format-"));
+  const dir = mkdtempSync(path.join(os.tmpdir(), "ggml-lens-bench-format-"));
+  const loadBefore = os.loadavg()[0].toFixed(1);
   try {
     const rows = [
       ...(await benchRecording(dir, "1M spans", Math.ceil(2_000 * scale), runs)),
       // About 1008 events per token: 10M events.
       ...(await benchRecording(dir, "10M events", Math.ceil(9_921 * scale), runs)),
     ];
-    writeFileSync(out, report(rows, runs));
+    writeFileSync(out, report(rows, runs, `${loadBefore} and ${os.loadavg()[0].toFixed(1)}`));
     process.stderr.write(`wrote ${out}\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  process.stderr.write(`${(err as Error).stack ?? err}\n`);
-  process.exitCode = 1;
-});
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? err}\n`);
+    process.exitCode = 1;
+  });
+}
