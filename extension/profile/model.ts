@@ -819,15 +819,17 @@ function opSpans(t: RecordTables, labels: LabelTable, windowOffs: Float64Array):
   /** Per lane, the open begin's label and time. */
   const openLabel: number[] = [];
   const openNs: number[] = [];
+  const { tid: spanTid, startNs: spanStart, endNs: spanEnd, row: spanRow, label: spanLabel, unterminated, endRow: spanEndRow } = spans;
+  const tids = lanes.tids;
   const write = (lane: number, row: number, endNs: number, endRow: number): void => {
     const s = next[lane]++;
-    spans.tid[s] = lanes.tids[lane];
-    spans.startNs[s] = openNs[lane];
-    spans.endNs[s] = endNs;
-    spans.row[s] = row;
-    spans.label[s] = openLabel[lane];
-    spans.unterminated[s] = endRow < 0 ? 1 : 0;
-    spans.endRow[s] = endRow;
+    spanTid[s] = tids[lane];
+    spanStart[s] = openNs[lane];
+    spanEnd[s] = endNs;
+    spanRow[s] = row;
+    spanLabel[s] = openLabel[lane];
+    unterminated[s] = endRow < 0 ? 1 : 0;
+    spanEndRow[s] = endRow;
   };
   const [b, e] = [new BeginBlock(begins), new EndBlock(ends)];
   const [bOffset, eOffset] = [begins.offset, ends.offset];
