@@ -13,6 +13,8 @@ export interface CodeServerOptions {
   workspace: string;
   /** Extra environment for the server and so for its extension hosts and terminals. */
   env?: Record<string, string>;
+  /** Extensions folder (e.g. one a VSIX was installed into); by default an empty one of its own. */
+  extensionsDir?: string;
 }
 
 export interface CodeServer {
@@ -40,7 +42,8 @@ const START_TIMEOUT_MS = 30_000;
 export async function startCodeServer(options: CodeServerOptions): Promise<CodeServer> {
   const state = tempDir("ggml-lens-code-server-");
   writeState(state.path);
-  const child = spawn(options.executable, serverArgs(state.path, options.workspace), {
+  const extensionsDir = options.extensionsDir ?? path.join(state.path, "extensions");
+  const child = spawn(options.executable, serverArgs(state.path, options.workspace, extensionsDir), {
     detached: true, // own process group, so that stop() reaches the extension hosts too
     env: serverEnv(state.path, options.env ?? {}),
     stdio: ["ignore", "pipe", "pipe"],
@@ -65,7 +68,7 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
   }
 }
 
-function serverArgs(state: string, workspace: string): string[] {
+function serverArgs(state: string, workspace: string, extensionsDir: string): string[] {
   return [
     "--bind-addr=127.0.0.1:0", // the kernel picks a free port; the server prints it
     "--auth=none",
@@ -73,7 +76,7 @@ function serverArgs(state: string, workspace: string): string[] {
     "--disable-update-check",
     "--disable-workspace-trust",
     `--user-data-dir=${path.join(state, "user-data")}`,
-    `--extensions-dir=${path.join(state, "extensions")}`,
+    `--extensions-dir=${extensionsDir}`,
     `--config=${path.join(state, "config.yaml")}`,
     workspace,
   ];
