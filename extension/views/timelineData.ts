@@ -41,10 +41,24 @@ class NodeRows {
     this.graphSignatures = profile.graphs.map((g) => g.signature);
   }
 
+  /** The graph last looked up: spans of a lane come in time order, so the next one is near. */
+  private graphHint = -1;
+
   rowOf(tensor: number, ts: number): number {
-    const graph = lastAtOrBefore(this.graphStarts, ts);
+    const graph = this.graphAt(ts);
     const row = graph >= 0 ? this.bySignature.get(this.graphSignatures[graph])?.get(tensor) : undefined;
     return row ?? this.anyGraph.get(tensor) ?? -1;
+  }
+
+  /** Index of the last graph started at or before ts (-1 when none): steps forward from the hint, else searches. */
+  private graphAt(ts: number): number {
+    const starts = this.graphStarts;
+    let g = this.graphHint;
+    if (g >= -1 && (g < 0 || starts[g] <= ts)) {
+      for (let steps = 0; steps < 4 && g + 1 < starts.length && starts[g + 1] <= ts; steps++) g++;
+      if (g + 1 >= starts.length || starts[g + 1] > ts) return (this.graphHint = g);
+    }
+    return (this.graphHint = lastAtOrBefore(starts, ts));
   }
 
   private add(node: GraphNode): number {

@@ -1,7 +1,8 @@
 /**
  * The webview bundle outside VS Code, for the benchmark: a local HTTP server gives the panel's own
  * HTML (same CSP, dist/webview.js and dist/webview.css) plus a loader that fetches a host message as
- * binary and posts it to the page the way VS Code delivers host messages (window "message" events).
+ * binary and posts it to the page the way VS Code delivers host messages: a window "message" event,
+ * the typed arrays' ArrayBuffer in the transfer list (VS Code's webview pre/index.html does the same).
  */
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -47,7 +48,9 @@ window.ggmlLensLoaded = fetch("/message.bin").then((r) => r.arrayBuffer()).then(
     if (!value || typeof value !== "object" || !value.$typed) return value;
     return new globalThis[value.$typed](buffer, base + value.at, value.length);
   });
-  window.ggmlLensPost = () => window.postMessage(message, "*");
+  window.addEventListener("message", () => (window.ggmlLensDelivered = performance.now()));
+  // As VS Code hands a host message to a webview: the typed arrays' buffer transferred, not copied.
+  window.ggmlLensPost = () => window.postMessage(message, "*", [buffer]);
   return buffer.byteLength;
 });
 `;

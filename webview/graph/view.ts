@@ -115,7 +115,7 @@ export class GraphView {
       .attr("x", 6)
       .attr("y", 29)
       .attr("fill", "#000")
-      .text((b) => clip(b.collapsed ? formatDuration(boxTime(nodes, b)) : `${nodes[b.members[0]].op} · ${formatDuration(nodes[b.members[0]].totalNs)}`));
+      .text((b) => clip(b.collapsed ? formatDuration(boxTime(nodes, b)) : `${nodes[b.members[0]].op} · ${costText(nodes[b.members[0]])}`));
     return svg.node()!;
   }
 
@@ -151,6 +151,11 @@ export class GraphView {
     );
     this.details.replaceChildren(table, el("div", { className: "toolbar" }, [reveal, timeline]));
   }
+}
+
+/** A node's time, or why it has none: views, reshapes and permutes are never computed. */
+function costText(n: GraphNodeData): string {
+  return n.calls ? formatDuration(n.totalNs) : "no spans";
 }
 
 function boxTime(nodes: GraphNodeData[], b: Box): number {
