@@ -11,6 +11,7 @@ import { ProfileStore } from "./session/store";
 import { findOpAnchors } from "./target/ggmlSource";
 import { locateSources } from "./target/workspaceSources";
 import { OpCostLenses, SHOW_OP_BREAKDOWN } from "./views/codeLens";
+import { Comparison, registerComparison } from "./views/compare";
 import { HotLines, type DecoratedLine } from "./views/hotLines";
 import { breakdownMarkdown, type OpRate } from "./views/opCosts";
 import { registerPanels } from "./views/panels";
@@ -35,7 +36,8 @@ export function activate(context: vscode.ExtensionContext): GgmlLensApi {
   const status = new RunStatus(store);
   const runner = new ProfileRunner(context, store, status);
   const attacher = new ProcessAttacher(runner);
-  const lenses = new OpCostLenses(store, opRates);
+  const comparison = new Comparison(store, () => savedProfiles(runner.runsDirectory));
+  const lenses = new OpCostLenses(store, opRates, (profile) => comparison.changes(profile));
   const hotLines = new HotLines(store, context.workspaceState);
   const profileEditor = registerProfileEditor(context.extensionUri, store);
   context.subscriptions.push(
@@ -55,7 +57,9 @@ export function activate(context: vscode.ExtensionContext): GgmlLensApi {
         return undefined;
       },
     }),
-    ...registerSideBar(store, () => savedProfiles(runner.runsDirectory)),
+    ...registerSideBar(store, () => savedProfiles(runner.runsDirectory), comparison),
+    ...registerComparison(comparison),
+    comparison.onDidChange(() => void lenses.refresh()),
     ...registerSystemCheck(context),
   );
   registerPanels(context, store);

@@ -9,10 +9,12 @@ import type { OpStat, Profile } from "../profile/model";
 import type { ProfileStore } from "../session/store";
 import { findOpAnchors, isStale, type OpAnchor } from "../target/ggmlSource";
 import { documentSource } from "../target/workspaceSources";
+import { changeKey, changeTitle, changeTooltip, type OpChanges } from "./compareData";
 import { breakdownMarkdown, lensTitle, statsByOp, type OpRate } from "./opCosts";
 
 export const OPEN_TIMELINE = "ggmlLens.openTimeline";
 export const SHOW_OP_BREAKDOWN = "ggmlLens.showOpBreakdown";
+const SHOW_COMPARISON = "ggmlLens.showComparison";
 const SELECTOR: vscode.DocumentSelector = [
   { scheme: "file", language: "c" },
   { scheme: "file", language: "cpp" },
@@ -22,6 +24,8 @@ const REFRESH_MS = 1000;
 
 /** Per-op rates from the roofline analysis, when a module provides them. */
 export type RateSource = (profile: Profile) => Map<string, OpRate> | undefined;
+/** Per-op changes against a baseline, while the profile is compared with one. */
+export type ChangeSource = (profile: Profile) => OpChanges | undefined;
 
 /** What a document shows for the selected profile: lenses per anchor, or why it shows none. */
 interface DocumentCosts {
@@ -40,6 +44,7 @@ export class OpCostLenses implements vscode.CodeLensProvider, vscode.HoverProvid
   constructor(
     private readonly store: ProfileStore,
     private readonly rates: RateSource = () => undefined,
+    private readonly changes: ChangeSource = () => undefined,
   ) {
     this.disposables.push(
       vscode.languages.registerCodeLensProvider(SELECTOR, this),
@@ -71,17 +76,21 @@ export class OpCostLenses implements vscode.CodeLensProvider, vscode.HoverProvid
       return [new vscode.CodeLens(new vscode.Range(line, 0, line, 0), { title: costs.stale, command: "" })];
     }
     const rates = this.rates(profile);
+    const changes = this.changes(profile);
     const command = this.timelineRegistered ? OPEN_TIMELINE : SHOW_OP_BREAKDOWN;
     return costs.anchors.flatMap(({ anchor, stats }) =>
-      stats.map(
-        (stat) =>
-          new vscode.CodeLens(new vscode.Range(anchor.line, 0, anchor.line, 0), {
-            title: lensTitle(stat, rates?.get(stat.op)),
-            tooltip: "Open the timeline filtered to this op",
-            command,
-            arguments: [{ op: stat.op }],
-          }),
-      ),
+      stats.flatMap((stat) => {
+        const range = new vscode.Range(anchor.line, 0, anchor.line, 0);
+        const lens = new vscode.CodeLens(range, {
+          title: lensTitle(stat, rates?.get(stat.op)),
+          tooltip: "Open the timeline filtered to this op",
+          command,
+          arguments: [{ op: stat.op }],
+        });
+        const change = changes?.byOp.get(changeKey(stat.op, stat.fused));
+        if (!changes || !change) return [lens];
+        return [lens, new vscode.CodeLens(range, { title: changeTitle(change), tooltip: changeTooltip(change, changes.unit), command: SHOW_COMPARISON })];
+      }),
     );
   }
 

@@ -7,6 +7,8 @@ import * as vscode from "vscode";
 import type { OpStat } from "../profile/model";
 import type { ProfileEntry, ProfileStore } from "../session/store";
 import { OPEN_TIMELINE, SHOW_OP_BREAKDOWN } from "./codeLens";
+import type { ComparisonView } from "./compare";
+import { beforeAfter, changeKey } from "./compareData";
 import { breakdownMarkdown, displayName, formatDuration, formatShare, numberFormat } from "./opCosts";
 
 export const SELECT_RUN = "ggmlLens.selectRun";
@@ -18,13 +20,15 @@ type RunItem = { kind: "run"; entry: ProfileEntry } | { kind: "saved"; file: str
 export class RunsView implements vscode.TreeDataProvider<RunItem>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<RunItem | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
-  private readonly subscription: vscode.Disposable;
+  private readonly subscriptions: vscode.Disposable[];
 
   constructor(
     private readonly store: ProfileStore,
     private readonly savedFiles: () => Promise<string[]>,
+    private readonly comparison?: ComparisonView,
   ) {
-    this.subscription = store.onDidChange(() => this.changed.fire(undefined));
+    this.subscriptions = [store.onDidChange(() => this.changed.fire(undefined))];
+    if (comparison) this.subscriptions.push(comparison.onDidChange(() => this.changed.fire(undefined)));
   }
 
   refresh(): void {
@@ -51,7 +55,8 @@ export class RunsView implements vscode.TreeDataProvider<RunItem>, vscode.Dispos
     const selected = this.store.selected?.path === entry.path;
     const tree = new vscode.TreeItem(path.basename(entry.path));
     const p = entry.profile;
-    tree.description = `${entry.live ? "recording · " : ""}${p.tokens.tokens} tokens · ${p.header.mode || "?"}${selected ? " · shown" : ""}`;
+    const baseline = this.comparison?.baselinePath === entry.path ? " · baseline" : "";
+    tree.description = `${entry.live ? "recording · " : ""}${p.tokens.tokens} tokens · ${p.header.mode || "?"}${selected ? " · shown" : ""}${baseline}`;
     tree.tooltip = `${entry.path}\n${p.header.target.argv.join(" ") || p.header.target.exe}`;
     tree.iconPath = new vscode.ThemeIcon(entry.live ? "record" : selected ? "pass-filled" : "circle-large-outline");
     tree.command = { title: "Show", command: SELECT_RUN, arguments: [entry.path] };
@@ -59,19 +64,23 @@ export class RunsView implements vscode.TreeDataProvider<RunItem>, vscode.Dispos
   }
 
   dispose(): void {
-    this.subscription.dispose();
+    this.subscriptions.forEach((d) => d.dispose());
     this.changed.dispose();
   }
 }
 
-/** The selected run's ops, most time first. */
+/** The selected run's ops, most time first; with a baseline, each op's time before → after. */
 export class OpsView implements vscode.TreeDataProvider<OpStat>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<OpStat | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
-  private readonly subscription: vscode.Disposable;
+  private readonly subscriptions: vscode.Disposable[];
 
-  constructor(private readonly store: ProfileStore) {
-    this.subscription = store.onDidChange(() => this.changed.fire(undefined));
+  constructor(
+    private readonly store: ProfileStore,
+    private readonly comparison?: ComparisonView,
+  ) {
+    this.subscriptions = [store.onDidChange(() => this.changed.fire(undefined))];
+    if (comparison) this.subscriptions.push(comparison.onDidChange(() => this.changed.fire(undefined)));
   }
 
   getChildren(): OpStat[] {
@@ -82,13 +91,16 @@ export class OpsView implements vscode.TreeDataProvider<OpStat>, vscode.Disposab
     const tree = new vscode.TreeItem(displayName(stat));
     tree.description = `${formatShare(stat.share)} · ${numberFormat.format(stat.calls)} calls · ${formatDuration(stat.mean_ns)} avg`;
     const profile = this.store.selected?.profile;
+    const changes = profile && this.comparison?.changes(profile);
+    const change = changes?.byOp.get(changeKey(stat.op, stat.fused));
+    if (changes && change) tree.description += ` · ${beforeAfter(change, changes.unit)}`;
     if (profile) tree.tooltip = new vscode.MarkdownString(breakdownMarkdown(profile, stat));
     tree.command = { title: "Open", command: OP_CLICKED, arguments: [{ op: stat.op }] };
     return tree;
   }
 
   dispose(): void {
-    this.subscription.dispose();
+    this.subscriptions.forEach((d) => d.dispose());
     this.changed.dispose();
   }
 }
@@ -101,9 +113,9 @@ export async function openOp(args: { op: string }): Promise<void> {
   await vscode.commands.executeCommand(commands.includes(OPEN_TIMELINE) ? OPEN_TIMELINE : SHOW_OP_BREAKDOWN, args);
 }
 
-export function registerSideBar(store: ProfileStore, savedFiles: () => Promise<string[]>): vscode.Disposable[] {
-  const runs = new RunsView(store, savedFiles);
-  const ops = new OpsView(store);
+export function registerSideBar(store: ProfileStore, savedFiles: () => Promise<string[]>, comparison?: ComparisonView): vscode.Disposable[] {
+  const runs = new RunsView(store, savedFiles, comparison);
+  const ops = new OpsView(store, comparison);
   return [
     runs,
     ops,
