@@ -362,10 +362,8 @@ function inflate(bytes: Uint8Array, ref: SectionRef, index: number, name: string
   try {
     if (ref.codec === Codec.Stored) out = stored;
     else if (ref.codec === Codec.Deflate) out = inflateRawSync(stored);
-    else if (ref.codec === Codec.Brotli) out = brotliDecompressSync(stored);
-    else throw new ProfileFormatError(`section ${index} (${name}) uses compression ${ref.codec}, unknown to this version; update ggml-lens`);
+    else out = brotliDecompressSync(stored);
   } catch (err) {
-    if (err instanceof ProfileFormatError) throw err;
     throw new ProfileFormatError(`corrupt: section ${index} (${name}) does not decompress: ${(err as Error).message}`);
   }
   if (out.length !== ref.decoded) {
@@ -445,6 +443,9 @@ class ContainerReader {
     for (const [index, name] of this.names) {
       if (index >= this.refs.length) throw new ProfileFormatError(`corrupt: ${name} is in section ${index}, the file has ${this.refs.length}`);
       if (index > 0) verify(bytes, this.refs[index], index, name);
+      if (!(this.refs[index].codec in Codec)) {
+        throw new ProfileFormatError(`section ${index} (${name}) uses compression ${this.refs[index].codec}, unknown to this version; update ggml-lens`);
+      }
     }
   }
 

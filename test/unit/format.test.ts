@@ -218,6 +218,17 @@ test("a damaged byte in any section fails its checksum, naming the section", () 
   }
 });
 
+test("a section in a compression this version does not know is refused up front, naming it", () => {
+  const bytes = sample();
+  const { meta } = decodeContainer(bytes);
+  const section = meta.tables.opEnd.columns.cpuNs.section;
+  const at = sectionOffsets(bytes)[section];
+  const changed = bytes.slice();
+  changed[at + SECTION_HEADER.codec] = 9;
+  new DataView(changed.buffer).setUint32(at + SECTION_HEADER.crc, crc32(changed.subarray(at + SECTION_HEADER.codec, at + SECTION_HEADER.size + new DataView(changed.buffer).getUint32(at + SECTION_HEADER.stored, true))), true);
+  rejects(changed, new RegExp(`section ${section} \\(opEnd\\.cpuNs\\) uses compression 9, unknown to this version; update ggml-lens`));
+});
+
 test("bytes after the last section, a bad section count, broken metadata and columns of the wrong length are errors", () => {
   const bytes = sample();
   const longer = new Uint8Array(bytes.length + 3);
