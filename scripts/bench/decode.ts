@@ -2,8 +2,8 @@
 //
 // Times decodeStream + buildProfile on bytes already in memory, on one core: every run is a fresh
 // Node process pinned to one CPU (taskset), so V8's GC helper threads share that core too. Inputs:
-//   - a real full-mode recording of the 1B-class benchmark model, 2 threads (--recording FILE; by
-//     default one recorded here with dist/cli.js into the cache, once);
+//   - a real full-mode recording of the 1B-class benchmark model, 2 threads: the helper's raw stream
+//     (--recording FILE; by default one recorded here by the probe helper into the cache, once);
 //   - synthetic streams of the same shape (scripts/bench/synthetic.ts, written with the test
 //     encoder): 1M op spans, and 10M events.
 // Each process decodes twice: the first, cold (fresh JIT and heap), is what opening a profile
@@ -72,8 +72,8 @@ interface Options {
 const HELP = `npm run bench:decode [-- options]
   --runs N          rounds, each running every variant on every input in a fresh process (default 7, at least 5)
   --events N        events of the large synthetic stream (default 10000000)
-  --recording FILE  the real recording to decode (default: a full-mode recording of the benchDenseQ4_0
-                    model made once with dist/cli.js into $GGML_LENS_CACHE/bench/; needs root or sudo)
+  --recording FILE  the raw stream to decode (default: a full-mode recording of the benchDenseQ4_0 model
+                    made once by the probe helper into $GGML_LENS_CACHE/bench/decode-full.stream; needs root)
   --baseline REF    also run extension/profile as of git REF (e.g. HEAD~3), for before/after numbers
   --cpu N           the CPU the runs are pinned to (default: the last one)
   --out-dir DIR     where decode-results.md and decode-results.json go (default: bench/)
@@ -155,6 +155,7 @@ function runChild(o: Options, spec: ChildSpec): ChildResult {
 interface Fixtures {
   cache: string;
   llamaCompletion?: string;
+  probeHelper?: string;
   models: Record<string, string | undefined>;
 }
 
@@ -166,24 +167,27 @@ function fixtures(): Fixtures {
   }
 }
 
-/** The real recording: --recording, else one made once into the cache. */
+/**
+ * The real recording: --recording, else one made once into the cache by the probe helper itself
+ * (a raw stream: `ggml-lens record` converts its recordings to .ggmlprof containers).
+ */
 function realRecording(o: Options): string {
   if (o.recording) {
     if (!fs.existsSync(o.recording)) throw new Error(`--recording ${o.recording}: no such file`);
     return o.recording;
   }
   const f = fixtures();
-  const file = path.join(f.cache, "bench", "decode-full.ggmlprof");
+  const file = path.join(f.cache, "bench", "decode-full.stream");
   if (fs.existsSync(file)) return file;
   const model = f.models.benchDenseQ4_0;
   if (!model || !f.llamaCompletion) throw new Error("no benchmark model: run `npm run setup -- --bench-models`, or pass --recording FILE");
-  const cli = path.join(repo, "dist", "cli.js");
-  if (!fs.existsSync(cli)) throw new Error("dist/cli.js is missing: run `npm run build` first");
+  if (!f.probeHelper || !fs.existsSync(f.probeHelper)) throw new Error("no probe helper: run `npm run setup` (it builds bpf/), or pass --recording FILE");
+  if (process.getuid?.() !== 0) throw new Error("recording the benchmark stream needs root (the probe helper loads eBPF): run as root, or pass --recording FILE");
   fs.mkdirSync(path.dirname(file), { recursive: true });
   log(`recording ${file} (full mode, 320 tokens of the benchmark model; about a minute)`);
-  const args = [cli, "record", "--mode", "full", "--out", `${file}.part`, "--", f.llamaCompletion, "-m", model, "-p", PROMPT,
+  const args = ["--mode", "full", "--out", `${file}.part`, "--", f.llamaCompletion, "-m", model, "-p", PROMPT,
     "-n", "320", "--ignore-eos", "--temp", "0", "-t", "2", "--no-warmup", "-no-cnv"];
-  const r = spawnSync(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+  const r = spawnSync(f.probeHelper, args, { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
   if (r.status !== 0) throw new Error(`recording failed (exit ${r.status}): ${r.stderr.trim().split("\n").pop()}`);
   fs.renameSync(`${file}.part`, file);
   return file;
