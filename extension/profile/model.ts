@@ -98,7 +98,10 @@ export interface OpLabel {
   fused: boolean;
 }
 
-/** Op spans, sorted by thread then start; row i of each array describes span i. */
+/**
+ * Op spans, grouped by thread (ascending id), in begin order within a thread; row i of each array
+ * describes span i. The arrays may be views of longer buffers (use byteOffset and byteLength).
+ */
 export interface OpSpans {
   count: number;
   tid: Uint32Array;
