@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { accessSync, constants, statSync } from "node:fs";
 import { open } from "node:fs/promises";
-import { constants as osConstants } from "node:os";
+import { availableParallelism, constants as osConstants } from "node:os";
 import * as path from "node:path";
 import { version } from "../package.json";
 import { diffProfiles, diffText } from "./profile/diff";
@@ -14,6 +14,7 @@ import { ProfileReadError, loadProfile, loadRecording, saveContainer, type Recor
 import { MachineError, cachedCeilings, machineCeilings, parseCeilings, type MachineCeilings } from "./profile/machine";
 import type { Profile } from "./profile/model";
 import { analyze, formatRate, type Analysis, type OpClass, type OpRates } from "./profile/roofline";
+import { ScaleArgsError, parseScaleArgs, scaling, scalingText, withThreads, type ScaleRun } from "./profile/scaling";
 import { ProfileFormatError } from "./profile/stream";
 import { checkSystem, liveSystemView, systemReady, systemReport } from "./profile/system";
 
@@ -29,6 +30,8 @@ Usage:
                                                  the profile in another format
   ggml-lens diff A B [--json]                    compare two profiles, op by op
   ggml-lens machine [--json] [--refresh]         this machine's measured ceilings (roofline)
+  ggml-lens scale [--threads 1,2,...] [--out-prefix P] [--json] [RECORD OPTIONS] -- CMD
+                                                 record CMD at each thread count and compare
   ggml-lens check [--json]                       what profiling needs here (kernel, BTF, uprobes,
                                                  privilege, helper, PMU), with the fix for each
   ggml-lens --help                               show this help
@@ -92,6 +95,15 @@ timer samples with source lines) or the op table as CSV, to --out F or to standa
 diff compares B (after) with A (before): per op, mean time per token and share, the change, and
 a Mann-Whitney U test on the op's time per decode call (p < 0.05 marked *); then what differs
 in the run: command line, model, threads, weight types, library build ids, mode.
+
+scale records CMD once per thread count (default 1, 2, 4, ... and the number of CPUs), with
+llama.cpp's -t/--threads (and -tb/--threads-batch where given) set to the count, or -t added,
+under record --mode full unless --mode says otherwise (other record options pass through), to
+P-tN.ggmlprof. It prints decode tokens/s per count (decode tokens over the decode calls' time;
+prefill the same), the speedup and parallel efficiency against the fewest threads, where
+tokens/s saturates (the next count gains under 10% of the ideal), the wall time per decode call
+of each op class at each count, the classes that stop scaling (efficiency under 50%), and these
+as findings; --json prints the same as JSON.
 
 Usage errors and unreadable profiles exit with status 2.
 `;
@@ -639,6 +651,22 @@ function checkCommand(args: string[]): number {
   return systemReady(checks) ? 0 : 1;
 }
 
+// ---- scale -------------------------------------------------------------------------------
+
+async function scaleCommand(args: string[]): Promise<number> {
+  const plan = parseScaleArgs(args, availableParallelism(), defaultOutFile(new Date()).replace(/\.ggmlprof$/, ""));
+  const runs: ScaleRun[] = [];
+  for (const threads of plan.threads) {
+    const file = `${plan.prefix}-t${threads}.ggmlprof`;
+    const status = await record([...plan.recordOptions, "--out", file, "--", ...withThreads(plan.command, threads)]);
+    if (status !== 0) throw new UsageError(`the run with ${threads} threads exited with status ${status}: fix the command (see its output above) and run scale again`);
+    runs.push({ threads, file, profile: await loadProfile(file) });
+  }
+  const result = scaling(runs);
+  process.stdout.write(plan.json ? `${JSON.stringify({ command: plan.command, ...result }, null, 2)}\n` : `${scalingText(plan.command, result).join("\n")}\n`);
+  return 0;
+}
+
 // ---- main --------------------------------------------------------------------------------
 
 async function main(argv: string[]): Promise<number> {
@@ -656,12 +684,13 @@ async function main(argv: string[]): Promise<number> {
   if (command === "export") return exportCommand(args);
   if (command === "diff") return diffCommand(args);
   if (command === "machine") return machineCommand(args);
+  if (command === "scale") return scaleCommand(args);
   if (command === "check") return checkCommand(args);
   throw new UsageError(`unknown command '${command}'; run 'ggml-lens --help'`);
 }
 
 function isUserError(err: unknown): err is Error {
-  return err instanceof UsageError || err instanceof ProfileReadError || err instanceof ProfileFormatError || err instanceof MachineError;
+  return err instanceof UsageError || err instanceof ProfileReadError || err instanceof ProfileFormatError || err instanceof MachineError || err instanceof ScaleArgsError;
 }
 
 main(process.argv.slice(2)).then(
