@@ -1,0 +1,131 @@
+// "GGML Lens: Attach to process" in the extension host (see ../extension-host.test.ts): a real
+// llama-completion started here keeps generating while the extension attaches to it by PID, for a
+// duration and until stopped, and keeps running afterwards.
+import * as assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as vscode from "vscode";
+import type { GgmlLensApi } from "../../../extension/extension";
+import { loadProfile } from "../../../extension/profile/file";
+import type { AttachArgs } from "../../../extension/session/attach";
+import { findGgmlProcesses } from "../../../extension/session/ggmlProcesses";
+import type { ProfileRunResult } from "../../../extension/session/profileRun";
+import type { Fixtures } from "../../harness/fixtures";
+
+const EXTENSION_ID = "ggml-lens.ggml-lens";
+const ATTACH = "ggmlLens.attach";
+
+function fixtures(): Fixtures {
+  const json = process.env.GGML_LENS_TEST_FIXTURES;
+  assert.ok(json, "GGML_LENS_TEST_FIXTURES is not set: the test runner passes the fixture paths in it");
+  return JSON.parse(json) as Fixtures;
+}
+
+async function api(): Promise<GgmlLensApi> {
+  const extension = vscode.extensions.getExtension<GgmlLensApi>(EXTENSION_ID);
+  assert.ok(extension, `${EXTENSION_ID} is not loaded`);
+  return extension.activate();
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function attach(args: AttachArgs): Promise<ProfileRunResult> {
+  const result = await vscode.commands.executeCommand<ProfileRunResult | undefined>(ATTACH, args);
+  assert.ok(result, "the command returned no result");
+  return result;
+}
+
+suite("Attach to process", function () {
+  this.timeout(180_000);
+  const argv = (): string[] => {
+    const { llamaCompletion, tinyDense } = fixtures();
+    return [llamaCompletion, "-m", tinyDense, "-p", "Hello", "-n", "1000000", "--ignore-eos", "-no-cnv", "-t", "2", "--no-warmup"];
+  };
+  let target: ChildProcess;
+  let work: string;
+
+  suiteSetup(async () => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-attach-"));
+    const [program, ...args] = argv();
+    target = spawn(program, args, { stdio: "ignore" });
+    // Generating: its ggml libraries are mapped and the first tokens are decoded.
+    await waitFor("llama-completion to map ggml", () => findGgmlProcesses().processes.find((p) => p.pid === target.pid));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  });
+
+  suiteTeardown(() => {
+    target?.kill("SIGKILL");
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  test("the running llama-completion is offered with its command line, user and ggml libraries", () => {
+    const found = findGgmlProcesses().processes.find((p) => p.pid === target.pid);
+    assert.ok(found, "listed");
+    assert.equal(found.command, argv().join(" "));
+    assert.equal(found.uid, os.userInfo().uid);
+    assert.equal(found.user, os.userInfo().username);
+    for (const library of [/^libggml-base\.so/, /^libggml-cpu\.so/, /^libllama\.so/]) {
+      assert.ok(found.libraries.some((name) => library.test(name)), `${library} in ${found.libraries.join(", ")}`);
+    }
+    const self = findGgmlProcesses().processes.find((p) => p.pid === process.pid);
+    assert.equal(self, undefined, "the extension host maps no ggml library");
+  });
+
+  test("attach for a duration records its decode calls and ops, loads the profile, and leaves it running", async () => {
+    const out = path.join(work, "for-3-seconds.ggmlprof");
+    const started = Date.now();
+    const result = await attach({ pid: target.pid!, durationS: 3, mode: "full", out });
+    assert.equal(result.exitCode, 0, `the run failed: ${result.error}`);
+    assert.equal(result.profile, out);
+    assert.ok(Date.now() - started >= 3000, "recorded for the duration");
+    const profile = await loadProfile(out);
+    assert.equal(profile.header.target.pid, target.pid);
+    assert.equal(profile.header.target.launched, false, "attached, not launched");
+    assert.ok(profile.calls.length > 0 && profile.spans.count > 0, `${profile.calls.length} decode calls, ${profile.spans.count} op spans`);
+    assert.equal((await api()).store.selected?.path, out, "the profile is the one shown");
+    assert.equal(target.exitCode, null, "the target still runs");
+    assert.equal(target.signalCode, null, "the target still runs");
+  });
+
+  test("attach until stopped: live figures in the status bar, Stop ends the recording and keeps the profile", async () => {
+    const lens = await api();
+    const out = path.join(work, "until-stopped.ggmlprof");
+    const running = attach({ pid: target.pid!, mode: "full", out });
+    // The status bar shows the helper's figures once ops come in.
+    const status = await waitFor("the status bar's live figures", () => {
+      const text = lens.statusText();
+      const ops = /\$\(record\) GGML Lens: .* · ([\d,]+) ops · /.exec(text);
+      return ops && Number(ops[1].replace(/,/g, "")) > 0 ? text : undefined;
+    });
+    assert.match(status, /tok\/s/);
+    // The live profile follows the run.
+    await waitFor("the live profile in the store", () => (lens.store.selected?.path === out && lens.store.selected.live ? true : undefined));
+    await vscode.commands.executeCommand("ggmlLens.stopRun");
+    const result = await running;
+    assert.equal(result.exitCode, 0, `the run failed: ${result.error}`);
+    const profile = await loadProfile(out);
+    assert.ok(profile.spans.count > 0, "op spans recorded until stopped");
+    assert.equal(lens.store.selected?.live, false, "the finished profile replaced the live one");
+    assert.doesNotMatch(lens.statusText(), /\$\(record\)/, "the status bar no longer shows a run");
+    assert.equal(target.exitCode, null, "the target still runs after Stop");
+  });
+
+  test("a process that is gone is refused with the helper's reason", async () => {
+    const gone = spawn("/bin/true");
+    await new Promise((resolve) => gone.on("exit", resolve));
+    const result = await attach({ pid: gone.pid!, durationS: 1, mode: "full", out: path.join(work, "gone.ggmlprof") });
+    assert.notEqual(result.exitCode, 0);
+    assert.equal(result.profile, undefined);
+    assert.match(result.error ?? "", /no process with PID/);
+  });
+});
