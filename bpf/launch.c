@@ -100,12 +100,17 @@ static int resolve_program(const char *name, char *out, size_t outlen)
 	return found;
 }
 
-/* The dynamic loader lists the libraries a program will load without running it. */
-static void list_libraries(struct target *t, const struct invoker *who, const char *program)
+/* Exit statuses of the listing child when the program cannot be executed. */
+#define EXIT_CANNOT_RUN 126    /* EACCES: the invoking user may not run it */
+#define EXIT_NOT_A_PROGRAM 125 /* ENOEXEC: not a program this machine runs */
+
+/* The dynamic loader lists the libraries a program will load without running it (as the invoking
+ * user, who runs the program). Returns the listing's exit status. */
+static int list_libraries(struct target *t, const struct invoker *who, const char *program)
 {
 	int pipefd[2];
 	if (pipe(pipefd))
-		return;
+		return 0;
 	pid_t pid = fork();
 	if (pid == 0) {
 		dup2(pipefd[1], STDOUT_FILENO);
@@ -116,7 +121,7 @@ static void list_libraries(struct target *t, const struct invoker *who, const ch
 			_exit(127);
 		setenv("LD_TRACE_LOADED_OBJECTS", "1", 1);
 		execl(program, program, (char *)NULL);
-		_exit(127);
+		_exit(errno == EACCES ? EXIT_CANNOT_RUN : errno == ENOEXEC ? EXIT_NOT_A_PROGRAM : 127);
 	}
 	close(pipefd[1]);
 	FILE *f = fdopen(pipefd[0], "r");
@@ -134,7 +139,9 @@ static void list_libraries(struct target *t, const struct invoker *who, const ch
 	}
 	if (f)
 		fclose(f);
-	waitpid(pid, NULL, 0);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 0;
 }
 
 static void child_run(int go_fd, const struct invoker *who, char *const argv[])
@@ -162,7 +169,12 @@ int target_launch(struct target *t, const struct invoker *who, char *const argv[
 	if (resolve_program(argv[0], program, sizeof(program)))
 		return FAIL("%s: command not found or not executable", argv[0]);
 	add_file(t, program);
-	list_libraries(t, who, program);
+	int listed = list_libraries(t, who, program);
+	if (listed == EXIT_CANNOT_RUN)
+		return FAIL("%s: uid %d may not run it (permission denied on the program or a directory above it)", program,
+			    (int)who->uid);
+	if (listed == EXIT_NOT_A_PROGRAM)
+		return FAIL("%s: not a program this machine can run (built for another architecture?)", program);
 	int pipefd[2];
 	if (pipe2(pipefd, O_CLOEXEC))
 		return FAIL("pipe: %s", strerror(errno));

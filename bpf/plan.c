@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <elf.h>
 #include <string.h>
 #include "plan.h"
 
@@ -199,6 +200,14 @@ static const struct gl_layout *donor_for(const struct plan *plan, const struct g
 	return NULL;
 }
 
+#if defined(__x86_64__)
+#define HOST_ELF_MACHINE EM_X86_64
+#elif defined(__aarch64__)
+#define HOST_ELF_MACHINE EM_AARCH64
+#else
+#error "ggml-lens-probe supports x86-64 and aarch64 hosts"
+#endif
+
 static int add_library(struct plan *plan, const char *path)
 {
 	for (size_t i = 0; i < plan->n_libs; i++)
@@ -218,6 +227,13 @@ static int add_library(struct plan *plan, const char *path)
 	if (!l->is_elf) {
 		gl_layout_free(l);
 		return 0;
+	}
+	if (l->machine != HOST_ELF_MACHINE) {
+		int rc = ERR(plan, "%s is built for another architecture (ELF machine %u) than this helper and machine (%u); "
+				   "profile it on a machine of its own architecture with a helper built there",
+			     path, l->machine, HOST_ELF_MACHINE);
+		gl_layout_free(l);
+		return rc;
 	}
 	plan->libs[plan->n_libs++] = l;
 	return 0;

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { decodeStream, type DecodedStream } from "../../extension/profile/stream";
 import { buildProfile, type GraphNode, type Profile } from "../../extension/profile/model";
 import { recordedFixtures, type RecordedFixtures } from "../harness/fixtures";
+import { linksLeftSince, probeLinks } from "../harness/probe";
 
 const repo = path.resolve(__dirname, "../..");
 const probe = path.join(repo, "bpf/build/ggml-lens-probe");
@@ -289,29 +290,6 @@ async function waitForDecoding(child: ChildProcess): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error("target did not load its model");
-}
-
-const PROGRAMS = ["decode_enter", "decode_exit", "graph_enter", "graph_exit", "op_site", "op_fused", "op_end",
-  "sample", "sched_switch", "sched_wakeup"];
-
-/** Ids of the kernel's links to ggml-lens-probe's programs. */
-function probeLinks(): Set<number> {
-  const bpftool = (what: string) => JSON.parse(spawnSync("bpftool", ["-j", what, "show"], { encoding: "utf8" }).stdout || "[]");
-  const ours = new Set(bpftool("prog").filter((p: { name?: string }) => PROGRAMS.includes(p.name ?? "")).map((p: { id: number }) => p.id));
-  return new Set((bpftool("link") as { id: number; prog_id: number }[]).filter((l) => ours.has(l.prog_id)).map((l) => l.id));
-}
-
-/**
- * Links created since `before` that are still there once no helper runs any more: probes a
- * finished run left behind (a helper started meanwhile by other work on the machine is waited for).
- */
-function linksLeftSince(before: Set<number>): number[] {
-  for (let i = 0; i < 600 && helperRunning(); i++) spawnSync("sleep", ["0.1"]);
-  return [...probeLinks()].filter((id) => !before.has(id));
-}
-
-function helperRunning(): boolean {
-  return spawnSync("pgrep", ["-x", "ggml-lens-probe"]).status === 0;
 }
 
 function isAlive(pid: number): boolean {

@@ -1,0 +1,26 @@
+// The probe helper's traces in the kernel, for tests that check nothing is left behind.
+import { spawnSync } from "node:child_process";
+
+export const PROGRAMS = ["decode_enter", "decode_exit", "graph_enter", "graph_exit", "op_probe",
+  "sample", "sched_switch", "sched_wakeup"];
+
+/** Ids of the kernel's links to ggml-lens-probe's programs. */
+export function probeLinks(): Set<number> {
+  const bpftool = (what: string) => JSON.parse(spawnSync("bpftool", ["-j", what, "show"], { encoding: "utf8" }).stdout || "[]");
+  const ours = new Set(bpftool("prog").filter((p: { name?: string }) => PROGRAMS.includes(p.name ?? "")).map((p: { id: number }) => p.id));
+  return new Set((bpftool("link") as { id: number; prog_id: number }[]).filter((l) => ours.has(l.prog_id)).map((l) => l.id));
+}
+
+/**
+ * Links created since `before` that are still there once no helper runs any more: probes a
+ * finished run left behind (a helper started meanwhile by other work on the machine is waited for).
+ */
+export function linksLeftSince(before: Set<number>): number[] {
+  for (let i = 0; i < 600 && helperRunning(); i++) spawnSync("sleep", ["0.1"]);
+  return [...probeLinks()].filter((id) => !before.has(id));
+}
+
+export function helperRunning(): boolean {
+  return spawnSync("pgrep", ["-x", "ggml-lens-probe"]).status === 0;
+}
+
