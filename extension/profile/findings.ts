@@ -10,7 +10,8 @@
  * - phase: the op classes that dominate each phase (prefill, decode), with their roofline bound
  *   and distance to the roof (roofline.ts on the phase's spans);
  * - idle-threads: threads waiting inside op instances for the last thread (load imbalance);
- * - attention-growth: time of the attention ops per decode call against the context position;
+ * - attention-growth: time of the attention ops per decode call against the context position
+ *   (median pairwise slope: preempted calls do not move it), with the KV length they ran over;
  * - moe-skew and cold-weights: expert routing skew per layer, op runs slowed by major page faults
  *   (weights read from disk) and the experts first used in them;
  * - offload: ops whose offload to another backend did not pay off (OffloadData);
@@ -19,6 +20,7 @@
 import type { MachineCeilings } from "./machine";
 import type { GraphNode, Profile } from "./model";
 import { analyze, type OpClass } from "./roofline";
+import { MAX_DIMS_CAP } from "./stream";
 import { baseName, callAt, callsOf, layerOfName, opInstances, phaseProfile, type Instance, type Phase } from "./instances";
 
 /** Where to see a finding: a filtered timeline, a roofline point, a source symbol. */
@@ -323,24 +325,67 @@ export function fitLine(x: number[], y: number[]): { intercept: number; slope: n
   return { intercept: my - slope * mx, slope, r2: sxx > 0 && syy > 0 ? (sxy * sxy) / (sxx * syy) : 0 };
 }
 
+/** The median of the slopes between every pair of points (Theil-Sen): one preempted call does not move it. */
+export function medianSlope(x: number[], y: number[]): { intercept: number; slope: number } {
+  const step = Math.max(1, Math.ceil(x.length / MAX_SLOPE_POINTS));
+  const slopes: number[] = [];
+  for (let i = 0; i < x.length; i += step) for (let j = i + step; j < x.length; j += step) if (x[j] !== x[i]) slopes.push((y[j] - y[i]) / (x[j] - x[i]));
+  const slope = median(slopes);
+  return { slope, intercept: median(x.map((xi, k) => y[k] - slope * xi)) };
+}
+
+/** Points the pairwise slopes are taken over, at most (evenly strided). */
+const MAX_SLOPE_POINTS = 600;
+
+function median(values: number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/**
+ * Keys the KQ product and its softmax ran over: their result's ne[0] as the OP_BEGIN recorded it (a
+ * reused graph's structure keeps the shapes it was first recorded with); 0 where not known.
+ */
+function kvLength(profile: Profile, instance: Instance): number {
+  if (instance.node.op === "FLASH_ATTN_EXT" || /^kqv/.test(baseName(instance.node.name))) return 0;
+  return profile.opRecords.begin.ne[instance.row * MAX_DIMS_CAP];
+}
+
+interface AttentionCalls {
+  positions: number[];
+  wallNs: number[];
+  kv: number[];
+  /** Thread time per op name. */
+  ops: Map<string, number>;
+  range: [number, number];
+}
+
 function attentionFindings(context: Context): Finding[] {
-  const { profile, instances, runNs } = context;
+  const calls = attentionCalls(context);
+  return calls ? [attentionFinding(calls, context.runNs)] : [];
+}
+
+function attentionCalls(context: Context): AttentionCalls | undefined {
+  const { profile, instances } = context;
   const calls = callsOf(profile, "decode");
-  if (calls.length < MIN_DECODE_CALLS) return [];
+  if (calls.length < MIN_DECODE_CALLS) return undefined;
   const starts = Float64Array.from(calls, (c) => c.startNs);
-  const perCall = new Float64Array(calls.length);
+  const wallNs = new Array<number>(calls.length).fill(0);
+  const kv = new Array<number>(calls.length).fill(0);
   const ops = new Map<string, number>();
   for (const i of instances) {
     if (!isAttention(i.node)) continue;
     const call = callAt(calls, starts, i.startNs);
     if (call < 0) continue;
-    perCall[call] += i.endNs - i.startNs;
+    wallNs[call] += i.endNs - i.startNs;
+    kv[call] = Math.max(kv[call], kvLength(profile, i));
     const op = profile.labels[i.label].name;
     ops.set(op, (ops.get(op) ?? 0) + i.busyNs + i.waitNs);
   }
-  if (ops.size === 0) return [];
-  const positions = contextPositions(profile, calls);
-  return [attentionFinding(calls.length, positions, Array.from(perCall), ops, runNs, [calls[0].startNs, calls[calls.length - 1].endNs])];
+  if (ops.size === 0) return undefined;
+  return { positions: contextPositions(profile, calls), wallNs, kv, ops, range: [calls[0].startNs, calls[calls.length - 1].endNs] };
 }
 
 /** Tokens in the context before each decode call: the batch sizes of every call started before it. */
@@ -349,31 +394,50 @@ function contextPositions(profile: Profile, decodeCalls: Profile["calls"]): numb
   return decodeCalls.map((call) => all.filter((c) => c.startNs < call.startNs).reduce((n, c) => n + Math.max(c.nTokens, 0), 0));
 }
 
-function attentionFinding(calls: number, positions: number[], perCallNs: number[], ops: Map<string, number>, runNs: number, range: [number, number]): Finding {
-  const fit = fitLine(positions, perCallNs);
-  const [first, last] = [positions[0], positions[positions.length - 1]];
+/** Runs of decode calls with the same KV length: their positions and median attention time. */
+function kvSegments(a: AttentionCalls): { kv: number; from: number; to: number; medianNs: number }[] {
+  const segments: { kv: number; from: number; to: number; times: number[] }[] = [];
+  a.kv.forEach((kv, k) => {
+    const last = segments[segments.length - 1];
+    if (last && last.kv === kv) {
+      last.to = a.positions[k];
+      last.times.push(a.wallNs[k]);
+    } else segments.push({ kv, from: a.positions[k], to: a.positions[k], times: [a.wallNs[k]] });
+  });
+  return segments.map((s) => ({ kv: s.kv, from: s.from, to: s.to, medianNs: median(s.times) }));
+}
+
+function attentionFinding(a: AttentionCalls, runNs: number): Finding {
+  const n = a.positions.length;
+  const fit = medianSlope(a.positions, a.wallNs);
+  const squares = fitLine(a.positions, a.wallNs);
+  const [first, last] = [a.positions[0], a.positions[n - 1]];
   const [from, to] = [fit.intercept + fit.slope * first, fit.intercept + fit.slope * last];
   const growth = from > 0 ? to / from - 1 : 0;
-  const added = Math.max(0, (to - from) * calls) / 2;
-  const opNames = [...ops.keys()].join(", ");
+  const added = (Math.max(0, to - from) * n) / 2;
+  const opNames = [...a.ops.keys()].join(", ");
+  const segments = kvSegments(a);
   return finding("attention-growth", opNames, runNs > 0 ? added / runNs : 0, {
-    title: `attention (${opNames}) per decode call grows ${micros(fit.slope * 100)} per 100 tokens of context: ${micros(from)} at position ${first}, ${micros(to)} at ${last} (${growth >= 0 ? "+" : ""}${percent(growth)}, r² ${fit.r2.toFixed(2)})`,
+    title: `attention (${opNames}) per decode call grows ${micros(fit.slope * 100)} per 100 tokens of context: ${micros(from)} at position ${first}, ${micros(to)} at ${last} (${growth >= 0 ? "+" : ""}${percent(growth)})`,
     numbers: {
-      decode_calls: calls,
+      decode_calls: n,
       first_position: first,
       last_position: last,
       slope_ns_per_token: fit.slope,
       intercept_ns: fit.intercept,
-      r2: fit.r2,
+      least_squares_slope_ns_per_token: squares.slope,
+      r2: squares.r2,
       fitted_first_us: from / 1e3,
       fitted_last_us: to / 1e3,
       growth,
+      kv_lengths: segments.map((s) => s.kv).join(","),
     },
     details: [
-      `wall time of the attention ops in each decode call, fitted against the tokens already in the context (least squares over ${calls} calls)`,
-      ...[...ops].map(([op, ns]) => `${op}: ${(ns / 1e6).toFixed(3)} ms of thread time in decode`),
+      `wall time of the attention ops in each of ${n} decode calls against the tokens already in the context: median pairwise slope (least squares: ${micros(squares.slope * 100)} per 100 tokens, r² ${squares.r2.toFixed(2)})`,
+      ...(segments.length > 1 || segments[0]?.kv ? segments.map((s) => `KV length ${s.kv} at positions ${s.from}-${s.to}: median ${micros(s.medianNs)} per call`) : []),
+      ...[...a.ops].map(([op, ns]) => `${op}: ${(ns / 1e6).toFixed(3)} ms of thread time in decode`),
     ],
-    evidence: [...ops.keys()].map((op): Evidence => ({ kind: "timeline", op, range })),
+    evidence: [...a.ops.keys()].map((op): Evidence => ({ kind: "timeline", op, range: a.range })),
   });
 }
 

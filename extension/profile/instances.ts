@@ -20,6 +20,8 @@ export interface Instance {
   second: GraphNode | undefined;
   /** Index in Profile.labels. */
   label: number;
+  /** OP_BEGIN row of its first span (the result's shape as it ran: a reused graph's structure keeps its first shapes). */
+  row: number;
   startNs: number;
   /** The last thread's end. */
   endNs: number;
@@ -96,7 +98,7 @@ export function opInstances(profile: Profile): Instance[] {
     let instance = byKey.get(key);
     if (!instance) {
       const second = profile.labels[spans.label[s]].fused ? graphs.node(graph, begin.tensor2[row]) : undefined;
-      instance = newInstance(graph, node, second, spans.label[s], spans.startNs[s]);
+      instance = newInstance(graph, node, second, spans.label[s], row, spans.startNs[s]);
       byKey.set(key, instance);
       list.push(instance);
     }
@@ -106,8 +108,8 @@ export function opInstances(profile: Profile): Instance[] {
   return list;
 }
 
-function newInstance(graph: number, node: GraphNode, second: GraphNode | undefined, label: number, startNs: number): Instance {
-  return { graph, node, second, label, startNs, endNs: -Infinity, firstEndNs: Infinity, lastTid: 0, threads: 0, busyNs: 0, waitNs: 0, majorFaults: 0, preemptions: 0, sumEndNs: 0 };
+function newInstance(graph: number, node: GraphNode, second: GraphNode | undefined, label: number, row: number, startNs: number): Instance {
+  return { graph, node, second, label, row, startNs, endNs: -Infinity, firstEndNs: Infinity, lastTid: 0, threads: 0, busyNs: 0, waitNs: 0, majorFaults: 0, preemptions: 0, sumEndNs: 0 };
 }
 
 function addSpan(instance: Instance, spans: OpSpans, s: number, majorFaults: number, preemptions: number): void {

@@ -35,6 +35,8 @@ export interface TestRun {
   tensor: number;
   threads: [number, number][];
   majFlt?: number;
+  /** The result's shape in its OP_BEGIN records, when it differs from the node's. */
+  ne?: number[];
   /** Experts chosen (MUL_MAT_ID), written as an EXPERT_IDS record at the run's start. */
   experts?: { nUsed: number; ids: number[] };
 }
@@ -85,10 +87,11 @@ export function profileOf(prefill: TestNode[], decode: TestNode[], calls: TestCa
     b.graphBegin({ tid: 1, ts: graphAt, signature, nNodes: nodes.length });
     const events: { ts: number; write: () => void }[] = [];
     for (const run of call.runs) {
-      const op = nodes.find((n) => n.tensor === run.tensor)?.op ?? OP.ADD;
+      const node = nodes.find((n) => n.tensor === run.tensor);
+      const [op, ne] = [node?.op ?? OP.ADD, run.ne ?? node?.ne];
       run.threads.forEach(([start, end], k) => {
         const tid = k + 1;
-        events.push({ ts: graphAt + start, write: () => b.opBegin({ tid, ts: graphAt + start, tensor: run.tensor, op }) });
+        events.push({ ts: graphAt + start, write: () => b.opBegin({ tid, ts: graphAt + start, tensor: run.tensor, op, ne }) });
         events.push({ ts: graphAt + end, write: () => b.opEnd({ tid, ts: graphAt + end, tensor: run.tensor, majFlt: k === 0 ? run.majFlt : 0 }) });
       });
       const experts = run.experts;

@@ -96,13 +96,13 @@ test("op instances: wait is each thread's gap to the last end; major faults summ
 
 // ---- 4. attention growth -----------------------------------------------------------------
 
-function attentionRun(nCalls: number, timeOf: (position: number) => number, node: TestNode): Profile {
+function attentionRun(nCalls: number, timeOf: (position: number) => number, node: TestNode, neOf: (position: number) => number[] | undefined = () => undefined): Profile {
   const prefill = [add(0x200, 8)];
   const decode = [add(0x400, 1), node];
   const calls: TestCall[] = [{ nTokens: 8, at: 0, runs: [{ tensor: 0x200, threads: balanced(0, 5_000) }] }];
   for (let k = 0; k < nCalls; k++) {
     const position = 8 + k; // the prompt's 8 tokens, then one per decode call
-    calls.push({ nTokens: 1, at: 1_000_000 * (k + 1), runs: [{ tensor: 0x400, threads: balanced(0, 5_000) }, { tensor: node.tensor, threads: balanced(5_000, timeOf(position)) }] });
+    calls.push({ nTokens: 1, at: 1_000_000 * (k + 1), runs: [{ tensor: 0x400, threads: balanced(0, 5_000) }, { tensor: node.tensor, threads: balanced(5_000, timeOf(position)), ne: neOf(position) }] });
   }
   return profileOf(prefill, decode, calls);
 }
@@ -123,6 +123,7 @@ test("attention growth: FLASH_ATTN_EXT time per decode call against the context 
   const growth = one(list, "attention-growth");
   assert.ok(Math.abs(Number(growth.numbers.slope_ns_per_token) - 500) < 1e-6);
   assert.ok(Math.abs(Number(growth.numbers.r2) - 1) < 1e-9);
+  assert.ok(Math.abs(Number(growth.numbers.least_squares_slope_ns_per_token) - 500) < 1e-6);
   assert.deepEqual([growth.numbers.first_position, growth.numbers.last_position, growth.numbers.decode_calls], [8, 17, 10]);
   assert.ok(Math.abs(Number(growth.numbers.fitted_first_us) - 14) < 1e-9);
   assert.match(growth.title, /grows 50\.0 µs per 100 tokens of context/);
@@ -132,13 +133,26 @@ test("attention growth: FLASH_ATTN_EXT time per decode call against the context 
   assert.equal(flat.score, 0);
 });
 
-test("attention growth: without flash attention the KQ product is found by its tensor name; other matmuls are not attention", () => {
+test("attention growth: without flash attention the KQ product is found by its tensor name, with the KV length it ran over; other matmuls are not attention", () => {
   const kq = { ...matmul(0x600, 1, "kq-0"), ne: [256, 1, 8, 1] };
-  const growth = one(findings(attentionRun(8, (p) => 1_000 * p, kq), null), "attention-growth");
+  // The KV cache view grows from 256 to 512 keys at position 12 (the structure keeps 256: the OP_BEGIN has the shape it ran with).
+  const kvOf = (p: number): number[] => [p < 12 ? 256 : 512, 1, 8, 1];
+  const growth = one(findings(attentionRun(8, (p) => 1_000 * p, kq, kvOf), null), "attention-growth");
   assert.ok(Math.abs(Number(growth.numbers.slope_ns_per_token) - 1_000) < 1e-6);
   assert.match(growth.title, /^attention \(MUL_MAT\)/);
+  assert.equal(growth.numbers.kv_lengths, "256,512");
+  assert.deepEqual(
+    growth.details.filter((d) => d.startsWith("KV length")),
+    ["KV length 256 at positions 8-11: median 9.5 µs per call", "KV length 512 at positions 12-15: median 13.5 µs per call"],
+  );
   assert.deepEqual(byKind(findings(attentionRun(8, (p) => 1_000 * p, matmul(0x600, 1, "ffn_up-0")), null), "attention-growth"), []);
   assert.deepEqual(byKind(findings(attentionRun(4, (p) => 1_000 * p, kq), null), "attention-growth"), [], "too few decode calls to fit");
+});
+
+test("attention growth: one preempted call does not move the slope (median of pairwise slopes)", () => {
+  const growth = one(findings(attentionRun(12, (p) => (p === 19 ? 5_000_000 : 10_000 + 100 * p), flashAttention), null), "attention-growth");
+  assert.ok(Math.abs(Number(growth.numbers.slope_ns_per_token) - 100) < 1e-6);
+  assert.ok(Number(growth.numbers.least_squares_slope_ns_per_token) > 1_000, "least squares is pulled by the outlier");
 });
 
 test("fitLine: exact on a line, r² 0 on a flat series", () => {
