@@ -136,6 +136,7 @@ function report(o: Options, samples: MemorySample[], summary: Record<string, str
     "A llama-server under steady load (sequential completion requests of 24 tokens from a client on 127.0.0.1),",
     "attached to by `ggml-lens-probe --pid PID --duration S` in default mode; this script follows the growing",
     "stream with the live decoder (StreamDecoder), as the editor does during a run, keeping counts only.",
+    "The last row is sampled after the duration, while the helper symbolizes the sampled addresses with libdw.",
     "",
     "| figure | value |",
     "| --- | --- |",
