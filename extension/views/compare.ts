@@ -14,6 +14,8 @@ import { opChanges, type OpChanges } from "./compareData";
 export const COMPARE = "ggmlLens.compare";
 export const STOP_COMPARING = "ggmlLens.stopComparing";
 export const SHOW_COMPARISON = "ggmlLens.showComparison";
+/** Context key (menus' `when`): a baseline is set. */
+const COMPARING = "ggmlLens.comparing";
 
 /** What the views read of the comparison. */
 export interface ComparisonView {
@@ -79,13 +81,17 @@ export class Comparison implements ComparisonView, vscode.Disposable {
     } catch (error) {
       return this.fail((error as Error).message);
     }
-    this.baseline = { path: file, profile };
-    this.changed.fire();
+    this.setBaseline({ path: file, profile });
     return { baseline: file };
   }
 
   stop(): void {
-    this.baseline = undefined;
+    this.setBaseline(undefined);
+  }
+
+  private setBaseline(baseline: { path: string; profile: Profile } | undefined): void {
+    this.baseline = baseline;
+    void vscode.commands.executeCommand("setContext", COMPARING, baseline !== undefined);
     this.changed.fire();
   }
 
