@@ -7,6 +7,7 @@ import * as vscode from "vscode";
 import type { OpStat } from "../profile/model";
 import type { ProfileEntry, ProfileStore } from "../session/store";
 import { OPEN_TIMELINE, SHOW_OP_BREAKDOWN } from "./codeLens";
+import { FINDINGS_ROOT, OPEN_EVIDENCE, findingsChildren, findingsTreeItem, isFindingsItem, openEvidence, type FindingsItem } from "./findingsItems";
 import type { ComparisonView } from "./compare";
 import { beforeAfter, changeKey } from "./compareData";
 import { breakdownMarkdown, displayName, formatDuration, formatShare, numberFormat } from "./opCosts";
@@ -69,9 +70,9 @@ export class RunsView implements vscode.TreeDataProvider<RunItem>, vscode.Dispos
   }
 }
 
-/** The selected run's ops, most time first; with a baseline, each op's time before → after. */
-export class OpsView implements vscode.TreeDataProvider<OpStat>, vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<OpStat | undefined>();
+/** The selected run's findings, then its ops, most time first; with a baseline, each op's time before → after. */
+export class OpsView implements vscode.TreeDataProvider<OpStat | FindingsItem>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<OpStat | FindingsItem | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private readonly subscriptions: vscode.Disposable[];
 
@@ -83,11 +84,15 @@ export class OpsView implements vscode.TreeDataProvider<OpStat>, vscode.Disposab
     if (comparison) this.subscriptions.push(comparison.onDidChange(() => this.changed.fire(undefined)));
   }
 
-  getChildren(): OpStat[] {
-    return [...(this.store.selected?.profile.ops ?? [])].sort((a, b) => b.total_ns - a.total_ns);
+  getChildren(item?: OpStat | FindingsItem): (OpStat | FindingsItem)[] {
+    if (item) return isFindingsItem(item) ? findingsChildren(item, this.store.selected?.profile) : [];
+    const ops = [...(this.store.selected?.profile.ops ?? [])].sort((a, b) => b.total_ns - a.total_ns);
+    return this.store.selected ? [FINDINGS_ROOT, ...ops] : ops;
   }
 
-  getTreeItem(stat: OpStat): vscode.TreeItem {
+  getTreeItem(item: OpStat | FindingsItem): vscode.TreeItem {
+    if (isFindingsItem(item)) return findingsTreeItem(item);
+    const stat = item;
     const tree = new vscode.TreeItem(displayName(stat));
     tree.description = `${formatShare(stat.share)} · ${numberFormat.format(stat.calls)} calls · ${formatDuration(stat.mean_ns)} avg`;
     const profile = this.store.selected?.profile;
@@ -123,6 +128,7 @@ export function registerSideBar(store: ProfileStore, savedFiles: () => Promise<s
     vscode.window.registerTreeDataProvider("ggmlLens.ops", ops),
     vscode.commands.registerCommand(SELECT_RUN, (file: string) => store.select(file)),
     vscode.commands.registerCommand(OP_CLICKED, openOp),
+    vscode.commands.registerCommand(OPEN_EVIDENCE, openEvidence),
     vscode.commands.registerCommand("ggmlLens.refreshRuns", () => runs.refresh()),
   ];
 }
