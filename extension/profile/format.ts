@@ -47,10 +47,10 @@ export interface CompressionOptions {
 }
 
 /**
- * Chosen by scripts/bench/format.ts (bench/format-results.md): loading took the same CPU time with
- * deflate 1 and 6 and brotli 1 and 5; brotli 1 writes fast and makes files a quarter smaller than deflate 1.
+ * Chosen by scripts/bench/format.ts (bench/format-results.md): deflate 1 loaded fastest or as fast as
+ * the others in both runs; brotli would make files a quarter smaller.
  */
-export const DEFAULT_COMPRESSION: CompressionOptions = { codec: Codec.Brotli, level: 1 };
+export const DEFAULT_COMPRESSION: CompressionOptions = { codec: Codec.Deflate, level: 1 };
 
 /** How a column is stored and what typed array it becomes. */
 export interface ColumnInfo {
