@@ -16,6 +16,8 @@ import type { Fixtures } from "../../harness/fixtures";
 
 const EXTENSION_ID = "ggml-lens.ggml-lens";
 const ATTACH = "ggmlLens.attach";
+/** Printed text past the prompt: the target is decoding tokens. */
+const GENERATING_BYTES = 64;
 
 function fixtures(): Fixtures {
   const json = process.env.GGML_LENS_TEST_FIXTURES;
@@ -57,10 +59,11 @@ suite("Attach to process", function () {
   suiteSetup(async () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-attach-"));
     const [program, ...args] = argv();
-    target = spawn(program, args, { stdio: "ignore" });
-    // Generating: its ggml libraries are mapped and the first tokens are decoded.
-    await waitFor("llama-completion to map ggml", () => findGgmlProcesses().processes.find((p) => p.pid === target.pid));
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    target = spawn(program, args, { stdio: ["ignore", "pipe", "ignore"] });
+    // Generating: the text it prints grows token by token (read on, so that it never blocks).
+    let printed = 0;
+    target.stdout?.on("data", (chunk: Buffer) => (printed += chunk.length));
+    await waitFor("llama-completion to generate", () => (printed >= GENERATING_BYTES ? true : undefined), 60_000);
   });
 
   suiteTeardown(() => {
@@ -84,10 +87,10 @@ suite("Attach to process", function () {
   test("attach for a duration records its decode calls and ops, loads the profile, and leaves it running", async () => {
     const out = path.join(work, "for-3-seconds.ggmlprof");
     const started = Date.now();
-    const result = await attach({ pid: target.pid!, durationS: 3, mode: "full", out });
+    const result = await attach({ pid: target.pid!, durationS: 4, mode: "full", out });
     assert.equal(result.exitCode, 0, `the run failed: ${result.error}`);
     assert.equal(result.profile, out);
-    assert.ok(Date.now() - started >= 3000, "recorded for the duration");
+    assert.ok(Date.now() - started >= 4000, "recorded for the duration");
     const profile = await loadProfile(out);
     assert.equal(profile.header.target.pid, target.pid);
     assert.equal(profile.header.target.launched, false, "attached, not launched");
