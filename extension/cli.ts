@@ -103,7 +103,7 @@ P-tN.ggmlprof. It prints decode tokens/s per count (decode tokens over the decod
 prefill the same), the speedup and parallel efficiency against the fewest threads, where
 tokens/s saturates (the next count gains under 10% of the ideal), the wall time per decode call
 of each op class at each count, the classes that stop scaling (efficiency under 50%), and these
-as findings; --json prints the same as JSON.
+as findings; --json prints the same as JSON. The program's output goes to standard error.
 
 Usage errors and unreadable profiles exit with status 2.
 `;
@@ -256,9 +256,9 @@ function privileged(probe: string, args: string[], elevation: Elevation): [strin
 }
 
 /** Runs the helper with the terminal; resolves to its exit status (128 + n when killed by signal n). */
-function runHelper(command: string, args: string[]): Promise<number> {
+function runHelper(command: string, args: string[], outputToStderr = false): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: "inherit" });
+    const child = spawn(command, args, { stdio: outputToStderr ? ["inherit", process.stderr, "inherit"] : "inherit" });
     // Ctrl-C reaches the helper through the terminal: stay alive to sum up what it wrote.
     const onInterrupt = (): void => {};
     const onTerminate = (): void => void child.kill("SIGTERM");
@@ -283,12 +283,13 @@ function signalNumber(signal: NodeJS.Signals | null): number {
   return signal ? osConstants.signals[signal] : 0;
 }
 
-async function record(args: string[]): Promise<number> {
+/** `outputToStderr`: the program's standard output goes to our standard error (scale keeps its standard output for the comparison). */
+async function record(args: string[], outputToStderr = false): Promise<number> {
   const options = parseRecordArgs(args);
   const [command, commandArgs] = privileged(findProbe(), probeArgs(options), options.elevation);
   const via = command.endsWith("sudo") || command.endsWith("pkexec") ? ` (through ${path.basename(command)})` : "";
   process.stderr.write(`ggml-lens: recording to ${options.out}${via}\n`);
-  const status = await runHelper(command, commandArgs);
+  const status = await runHelper(command, commandArgs, outputToStderr);
   let recording: Recording;
   try {
     recording = await loadRecording(options.out);
@@ -658,7 +659,7 @@ async function scaleCommand(args: string[]): Promise<number> {
   const runs: ScaleRun[] = [];
   for (const threads of plan.threads) {
     const file = `${plan.prefix}-t${threads}.ggmlprof`;
-    const status = await record([...plan.recordOptions, "--out", file, "--", ...withThreads(plan.command, threads)]);
+    const status = await record([...plan.recordOptions, "--out", file, "--", ...withThreads(plan.command, threads)], true);
     if (status !== 0) throw new UsageError(`the run with ${threads} threads exited with status ${status}: fix the command (see its output above) and run scale again`);
     runs.push({ threads, file, profile: await loadProfile(file) });
   }
