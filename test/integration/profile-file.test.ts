@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { diffProfiles } from "../../extension/profile/diff";
 import { opTableCsv } from "../../extension/profile/export/csv";
@@ -25,6 +25,7 @@ import { assertValidTrace, parseCsv, readPprof, stacks } from "../unit/exportRea
 const repo = path.resolve(__dirname, "../..");
 const fixtures = recordedFixtures();
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-profile-file-"));
+after(() => fs.rmSync(work, { recursive: true, force: true }));
 const isRoot = process.getuid?.() === 0;
 const skip = !isRoot ? "needs root" : !fixtures.llamaCompletion || !fixtures.models?.tinyDense ? "needs npm run setup" : false;
 

@@ -1,6 +1,6 @@
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { crc32 } from "node:zlib";
@@ -22,6 +22,7 @@ import { DEFAULT_HEADER, OP, StreamBuilder } from "./streamBuilder";
 const TOOL = { name: "ggml-lens", version: "0.0.0-test" };
 const SIG = 0x8000_0000_dead_beefn;
 const work = mkdtempSync(path.join(tmpdir(), "ggml-lens-format-"));
+after(() => rmSync(work, { recursive: true, force: true }));
 
 /** A stream with a record of every type, values at the edges of their widths, times not in order across threads. */
 function richStream(): StreamBuilder {
