@@ -148,6 +148,22 @@ function rendererRssMb(): number {
   return kb / 1024;
 }
 
+/** CPU time (user + system, ms) used so far by this benchmark's Chromium renderer processes. */
+function rendererCpuMs(): number {
+  const tick = 1000 / 100; // USER_HZ
+  let ticks = 0;
+  for (const pid of processTree(process.pid)) {
+    try {
+      if (!fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("--type=renderer")) continue;
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return ticks * tick;
+}
+
 function p95(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)];
@@ -160,6 +176,9 @@ interface Run {
   framesMedianMs: number;
   heapMb: number;
   rendererMb: number;
+  /** Renderer CPU time from posting the message to the first frame, and per zoom/pan step (mean). */
+  firstPaintCpuMs: number;
+  stepCpuMs: number;
 }
 
 async function main(): Promise<void> {
@@ -188,18 +207,22 @@ async function main(): Promise<void> {
       page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
       await page.goto(server.url);
       await page.evaluate(() => (window as unknown as { ggmlLensLoaded: Promise<number> }).ggmlLensLoaded);
+      const cpu0 = rendererCpuMs();
       const { total: paint, delivered } = await firstPaint(page);
+      const cpu1 = rendererCpuMs();
       if (screenshot) {
         await page.screenshot({ path: screenshot });
         console.log(`screenshot: ${screenshot}`);
       }
+      const cpu2 = rendererCpuMs();
       const frames = await zoomPanFrames(page);
+      const stepCpu = (rendererCpuMs() - cpu2) / frames.length;
       if (process.env.GGML_LENS_BENCH_DEBUG) console.log(frames.map((f) => f.toFixed(1)).join(" "));
       const heap = await heapMb(page);
       const renderer = rendererRssMb();
       if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
-      results.push({ firstPaintMs: paint, deliveredMs: delivered, framesP95Ms: p95(frames), framesMedianMs: spread(frames)!.median, heapMb: heap, rendererMb: renderer });
-      console.log(`run ${run + 1}: first paint ${paint.toFixed(0)} ms (message delivered after ${delivered.toFixed(0)} ms), frame p95 ${p95(frames).toFixed(1)} ms (median ${spread(frames)!.median.toFixed(1)}), JS heap ${heap.toFixed(0)} MiB, renderer RSS ${renderer.toFixed(0)} MiB`);
+      results.push({ firstPaintMs: paint, deliveredMs: delivered, framesP95Ms: p95(frames), framesMedianMs: spread(frames)!.median, heapMb: heap, rendererMb: renderer, firstPaintCpuMs: cpu1 - cpu0, stepCpuMs: stepCpu });
+      console.log(`run ${run + 1}: first paint ${paint.toFixed(0)} ms (message delivered after ${delivered.toFixed(0)} ms), frame p95 ${p95(frames).toFixed(1)} ms (median ${spread(frames)!.median.toFixed(1)}), JS heap ${heap.toFixed(0)} MiB, renderer RSS ${renderer.toFixed(0)} MiB; renderer CPU: ${(cpu1 - cpu0).toFixed(0)} ms to first paint, ${stepCpu.toFixed(1)} ms per step`);
       await page.close();
     }
   } finally {
@@ -218,7 +241,7 @@ function report(spans: number, runs: Run[], panelDataMs: number, load: [number, 
   const p95s = spread(runs.map((r) => r.framesP95Ms))!;
   return `# Timeline panel benchmark
 
-\`node --import tsx scripts/bench/webview.ts --spans ${spans} --runs ${runs} --out bench/webview-results.md\`, ${new Date().toISOString().slice(0, 10)},
+\`node --import tsx scripts/bench/webview.ts --spans ${spans} --runs ${runs.length} --out bench/webview-results.md\`, ${new Date().toISOString().slice(0, 10)},
 ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "unknown CPU"}), headless Chromium with --disable-gpu (software canvas).
 Load average (1 min) before and after: ${load[0].toFixed(1)} and ${load[1].toFixed(1)}: timings are wall clock, and other work
 on the machine stretches them.
@@ -231,13 +254,16 @@ built as a real stream and read by the real decoder, profile model and panel dat
 | first paint (host message posted -> first frame drawn) | < 1 s | ${describe(firstPaint, ms)} ${firstPaint.median < 1000 ? "met" : "NOT met"} |
 | of which: host message delivered (structured clone) | | ${describe(spread(runs.map((r) => r.deliveredMs)), ms)} |
 | zoom/pan frame p95 (120 steps per run) | < 16 ms | ${describe(p95s, ms)} ${p95s.median < 16 ? "met" : "NOT met"} |
+| renderer CPU time, message posted -> first frame (all its threads, 10 ms ticks) | | ${describe(spread(runs.map((r) => r.firstPaintCpuMs)), ms)} |
+| renderer CPU time per zoom/pan step, mean over the 120 steps (all its threads, incl. compositing) | | ${describe(spread(runs.map((r) => r.stepCpuMs)), ms)} |
 | zoom/pan frame median | | ${describe(spread(runs.map((r) => r.framesMedianMs)), ms)} |
 | page JS heap after GC (typed arrays' buffers not included) | reported | ${describe(spread(runs.map((r) => r.heapMb)), mb)} |
 | renderer process RSS (page, arrays, canvas) | reported | ${describe(spread(runs.map((r) => r.rendererMb)), mb)} |
 
 A frame's time is the main thread's work for one input step: the event handler, the animation-frame
 callback that drew, and flushing the canvas (getImageData); the wait for the display's next frame is idle
-time and not counted.
+time and not counted. The renderer CPU times do not grow when other work competes for the cores, the wall
+clock times do.
 `;
 }
 

@@ -48,19 +48,40 @@ function hostileProfile(file: string): void {
   fs.writeFileSync(file, b.bytes());
 }
 
+/**
+ * Answers VS Code's simple open dialog (a quick input holding a path, over a listing of that
+ * folder) with `file`. The dialog rewrites its input once the listing has loaded, so the answer is
+ * given after the listing shows, and again if the dialog is still open.
+ */
+async function answerOpenDialog(page: Page, file: string): Promise<void> {
+  const widget = page.locator(".quick-input-widget");
+  const input = widget.locator(".quick-input-box input");
+  await widget.locator(".monaco-list-row", { hasText: ".." }).first().waitFor({ timeout: 30_000 });
+  for (let attempt = 1; ; attempt++) {
+    await input.fill(file);
+    await page.keyboard.press("Enter");
+    const closed = await widget.waitFor({ state: "hidden", timeout: 5_000 }).then(
+      () => true,
+      () => false,
+    );
+    if (closed) return;
+    if (attempt === 3) throw new Error(`the open dialog did not take ${file}`);
+  }
+}
+
 /** Opens a panel from the palette; with no profile in the window, answers the open dialog with `file`. */
 async function openPanel(page: Page, title: string, file?: string): Promise<FrameLocator> {
   await closeEditors(page); // one webview at a time: webviewFrame() expects one
   await runPaletteCommand(page, title);
-  if (file) {
-    const input = page.locator(".quick-input-widget .quick-input-box input");
-    await input.waitFor({ timeout: 15_000 });
-    await input.fill(file);
-    await page.keyboard.press("Enter");
-  }
+  if (file) await answerOpenDialog(page, file);
   const frame = webviewFrame(page);
   await frame.locator(".panel-content").waitFor({ timeout: 30_000 });
   return frame;
+}
+
+/** The webview of the active editor when several webviews exist (the others are hidden). */
+function visibleWebview(page: Page): FrameLocator {
+  return page.locator("iframe.webview.ready:visible").contentFrame().locator("#active-frame").contentFrame();
 }
 
 async function closeEditors(page: Page): Promise<void> {
@@ -84,6 +105,7 @@ async function lanePoint(frame: FrameLocator, tid: number, xShare: number): Prom
 test("panels in VS Code on real recordings: timeline, graph, MoE routing; hostile names stay text", { timeout: 600_000 }, async (t) => {
   const { server, browser, fixtures } = await startSession(t);
   const { page } = browser;
+  page.setDefaultNavigationTimeout(120_000); // a busy machine loads the workbench slowly
   const recorded = recordedFixtures();
   const workspace = server.workspace;
   // The op sources the click should reveal: ggml's CPU backend, as in a llama.cpp checkout.
@@ -227,7 +249,7 @@ test("panels in VS Code on real recordings: timeline, graph, MoE routing; hostil
       await closeEditors(page);
     });
 
-    await step("roofline: a point per op class with figures on hover; MoE routing explains a dense model", "roofline", async () => {
+    await step("roofline: a point per op class with figures on hover, a click filters the timeline; MoE routing explains a dense model", "roofline", async () => {
       const frame = await openPanel(page, "GGML Lens: Open roofline");
       const points = frame.locator(".roofline-point");
       await points.first().waitFor();
@@ -237,6 +259,19 @@ test("panels in VS Code on real recordings: timeline, graph, MoE routing; hostil
       await tooltip.waitFor({ state: "visible" });
       assert.match((await tooltip.textContent()) ?? "", /intensity .* FLOP\/B · .* GFLOP\/s · .* GB\/s/);
       await screenshot(page, "webview-roofline.png");
+      // Clicking the point opens the timeline filtered to its op.
+      const op = ((await tooltip.locator("div").first().textContent()) ?? "").split(" ")[0];
+      const profile = await loadProfile(dense);
+      const ofOp = Array.from(profile.spans.label).filter((l) => {
+        const name = profile.labels[l].name;
+        return name === op || name.split("+").includes(op);
+      }).length;
+      await points.last().click();
+      const timeline = visibleWebview(page);
+      await timeline
+        .locator(".status", { hasText: `${ofOp.toLocaleString("en-US")} of ${profile.spans.count.toLocaleString("en-US")} spans match` })
+        .waitFor({ timeout: 15_000 });
+      assert.equal(await timeline.locator("vscode-textfield.filter").evaluate((f) => (f as HTMLInputElement).value), `op:${op}`);
       await closeEditors(page);
       const experts = await openPanel(page, "GGML Lens: Open MoE routing");
       await experts.locator(".explanation", { hasText: "dense" }).waitFor();
@@ -248,10 +283,7 @@ test("panels in VS Code on real recordings: timeline, graph, MoE routing; hostil
       record(fixtures.llamaCompletion, recorded.models!.tinyMoe!, moe);
       const profile = await loadProfile(moe);
       await runPaletteCommand(page, "GGML Lens: Open profile…");
-      const input = page.locator(".quick-input-widget .quick-input-box input");
-      await input.waitFor({ timeout: 15_000 });
-      await input.fill(moe);
-      await page.keyboard.press("Enter");
+      await answerOpenDialog(page, moe);
       const frame = await openPanel(page, "GGML Lens: Open MoE routing");
       const rows = frame.locator(".heatmap-row");
       await rows.first().waitFor();
