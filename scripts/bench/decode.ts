@@ -216,7 +216,7 @@ function checkout(ref: string, into: string): string {
 }
 
 function gitDescribe(ref: string): string {
-  const r = spawnSync("git", ["-C", repo, "log", "-1", "--format=%h %s", ref], { encoding: "utf8" });
+  const r = spawnSync("git", ["-C", repo, "log", "-1", "--format=%h", ref], { encoding: "utf8" });
   return r.status === 0 ? r.stdout.trim() : ref;
 }
 
