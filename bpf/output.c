@@ -77,6 +77,7 @@ static void write_layout(struct json *j, const struct plan *plan)
 	json_int(j, "max_name", t->name_len);
 	json_close(j, '}');
 	json_int(j, "ggml_cgraph.n_nodes", t->graph_n_nodes);
+	json_int(j, "ggml_cgraph.uid", t->graph_uid);
 	json_int(j, "ggml_cgraph.nodes", t->graph_nodes);
 	json_int(j, "ggml_compute_params.ith", t->params_ith);
 	json_int(j, "llama_batch.n_tokens", t->batch_n_tokens);

@@ -96,6 +96,7 @@ static int fill_layout(struct plan *plan)
 	const struct gl_struct *graph = found_struct(from, "ggml_cgraph");
 	t->graph_n_nodes = field_offset(graph, "n_nodes");
 	t->graph_nodes = field_offset(graph, "nodes");
+	t->graph_uid = field_offset(graph, "uid");
 	t->params_ith = field_offset(found_struct(plan->cpu, "ggml_compute_params"), "ith");
 	t->batch_n_tokens = field_offset(found_struct(plan->llama, "llama_batch"), "n_tokens");
 	t->source = from->path;

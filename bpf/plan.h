@@ -34,6 +34,7 @@ struct tensor_layout {
 	int64_t type, ne, nb, op, op_params, flags, src, data, name;
 	int64_t n_dims, n_src, name_len;
 	int64_t graph_n_nodes, graph_nodes, params_ith, batch_n_tokens;
+	int64_t graph_uid; /* ggml_cgraph.uid (set when the scheduler splits a graph anew), -1 when absent */
 	int64_t op_none, op_mul_mat_id;
 	int64_t flag_compute; /* GGML_TENSOR_FLAG_COMPUTE, -1 when unknown */
 	const char *source; /* library whose DWARF gave the offsets */

@@ -33,6 +33,9 @@ const volatile __u32 tensor_name_len = 0; /* GGML_MAX_NAME, capped at GL_NAME_CA
 /* ggml_cgraph and ggml_compute_params */
 const volatile __u32 off_graph_n_nodes = 0;
 const volatile __u32 off_graph_nodes = 0;
+/* ggml_cgraph.uid: a new value each time the scheduler splits a graph anew (its shapes may have
+ * changed while its address, size and end nodes stay the same); -1 when the target has none */
+const volatile __s32 off_graph_uid = -1;
 const volatile __s32 off_params_ith = -1;
 /* llama_batch.n_tokens; the batch is passed by value on the stack, -1 when unknown */
 const volatile __s32 off_batch_n_tokens = -1;
@@ -354,14 +357,15 @@ static long emit_node(__u64 index, struct node_walk *walk)
 	return 0;
 }
 
-/* Cheap identity of a graph's structure: its address, size and the first and last nodes. */
+/* Cheap identity of a graph's structure: its address, uid, size and the first and last nodes. */
 static __always_inline __u64 graph_signature(__u64 graph, __u64 nodes, __s32 n_nodes)
 {
 	__u64 first = read_ptr(nodes), last = read_ptr(nodes + (__u64)(n_nodes - 1) * 8);
 	__s64 ne_first[GL_MAX_DIMS_CAP] = {}, ne_last[GL_MAX_DIMS_CAP] = {};
 	read_ne(first, ne_first);
 	read_ne(last, ne_last);
-	__u64 h = graph * 0x9E3779B97F4A7C15ull ^ (__u64)n_nodes;
+	__u64 uid = off_graph_uid >= 0 ? read_ptr(graph + off_graph_uid) : 0;
+	__u64 h = (graph ^ uid * 0xd6e8feb86659fd93ull) * 0x9E3779B97F4A7C15ull ^ (__u64)n_nodes;
 	h = (h ^ first) * 0xff51afd7ed558ccdull;
 	h = (h ^ last) * 0xc4ceb9fe1a85ec53ull;
 	for (int i = 0; i < GL_MAX_DIMS_CAP; i++)

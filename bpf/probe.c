@@ -257,6 +257,7 @@ static void configure(struct run *r)
 	ro->tensor_n_src = t->n_src;
 	ro->tensor_name_len = t->name_len;
 	ro->off_graph_n_nodes = t->graph_n_nodes;
+	ro->off_graph_uid = t->graph_uid;
 	ro->off_graph_nodes = t->graph_nodes;
 	ro->off_params_ith = t->params_ith;
 	ro->off_batch_n_tokens = t->batch_n_tokens;

@@ -188,6 +188,10 @@ test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
     assertSpansMatchGraphs(r, traced);
     assert.ok(traced.size < p.graphs.length, `only a share of the ${p.graphs.length} graphs traced`);
     assert.ok(traced.has(0), "the first window opens at the first llama_decode: the prompt's graph is traced");
+    // 600 tokens cross the KV cache's 256-cell padding twice: the graph is split anew, at the same
+    // address and size, with larger attention shapes; each shape is a structure of its own
+    const kvLengths = new Set([...p.structures.values()].flatMap((nodes) => nodes.filter((n) => n.op === "FLASH_ATTN_EXT").map((n) => n.srcNe[1][1])));
+    assert.ok(kvLengths.size >= 3, `attention over ${[...kvLengths].join(", ")} KV cells`);
     // the kernel side switches tracing on at a llama_decode call and off after --window-decodes of them
     const states = Array.from(p.windows.on);
     assert.deepEqual(states, states.map((_, i) => (i % 2 === 0 ? 1 : 0)), "windows alternate on, off and end off");
