@@ -1,5 +1,6 @@
 // Figures from the raw runs of scripts/bench/run.ts, and bench/results.md.
 import fs from "node:fs";
+import type { BenchComparison, FidelityRun } from "./fidelity";
 import { describe, spread, sum, type Spread } from "./stats";
 
 export interface RunRecord {
@@ -119,6 +120,13 @@ export interface BenchData {
   /** byte offset of the first record in that file (the decoder copies the records when it is not 4-aligned) */
   decodeRecordsStart?: number;
   decode: DecodeRun[];
+  /** exported op kernels the bpftrace-ops peer probes */
+  opKernels?: number;
+  /** figure 3 on the MoE model */
+  moeModelFile?: string;
+  moeRuns: RunRecord[];
+  /** figure 6 */
+  fidelity: { runs: FidelityRun[]; bench: BenchComparison[] };
   durationS: number;
 }
 
@@ -204,7 +212,7 @@ export function computeFigures(d: BenchData) {
   };
 
   // ---- figure 3: overhead ------------------------------------------------------------------
-  const variants = ["none-b", "lens-sample", "lens-default", "lens-full", "bpftrace-empty", "perf-empty"];
+  const variants = ["none-b", "lens-sample", "lens-default", "lens-full", "bpftrace-empty", "perf-empty", "bpftrace-ops", "perf-record"];
   const decodeRatio: Record<string, Spread | undefined> = {};
   const promptRatio: Record<string, Spread | undefined> = {};
   const sysDelta: Record<string, Spread | undefined> = {};
@@ -366,7 +374,46 @@ export function computeFigures(d: BenchData) {
     ratioToTarget: both ? spread(d.decode.map((r) => r.events / ((r.decodeMs + r.buildMs) / 1000) / DECODE_TARGET)) : undefined,
     target: DECODE_TARGET,
   };
-  return { fig1, fig2, fig3, fig4, fig5 };
+  return { fig1, fig2, fig3, fig4, fig5, fig3moe: moeFigures(d.moeRuns ?? []), fig6: fidelityFigures(d.fidelity ?? { runs: [], bench: [] }) };
+}
+
+/** Decode and prompt tokens/s ratios to `none` of the same round, and system-time deltas, on the MoE model. */
+function moeFigures(runs: RunRecord[]) {
+  const p = byRound(runs);
+  const out: Record<string, { decode?: Spread; prompt?: Spread; systemDeltaS?: Spread }> = {};
+  for (const n of ["lens-sample", "lens-default", "lens-full"]) {
+    const ratio = (k: "decodeTokS" | "promptTokS") => spread(perRound(p, [n, "none"], (v) => (v.get(n)?.[k] as number) / (v.get("none")?.[k] as number)));
+    out[n] = { decode: ratio("decodeTokS"), prompt: ratio("promptTokS"),
+      systemDeltaS: spread(perRound(p, [n, "none"], (v) => (v.get(n)?.targetSystemS as number) - (v.get("none")?.targetSystemS as number))) };
+  }
+  return { rounds: p.size, ratios: out, noneDecodeTokS: spread(runs.filter((r) => usable(r) && r.variant === "none").map((r) => r.decodeTokS)) };
+}
+
+const FIDELITY_SHARE_PP = 3;
+const COVERAGE_TARGET = 0.95;
+
+/** Op shares by spans against by tagged samples (percentage points), coverage, llama-bench against the profile. */
+function fidelityFigures(f: { runs: FidelityRun[]; bench: BenchComparison[] }) {
+  const ops = new Set(f.runs.flatMap((r) => Object.keys(r.shares)));
+  const perOp = [...ops].map((op) => {
+    const spans = f.runs.map((r) => (r.shares[op]?.spans ?? 0) * 100);
+    const samples = f.runs.map((r) => (r.shares[op]?.samples ?? 0) * 100);
+    const diff = f.runs.map((_, i) => samples[i] - spans[i]);
+    return { op, spansPct: spread(spans), samplesPct: spread(samples), diffPp: spread(diff) };
+  }).sort((a, b) => (b.spansPct?.median ?? 0) - (a.spansPct?.median ?? 0));
+  const maxAbsDiff = perOp.reduce((m, o) => Math.max(m, Math.abs(o.diffPp?.median ?? 0)), 0);
+  const ok = f.bench.filter((b) => !b.error);
+  return {
+    perOp,
+    maxAbsDiffPp: f.runs.length ? maxAbsDiff : undefined,
+    samples: spread(f.runs.map((r) => r.taggedSamples)),
+    untagged: spread(f.runs.map((r) => r.untaggedSamples)),
+    coverageOverall: spread(f.runs.map((r) => r.coverageOverall)),
+    coverageMin: spread(f.runs.map((r) => Math.min(...r.coverage))),
+    coverageP05: spread(f.runs.map((r) => [...r.coverage].sort((a, b) => a - b)[Math.floor(r.coverage.length * 0.05)])),
+    bench: { llamaBench: spread(ok.map((b) => b.llamaBenchTokS)), profile: spread(ok.map((b) => b.profileTokS)),
+      ratio: spread(ok.map((b) => b.profileTokS / b.llamaBenchTokS)), calls: spread(ok.map((b) => b.decodeCalls)), errors: f.bench.filter((b) => b.error).map((b) => b.error) },
+  };
 }
 
 export type Figures = ReturnType<typeof computeFigures>;
@@ -395,6 +442,45 @@ function tokensVerdict(dr: Spread | undefined, ctl: Spread | undefined, onePerce
   if (dr.q3 < ctl.q1 && 1 - dr.median > targetPct / 100)
     return `; by tokens/s **not met** either: its interquartile range (${pct(dr.q1)} to ${pct(dr.q3)}) lies below the A/A control's`;
   return ", not decidable by tokens/s";
+}
+
+function writeMoeAndFidelity(L: string[], d: BenchData, f: Figures): void {
+  const m = f.fig3moe;
+  const r3 = (x: number) => x.toFixed(3);
+  if (m.rounds > 0) {
+    L.push("## 3b. Overhead on the MoE model", "");
+    L.push(`\`${d.moeModelFile ? d.moeModelFile.split("/").pop() : "benchMoe"}\`, ${m.rounds} rounds of \`none\` and the three modes, interleaved as above; ` +
+      `\`none\` decodes ${m.noneDecodeTokS ? m.noneDecodeTokS.median.toFixed(2) : "?"} tok/s.`, "");
+    L.push("| variant | decode tok/s ratio: median | IQR | range | prompt tok/s ratio: median | IQR | range | system delta s (median) |",
+      "| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (const [n, v] of Object.entries(m.ratios))
+      L.push(`| ${n} | ${cell(v.decode, r3)} | ${cell(v.prompt, r3)} | ${v.systemDeltaS ? r3(v.systemDeltaS.median) : "n/a"} |`);
+    L.push("");
+  }
+  const g = f.fig6;
+  L.push("## 6. Fidelity", "");
+  L.push(`Op-type shares of time from the op spans against the shares of the helper's own timer samples (999 Hz, each tagged with the op its ` +
+    `thread ran when the timer fired; a fused group counts under its first op), in the same \`--mode full\` runs (${d.fidelity?.runs.length ?? 0}): ` +
+    `${g.samples ? g.samples.median.toFixed(0) : "?"} tagged samples per run (${g.untagged ? g.untagged.median.toFixed(0) : "?"} outside ops). ` +
+    `Shares in %, difference in percentage points (samples - spans):`, "");
+  L.push("| op | spans % | samples % | difference pp: median | IQR | range |", "| --- | --- | --- | --- | --- | --- |");
+  for (const o of g.perOp.filter((x) => (x.spansPct?.median ?? 0) >= 0.5 || Math.abs(x.diffPp?.median ?? 0) >= 0.5))
+    L.push(`| ${o.op} | ${o.spansPct ? o.spansPct.median.toFixed(1) : "?"} | ${o.samplesPct ? o.samplesPct.median.toFixed(1) : "?"} | ${cell(o.diffPp, (x) => x.toFixed(2))} |`);
+  L.push("", `Largest difference ${g.maxAbsDiffPp === undefined ? "n/a" : `${g.maxAbsDiffPp.toFixed(2)} pp`}; target within ${FIDELITY_SHARE_PP} pp: ` +
+    `${verdict(g.maxAbsDiffPp === undefined ? undefined : g.maxAbsDiffPp <= FIDELITY_SHARE_PP)}.`, "");
+  L.push(`Share of each graph's compute time (graph begin to end) that a worker thread spends inside op spans: overall ` +
+    `${g.coverageOverall ? (g.coverageOverall.median * 100).toFixed(2) : "?"}%, 5th percentile over (graph, thread) ` +
+    `${g.coverageP05 ? (g.coverageP05.median * 100).toFixed(1) : "?"}%, lowest ${g.coverageMin ? (g.coverageMin.median * 100).toFixed(1) : "?"}% ` +
+    `(medians over runs); target >= ${COVERAGE_TARGET * 100}% overall: ${verdict(g.coverageOverall ? g.coverageOverall.median >= COVERAGE_TARGET : undefined)}.`, "");
+  const b = g.bench;
+  L.push("llama-bench (`-p 0 -n 32 -r 3`, 2 threads) under `ggml-lens-probe --mode sample`: its own tokens/s against 1 / mean duration of the " +
+    "profile's one-token llama_decode calls (warm-up included):", "");
+  L.push("| | median | IQR | range |", "| --- | --- | --- | --- |");
+  L.push(`| llama-bench tok/s | ${cell(b.llamaBench, (x) => x.toFixed(2))} |`);
+  L.push(`| profile tok/s | ${cell(b.profile, (x) => x.toFixed(2))} |`);
+  L.push(`| profile / llama-bench | ${cell(b.ratio, r3)} |`);
+  if (b.errors.length) L.push("", ...b.errors.map((e) => `- llama-bench run failed: ${e}`));
+  L.push("");
 }
 
 export function writeReport(file: string, d: BenchData, f: Figures): string {
@@ -433,7 +519,9 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
     "`lens-sample`, `lens-default`, `lens-full` (`ggml-lens-probe --mode ...`, default options),",
     "`perf-empty` (empty tracefs uprobes on exactly ggml-lens's op sites, counted per process by `perf stat`),",
     "`bpftrace-empty` (`bpftrace -e 'uprobe:LIB:ggml_cpu_extra_compute_forward {}' -c ...`; bpftrace " +
-    "0.17 cannot place a uprobe at an offset, so the barrier call sites are covered by `perf-empty` only).", "");
+    "0.17 cannot place a uprobe at an offset, so the barrier call sites are covered by `perf-empty` only),",
+    `and the generic peers: \`bpftrace-ops\` (a bpftrace script timing the ${d.opKernels ?? "?"} exported \`ggml_compute_forward_*\` kernels a uprobe can be placed on (not those starting with a VEX-encoded instruction) with a uprobe`,
+    "and a uretprobe, summing nanoseconds per kernel), `perf-record` (`perf record -F 999`, timer sampling of the target).", "");
   L.push(`Op sites (${d.sites.length}): ${d.sites.map((s) => `${s.kind} at 0x${s.file_offset.toString(16)} (${s.what})`).join("; ")}.`, "");
 
   // figure 1
@@ -504,7 +592,7 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
     "the generation, minus `none`'s.", "");
   L.push("| variant | decode tok/s ratio: median | IQR | range | prompt tok/s ratio (median) | system delta s (median) | user delta s (median) |",
     "| --- | --- | --- | --- | --- | --- | --- |");
-  for (const n of ["none-b", "lens-sample", "lens-default", "lens-full", "perf-empty", "bpftrace-empty"]) {
+  for (const n of ["none-b", "lens-sample", "lens-default", "lens-full", "perf-empty", "bpftrace-empty", "bpftrace-ops", "perf-record"]) {
     L.push(`| ${n} | ${cell(g3.decodeRatio[n], f3)} | ${g3.promptRatio[n] ? f3(g3.promptRatio[n].median) : "n/a"} | ` +
       `${g3.systemDeltaS[n] ? f3(g3.systemDeltaS[n].median) : "n/a"} | ${g3.userDeltaS[n] ? f3(g3.userDeltaS[n].median) : "n/a"} |`);
   }
@@ -576,6 +664,8 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
   L.push(`| buildProfile alone | ${cell(g5.buildOnlyEventsPerS, mEv)} |`);
   L.push(`| ratio to the 5M/s target | ${cell(g5.ratioToTarget, f2)} |`);
   L.push("", `Target >= 5M events/s: ${verdict(g5.eventsPerS ? g5.eventsPerS.median >= g5.target : undefined)}.`, "");
+
+  writeMoeAndFidelity(L, d, f);
 
   const disturbed = d.runs.filter((r) => r.ok && !usable(r));
   if (disturbed.length) {

@@ -19,6 +19,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { benchAgainstProfile, fidelityOf } from "./fidelity";
 import { decodeStream } from "../../extension/profile/stream";
 import { buildProfile } from "../../extension/profile/model";
 import { launch, start, sleep, waitQuiet, type LaunchResult } from "./proc";
@@ -30,7 +31,30 @@ const PROMPT = "The quick brown fox jumps over the lazy dog while the old grey c
 const TRACEFS = "/sys/kernel/tracing";
 const EVENT_GROUP = "ggml_lens_bench";
 
-export const VARIANTS = ["none", "none-b", "bpftrace-empty", "perf-empty", "lens-sample", "lens-default", "lens-full"] as const;
+export const VARIANTS = ["none", "none-b", "bpftrace-empty", "perf-empty", "lens-sample", "lens-default", "lens-full", "bpftrace-ops", "perf-record"] as const;
+/** The MoE model's rounds: no profiler and each ggml-lens mode. */
+const MOE_VARIANTS = ["none", "lens-sample", "lens-default", "lens-full"] as const;
+/** The generic peers: a bpftrace script timing every exported op kernel, and perf's timer sampling. */
+const bpftraceOps = (lib: string, kernels: string[]): string => {
+  const at = (kind: string) => kernels.map((k) => `${kind}:${lib}:${k}`).join(",");
+  return `${at("uprobe")} { @start[tid] = nsecs; } ${at("uretprobe")} /@start[tid]/ { @ns[func] = sum(nsecs - @start[tid]); delete(@start[tid]); }`;
+};
+
+/**
+ * The exported op kernels a uprobe can be placed on: the kernel refuses a uprobe on a first
+ * instruction it cannot single-step or emulate (VEX-encoded AVX instructions), and bpftrace then
+ * gives up on the whole script.
+ */
+function probeableKernels(lib: string): string[] {
+  const symbols = execFileSync("nm", ["-D", "--defined-only", lib], { encoding: "utf8" }).split("\n")
+    .map((l) => l.split(" ")).filter((f) => f[1] === "T" && f[2]?.startsWith("ggml_compute_forward_"));
+  return symbols.filter(([addr]) => {
+    const start = parseInt(addr, 16);
+    const dump = execFileSync("objdump", ["-d", `--start-address=${start}`, `--stop-address=${start + 1}`, lib], { encoding: "utf8" });
+    const first = /^\s*[0-9a-f]+:\s+([0-9a-f]{2})/m.exec(dump)?.[1];
+    return first !== undefined && first !== "c4" && first !== "c5";
+  }).map((f) => f[2]);
+}
 export type Variant = (typeof VARIANTS)[number];
 
 interface Options {
@@ -42,10 +66,14 @@ interface Options {
   longSeconds: number;
   windowSeconds: number;
   decodeRepeats: number;
+  moeRounds: number;
+  fidelityRounds: number;
   outDir: string;
   keep: boolean;
   /** fixtures model key; the benchmark model unless testing the bench itself */
   model: string;
+  /** fixtures model key of the MoE model */
+  moeModel: string;
   /** before each run, wait up to this many seconds for the machine to be quiet (0: never wait) */
   quietWait: number;
   /** ... at most this many seconds in all */
@@ -65,9 +93,12 @@ function parseArgs(argv: string[]): Options {
     longSeconds: quick ? 4 : 10,
     windowSeconds: quick ? 4 : 8,
     decodeRepeats: quick ? 3 : 7,
+    moeRounds: quick ? 2 : 5,
+    fidelityRounds: quick ? 1 : 3,
     outDir: path.join(repo, "bench"),
     keep: false,
     model: "benchDenseQ4_0",
+    moeModel: "benchMoe",
     quietWait: 60,
     quietBudget: 480,
   };
@@ -83,15 +114,18 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--tokens") o.tokens = Math.round(num());
     else if (a === "--attach-rounds") o.attachRounds = Math.round(num());
     else if (a === "--long-seconds") o.longSeconds = num();
+    else if (a === "--moe-rounds") o.moeRounds = Math.round(num());
+    else if (a === "--fidelity-rounds") o.fidelityRounds = Math.round(num());
     else if (a === "--out-dir") o.outDir = path.resolve(argv[++i]);
     else if (a === "--keep") o.keep = true;
     else if (a === "--model") o.model = argv[++i];
+    else if (a === "--moe-model") o.moeModel = argv[++i];
     else if (a === "--quiet-wait") o.quietWait = argv[i + 1] === "0" ? (i++, 0) : num();
     else if (a === "--quiet-budget") o.quietBudget = num();
     else if (a === "--from-json") o.fromJson = path.resolve(argv[++i]);
     else if (a === "-h" || a === "--help") {
       process.stdout.write(
-        "npm run bench [-- --quick] [--rounds N] [--tokens N] [--attach-rounds N] [--long-seconds S] [--out-dir DIR] [--keep]\n       [--quiet-wait S (default 60; 0: never wait)] [--quiet-budget S (default 480)]\n       [--from-json results.json: only rewrite the report from earlier raw numbers]\n       [--model KEY: a model of `npm run fixtures`, to try the bench itself on tinyDense]\n",
+        "npm run bench [-- --quick] [--rounds N] [--tokens N] [--attach-rounds N] [--long-seconds S] [--moe-rounds N] [--fidelity-rounds N]\n       [--out-dir DIR] [--keep]\n       [--quiet-wait S (default 60; 0: never wait)] [--quiet-budget S (default 480)]\n       [--from-json results.json: only rewrite the report from earlier raw numbers]\n       [--model KEY, --moe-model KEY: models of `npm run fixtures`, to try the bench itself on tinyDense / tinyMoe]\n",
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
@@ -110,6 +144,7 @@ function sh(cmd: string, args: string[]): string {
 
 interface Fixtures {
   llamaCompletion: string;
+  llamaBench: string;
   models: Record<string, string>;
 }
 
@@ -260,6 +295,8 @@ interface Ctx {
   promptFile: string;
   cpuLib: string;
   perfEvents: string[];
+  /** exported op kernels the bpftrace peer probes */
+  opKernels: string[];
 }
 
 function completionArgs(c: Ctx, extra: string[] = []): string[] {
@@ -284,6 +321,8 @@ async function runVariant(c: Ctx, variant: Variant, round: number, position: num
   else if (variant === "bpftrace-empty")
     argv = ["bpftrace", "-e", `uprobe:${c.cpuLib}:ggml_cpu_extra_compute_forward {}`, "-c", target.join(" ")];
   else if (variant === "perf-empty") argv = ["perf", "stat", "-x", ",", "-o", perfOut, "-e", c.perfEvents.join(","), "--", ...target];
+  else if (variant === "bpftrace-ops") argv = ["bpftrace", "-e", bpftraceOps(c.cpuLib, c.opKernels), "-c", target.join(" ")];
+  else if (variant === "perf-record") argv = ["perf", "record", "-F", "999", "-q", "-o", path.join(c.work, `perf-${round}.data`), "--", ...target];
   else argv = [c.helper, "--mode", variant.slice("lens-".length), "--out", stream, "--", ...target];
   const load1 = os.loadavg()[0];
   const quiet = await quietGate(c.o);
@@ -334,6 +373,7 @@ async function runVariant(c: Ctx, variant: Variant, round: number, position: num
       else rec.stream = stream;
     }
   }
+  fs.rmSync(path.join(c.work, `perf-${round}.data`), { force: true });
   if (variant === "perf-empty" && fs.existsSync(perfOut)) {
     rec.perfCounts = parsePerfCounts(perfOut);
     fs.rmSync(perfOut);
@@ -443,6 +483,14 @@ function writeOutputs(outDir: string, data: BenchData): void {
   process.stdout.write(summary + "\n");
 }
 
+function linkModel(from: string, to: string): void {
+  try {
+    fs.linkSync(from, to);
+  } catch {
+    fs.symlinkSync(from, to);
+  }
+}
+
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   if (o.fromJson) {
@@ -466,11 +514,7 @@ async function main(): Promise<void> {
   fs.copyFileSync(helperSrc, helper);
   fs.chmodSync(helper, 0o755);
   const model = path.join(work, path.basename(modelSrc));
-  try {
-    fs.linkSync(modelSrc, model);
-  } catch {
-    fs.symlinkSync(modelSrc, model);
-  }
+  linkModel(modelSrc, model);
   const promptFile = path.join(work, "prompt.txt");
   fs.writeFileSync(promptFile, PROMPT);
   const data: BenchData = {
@@ -483,6 +527,8 @@ async function main(): Promise<void> {
     attach: [],
     links: [],
     decode: [],
+    moeRuns: [],
+    fidelity: { runs: [], bench: [] },
     durationS: 0,
   };
   log(`load average ${data.load.start.join(" ")}; work dir ${work}`);
@@ -498,7 +544,7 @@ async function main(): Promise<void> {
   });
   try {
     // Warm-up: loads the model into the page cache and tells where ggml-lens puts its op probes.
-    const ctx: Ctx = { o, work, helper, llama: fixtures.llamaCompletion, model, promptFile, cpuLib: "", perfEvents: [] };
+    const ctx: Ctx = { o, work, helper, llama: fixtures.llamaCompletion, model, promptFile, cpuLib: "", perfEvents: [], opKernels: [] };
     const warm = path.join(work, "warmup.stream");
     const w = await launch([helper, "--mode", "full", "--out", warm, "--", ...completionArgs(ctx, ["-n", "4"])],
       { target: "llama-completion", timeoutMs: 10 * 60_000 });
@@ -510,6 +556,8 @@ async function main(): Promise<void> {
     data.opMethod = String(header.raw.op_method);
     ctx.cpuLib = cpuLib;
     ctx.perfEvents = createUprobeEvents(cpuLib, data.sites);
+    ctx.opKernels = probeableKernels(cpuLib);
+    data.opKernels = ctx.opKernels.length;
     log(`op sites: ${data.sites.map((s) => `${s.kind}@0x${s.file_offset.toString(16)}`).join(", ")} in ${cpuLib}`);
 
     // Figures 2, 3, 4: every variant once per round, the order rotating.
@@ -527,6 +575,36 @@ async function main(): Promise<void> {
       }
     }
     removeUprobeEvents();
+
+    // Figure 3, MoE: the same on the MoE model, fewer variants.
+    const moeSrc = fixtures.models[o.moeModel];
+    if (o.moeRounds > 0 && moeSrc && fs.existsSync(moeSrc)) {
+      const moe: Ctx = { ...ctx, work: path.join(work, "moe"), model: path.join(work, path.basename(moeSrc)) };
+      fs.mkdirSync(moe.work);
+      linkModel(moeSrc, moe.model);
+      data.moeModelFile = moeSrc;
+      for (let round = 0; round < o.moeRounds; round++) {
+        for (let position = 0; position < MOE_VARIANTS.length; position++) {
+          const rec = await runVariant(moe, MOE_VARIANTS[(position + round) % MOE_VARIANTS.length], round, position);
+          data.moeRuns.push(rec);
+          log(`MoE round ${round + 1}/${o.moeRounds} ${rec.variant.padEnd(14)} ${rec.ok ? "" : "FAILED "}decode ${rec.decodeTokS?.toFixed(2)} tok/s` +
+            (rec.error ? ` ${rec.error}` : ""));
+        }
+      }
+    }
+
+    // Figure 6: fidelity.
+    for (let round = 0; round < o.fidelityRounds; round++) {
+      const file = path.join(work, `fidelity-${round}.stream`);
+      const r = await launch([helper, "--mode", "full", "--sample-hz", "999", "--out", file, "--", ...completionArgs(ctx)],
+        { target: "llama-completion", timeoutMs: 15 * 60_000 });
+      if (r.code === 0 && fs.existsSync(file)) data.fidelity.runs.push(fidelityOf(file));
+      const bench = benchAgainstProfile(helper, fixtures.llamaBench, model, path.join(work, `llama-bench-${round}.stream`), THREADS);
+      data.fidelity.bench.push(bench);
+      log(`fidelity round ${round + 1}/${o.fidelityRounds}: ${data.fidelity.runs.length} op-share runs; llama-bench ` +
+        `${bench.llamaBenchTokS.toFixed(2)} tok/s, profile ${bench.profileTokS.toFixed(2)} tok/s${bench.error ? ` ${bench.error}` : ""}`);
+      if (fs.existsSync(file)) fs.rmSync(file);
+    }
 
     // Figure 1.
     const monitor = await startLinkMonitor(data.links);
