@@ -13,10 +13,12 @@ export interface FidelityRun {
   shares: Record<string, { spans: number; samples: number }>;
   taggedSamples: number;
   untaggedSamples: number;
-  /** per (graph run, thread): covered share of the graph's duration */
+  /** per (graph run, thread): share of the graph's duration accounted to ops (span + barrier wait after it) */
   coverage: number[];
-  /** op time over graph time, summed over every (graph run, thread) */
+  /** time accounted to ops over graph time, summed over every (graph run, thread) */
   coverageOverall: number;
+  /** the same for the op spans alone (compute, without the barrier waits) */
+  insideSpansOverall: number;
 }
 
 export interface BenchComparison {
@@ -66,26 +68,38 @@ function spanOps(p: Profile): Map<string, number> {
   return byOp;
 }
 
-function coverageOf(p: Profile): { perGraphThread: number[]; overall: number } {
+/**
+ * Per worker thread and graph run: the time accounted to ops, each op from its start to the next op's
+ * start on the thread (its span, then the wait at the barrier after it; the last one to the graph's
+ * end), against the graph's duration. What is left is what op tracing missed: the start of the graph
+ * before a thread's first op, and ops without a span.
+ */
+function coverageOf(p: Profile): { perGraphThread: number[]; overall: number; insideSpans: number } {
   const perGraphThread: number[] = [];
-  let covered = 0;
+  let accounted = 0;
+  let inSpans = 0;
   let total = 0;
   for (const lane of p.threads) {
     let s = lane.first;
     const end = lane.first + lane.count;
     for (const g of p.graphs) {
-      while (s < end && p.spans.endNs[s] < g.startNs) s++;
-      let inside = 0;
-      for (let k = s; k < end && p.spans.startNs[k] <= g.endNs; k++)
-        inside += Math.max(0, Math.min(p.spans.endNs[k], g.endNs) - Math.max(p.spans.startNs[k], g.startNs));
-      if (inside === 0) continue; // this thread took no part in the graph
+      while (s < end && p.spans.startNs[s] < g.startNs) s++;
+      let here = 0;
+      let k = s;
+      for (; k < end && p.spans.startNs[k] <= g.endNs; k++) {
+        const next = k + 1 < end && p.spans.startNs[k + 1] <= g.endNs ? p.spans.startNs[k + 1] : g.endNs;
+        here += next - p.spans.startNs[k];
+        inSpans += Math.min(p.spans.endNs[k], g.endNs) - p.spans.startNs[k];
+      }
+      s = k;
+      if (here === 0) continue; // this thread took no part in the graph
       const duration = g.endNs - g.startNs;
-      perGraphThread.push(inside / duration);
-      covered += inside;
+      perGraphThread.push(here / duration);
+      accounted += here;
       total += duration;
     }
   }
-  return { perGraphThread, overall: total > 0 ? covered / total : 0 };
+  return { perGraphThread, overall: total > 0 ? accounted / total : 0, insideSpans: total > 0 ? inSpans / total : 0 };
 }
 
 export function fidelityOf(file: string): FidelityRun {
@@ -98,7 +112,8 @@ export function fidelityOf(file: string): FidelityRun {
   for (const op of new Set([...spans.keys(), ...byOp.keys()]))
     shares[op] = { spans: (spans.get(op) ?? 0) / spanTotal, samples: (byOp.get(op) ?? 0) / (sampleTotal || 1) };
   const cov = coverageOf(p);
-  return { shares, taggedSamples: sampleTotal, untaggedSamples: untagged, coverage: cov.perGraphThread, coverageOverall: cov.overall };
+  return { shares, taggedSamples: sampleTotal, untaggedSamples: untagged, coverage: cov.perGraphThread, coverageOverall: cov.overall,
+    insideSpansOverall: cov.insideSpans };
 }
 
 /** llama-bench under the helper (sample mode: no op probes): its own tokens/s and the profile's decode calls. */
@@ -112,9 +127,9 @@ export function benchAgainstProfile(helper: string, llamaBench: string, model: s
   const tg = results.find((r) => r.n_gen > 0);
   if (!tg) return failed("llama-bench reported no generation test");
   const p = buildProfile(decodeStream(new Uint8Array(fs.readFileSync(out))));
-  // llama-bench's warm-up and repetitions each generate token by token: one-token decode calls.
-  const decode = p.calls.filter((c) => c.kind === "decode");
-  const meanNs = decode.reduce((a, c) => a + (c.endNs - c.startNs), 0) / decode.length;
+  // llama-bench generates token by token: one-token decode calls, the first of them its warm-up.
+  const decode = p.calls.filter((c) => c.kind === "decode").slice(1);
+  const totalNs = decode.reduce((a, c) => a + (c.endNs - c.startNs), 0);
   fs.rmSync(out);
-  return { llamaBenchTokS: tg.avg_ts, profileTokS: 1e9 / meanNs, decodeCalls: decode.length };
+  return { llamaBenchTokS: tg.avg_ts, profileTokS: (decode.length * 1e9) / totalNs, decodeCalls: decode.length };
 }

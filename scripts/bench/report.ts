@@ -409,6 +409,7 @@ function fidelityFigures(f: { runs: FidelityRun[]; bench: BenchComparison[] }) {
     samples: spread(f.runs.map((r) => r.taggedSamples)),
     untagged: spread(f.runs.map((r) => r.untaggedSamples)),
     coverageOverall: spread(f.runs.map((r) => r.coverageOverall)),
+    insideSpans: spread(f.runs.map((r) => r.insideSpansOverall)),
     coverageMin: spread(f.runs.map((r) => Math.min(...r.coverage))),
     coverageP05: spread(f.runs.map((r) => [...r.coverage].sort((a, b) => a - b)[Math.floor(r.coverage.length * 0.05)])),
     bench: { llamaBench: spread(ok.map((b) => b.llamaBenchTokS)), profile: spread(ok.map((b) => b.profileTokS)),
@@ -468,13 +469,15 @@ function writeMoeAndFidelity(L: string[], d: BenchData, f: Figures): void {
     L.push(`| ${o.op} | ${o.spansPct ? o.spansPct.median.toFixed(1) : "?"} | ${o.samplesPct ? o.samplesPct.median.toFixed(1) : "?"} | ${cell(o.diffPp, (x) => x.toFixed(2))} |`);
   L.push("", `Largest difference ${g.maxAbsDiffPp === undefined ? "n/a" : `${g.maxAbsDiffPp.toFixed(2)} pp`}; target within ${FIDELITY_SHARE_PP} pp: ` +
     `${verdict(g.maxAbsDiffPp === undefined ? undefined : g.maxAbsDiffPp <= FIDELITY_SHARE_PP)}.`, "");
-  L.push(`Share of each graph's compute time (graph begin to end) that a worker thread spends inside op spans: overall ` +
+  L.push(`Share of each graph's compute time (graph begin to end) that op tracing accounts for on each worker thread (each op from its ` +
+    `start to the next op's start: its span, then its wait at the barrier; the last op to the graph's end): overall ` +
     `${g.coverageOverall ? (g.coverageOverall.median * 100).toFixed(2) : "?"}%, 5th percentile over (graph, thread) ` +
     `${g.coverageP05 ? (g.coverageP05.median * 100).toFixed(1) : "?"}%, lowest ${g.coverageMin ? (g.coverageMin.median * 100).toFixed(1) : "?"}% ` +
-    `(medians over runs); target >= ${COVERAGE_TARGET * 100}% overall: ${verdict(g.coverageOverall ? g.coverageOverall.median >= COVERAGE_TARGET : undefined)}.`, "");
+    `(medians over runs); target >= ${COVERAGE_TARGET * 100}% overall: ${verdict(g.coverageOverall ? g.coverageOverall.median >= COVERAGE_TARGET : undefined)}. ` +
+    `Inside the op spans alone (compute, without the barrier waits): ${g.insideSpans ? (g.insideSpans.median * 100).toFixed(1) : "?"}%.`, "");
   const b = g.bench;
-  L.push("llama-bench (`-p 0 -n 32 -r 3`, 2 threads) under `ggml-lens-probe --mode sample`: its own tokens/s against 1 / mean duration of the " +
-    "profile's one-token llama_decode calls (warm-up included):", "");
+  L.push("llama-bench (`-p 0 -n 32 -r 3`, 2 threads) under `ggml-lens-probe --mode sample`: its own tokens/s against the " +
+    "profile's one-token llama_decode calls (tokens over their summed durations, llama-bench's warm-up call left out):", "");
   L.push("| | median | IQR | range |", "| --- | --- | --- | --- |");
   L.push(`| llama-bench tok/s | ${cell(b.llamaBench, (x) => x.toFixed(2))} |`);
   L.push(`| profile tok/s | ${cell(b.profile, (x) => x.toFixed(2))} |`);
