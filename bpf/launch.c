@@ -50,14 +50,24 @@ int invoker_get(struct invoker *who, char *err, size_t errlen)
 	return 0;
 }
 
-int open_as_invoker(const struct invoker *who, const char *path, char *err, size_t errlen)
+void files_as_invoker(const struct invoker *who)
 {
 	setfsgid(who->gid);
 	setfsuid(who->uid);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	int saved = errno;
+}
+
+void files_as_self(void)
+{
 	setfsuid(geteuid());
 	setfsgid(getegid());
+}
+
+int open_as_invoker(const struct invoker *who, const char *path, char *err, size_t errlen)
+{
+	files_as_invoker(who);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	int saved = errno;
+	files_as_self();
 	if (fd < 0)
 		return FAIL("cannot write %s: %s", path, strerror(saved));
 	return fd;

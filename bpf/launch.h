@@ -21,6 +21,9 @@ struct target {
 };
 
 int invoker_get(struct invoker *who, char *err, size_t errlen);
+/* File accesses (only those) with the invoking user's identity, then with the helper's own again. */
+void files_as_invoker(const struct invoker *who);
+void files_as_self(void);
 /* Opens (creates) an output file with the invoker's rights, never following a symlink. */
 int open_as_invoker(const struct invoker *who, const char *path, char *err, size_t errlen);
 

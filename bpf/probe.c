@@ -570,7 +570,11 @@ static int start(struct run *r)
 			    : target_launch(&r->target, &r->who, r->opt.argv, err, sizeof(err));
 	if (rc)
 		return fail("%s", err), -1;
-	if (plan_build(&r->plan, (const char *const *)r->target.files, r->target.n_files, r->opt.layout_from))
+	/* The program's files and a --layout-from directory are read as the invoking user would read them. */
+	files_as_invoker(&r->who);
+	rc = plan_build(&r->plan, (const char *const *)r->target.files, r->target.n_files, r->opt.layout_from);
+	files_as_self();
+	if (rc)
 		return fail("%s", r->plan.error), -1;
 	int fd = r->opt.out ? open_as_invoker(&r->who, r->opt.out, err, sizeof(err)) : dup(STDOUT_FILENO);
 	if (fd < 0)
