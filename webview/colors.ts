@@ -27,3 +27,19 @@ export function themeColor(name: string, fallback: string): string {
   }
   return value;
 }
+
+const rgbCache = new Map<string, [number, number, number]>();
+
+/** A CSS colour as [r, g, b] 0..255, as the canvas parses it. */
+export function rgbOf(color: string): [number, number, number] {
+  let rgb = rgbCache.get(color);
+  if (!rgb) {
+    const ctx = document.createElement("canvas").getContext("2d")!;
+    ctx.fillStyle = color;
+    ctx.fillRect(0, 0, 1, 1);
+    const [r, g, b] = ctx.getImageData(0, 0, 1, 1).data;
+    rgb = [r, g, b];
+    rgbCache.set(color, rgb);
+  }
+  return rgb;
+}

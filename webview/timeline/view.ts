@@ -6,7 +6,7 @@
  */
 import "@vscode-elements/elements/dist/vscode-textfield/index.js";
 import "@vscode-elements/elements/dist/vscode-button/index.js";
-import { categoryColor, themeColor } from "../colors";
+import { categoryColor, rgbOf, themeColor } from "../colors";
 import { ThreadState, type TimelineData, type WebviewMessage } from "../protocol";
 import { DrawList, filteredLane, intervalAt, laneSource, layoutLane, type LaneSource } from "./lod";
 import { rangeTable } from "./rangeTable";
@@ -25,7 +25,6 @@ const STATE_COLORS: Record<ThreadState, string> = {
   [ThreadState.Runnable]: "#edc948",
   [ThreadState.Sleeping]: "#7f7f7f",
 };
-const ALPHA_LEVELS = 8;
 const STATE_NAMES = ["running", "runnable", "sleeping"];
 
 interface Row {
@@ -211,37 +210,60 @@ export class TimelineView {
     ctx.fillStyle = themeColor("editor-background", "#1e1e1e");
     ctx.fillRect(0, 0, width, height);
     if (!data) return;
+    for (const row of this.rows) this.drawRow(ctx, row, ratio);
     this.drawAxis(ctx, height);
-    for (const row of this.rows) this.drawRow(ctx, row);
     this.drawGaps(ctx, height);
     this.drawSelection(ctx, height);
     canvas.dataset.frames = String(Number(canvas.dataset.frames ?? 0) + 1);
   }
 
   /**
-   * Draws a row's rectangles grouped by colour and opacity (8 levels), so that a zoomed-out frame
-   * changes the fill style once per group instead of once per rectangle.
+   * Draws a row: merged one-pixel columns are blended into a pixel buffer put at once (a zoomed-out
+   * lane is a thousand of them); wide rectangles are then filled over it, grouped by colour.
    */
-  private drawRow(ctx: CanvasRenderingContext2D, row: Row): void {
+  private drawRow(ctx: CanvasRenderingContext2D, row: Row, ratio: number): void {
     const list = this.drawList;
     list.clear();
     layoutLane(row.source, { t0: this.scale.t0, t1: this.scale.t1, width: this.scale.width }, list, row.kind === "spans" ? 1 : 0.5);
-    const keys = new Int32Array(list.length);
-    for (let k = 0; k < list.length; k++) {
-      keys[k] = list.category[k] * (ALPHA_LEVELS + 1) + Math.max(1, Math.round(list.alpha[k] * ALPHA_LEVELS));
-    }
-    const order = Uint32Array.from(keys.keys()).sort((a, b) => keys[a] - keys[b]);
-    let key = -1;
-    for (const k of order) {
-      if (keys[k] !== key) {
-        key = keys[k];
-        ctx.fillStyle = this.colorOf(row, Math.floor(key / (ALPHA_LEVELS + 1)));
-        ctx.globalAlpha = (key % (ALPHA_LEVELS + 1)) / ALPHA_LEVELS;
+    this.putColumns(ctx, row, ratio);
+    const wide: number[] = [];
+    for (let k = 0; k < list.length; k++) if (list.row[k] >= 0) wide.push(k);
+    wide.sort((a, b) => list.category[a] - list.category[b]);
+    let category = -1;
+    for (const k of wide) {
+      if (list.category[k] !== category) {
+        category = list.category[k];
+        ctx.fillStyle = this.colorOf(row, category);
       }
       // A 1 px gap between neighbouring spans wide enough to show one.
-      ctx.fillRect(list.x[k], row.y, list.row[k] >= 0 && list.w[k] > 4 ? list.w[k] - 1 : list.w[k], row.h);
+      ctx.fillRect(list.x[k], row.y, list.w[k] > 4 ? list.w[k] - 1 : list.w[k], row.h);
     }
-    ctx.globalAlpha = 1;
+  }
+
+  /** The row's merged columns, each its colour blended over the background by its opacity. */
+  private putColumns(ctx: CanvasRenderingContext2D, row: Row, ratio: number): void {
+    const list = this.drawList;
+    const w = Math.round(this.scale.width * ratio);
+    const h = Math.round(row.h * ratio);
+    if (w <= 0 || h <= 0) return;
+    const image = ctx.getImageData(0, Math.round(row.y * ratio), w, h);
+    const pixels = image.data;
+    let touched = false;
+    for (let k = 0; k < list.length; k++) {
+      if (list.row[k] >= 0) continue;
+      touched = true;
+      const [r, g, b] = rgbOf(this.colorOf(row, list.category[k]));
+      const a = list.alpha[k];
+      for (let x = Math.round(list.x[k] * ratio), end = Math.min(w, Math.round((list.x[k] + 1) * ratio)); x < end; x++) {
+        for (let y = 0; y < h; y++) {
+          const at = (y * w + x) * 4;
+          pixels[at] = r * a + pixels[at] * (1 - a);
+          pixels[at + 1] = g * a + pixels[at + 1] * (1 - a);
+          pixels[at + 2] = b * a + pixels[at + 2] * (1 - a);
+        }
+      }
+    }
+    if (touched) ctx.putImageData(image, 0, Math.round(row.y * ratio));
   }
 
   private colorOf(row: Row, category: number): string {
