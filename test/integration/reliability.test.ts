@@ -199,6 +199,9 @@ test("reliability", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
       assert.equal(refused.status, 1);
       assert.match(refused.stderr, /cannot write \/root\/ggml-lens-refused\.stream: Permission denied/);
       assert.ok(!fs.existsSync("/root/ggml-lens-refused.stream"));
+      const foreignDir = spawnSync(probe, ["--layout-from", bin, "--out", path.join(writable, "x.stream"), "--", ...command], { encoding: "utf8", env: sudo });
+      assert.equal(foreignDir.status, 1);
+      assert.match(foreignDir.stderr, /--layout-from .*: Permission denied/, "a directory the invoking user may not read is refused");
       const out = path.join(writable, "user.stream");
       const helper = spawn(probe, ["--mode", "sample", "--out", out, "--", ...command], { env: sudo, stdio: ["ignore", "ignore", "pipe"] });
       let err = "";
