@@ -17,6 +17,7 @@ import {
   TRAILER_LAYOUT,
   cString,
   decodeStream,
+  jsonErrorText,
   ProfileFormatError,
   RecordType,
   type DecodedStream,
@@ -361,8 +362,9 @@ function inflate(bytes: Uint8Array, ref: SectionRef, index: number, name: string
   let out: Uint8Array;
   try {
     if (ref.codec === Codec.Stored) out = stored;
-    else if (ref.codec === Codec.Deflate) out = inflateRawSync(stored);
-    else out = brotliDecompressSync(stored);
+    // A damaged payload may inflate to far more than its header says: it is stopped there.
+    else if (ref.codec === Codec.Deflate) out = inflateRawSync(stored, { maxOutputLength: Math.max(1, ref.decoded) });
+    else out = brotliDecompressSync(stored, { maxOutputLength: Math.max(1, ref.decoded) });
   } catch (err) {
     throw new ProfileFormatError(`corrupt: section ${index} (${name}) does not decompress: ${(err as Error).message}`);
   }
@@ -377,13 +379,51 @@ function parseMeta(text: Uint8Array): ContainerMeta {
   try {
     meta = JSON.parse(utf8.decode(text));
   } catch (err) {
-    throw new ProfileFormatError(`corrupt: the metadata is not valid JSON: ${(err as Error).message}`);
+    throw new ProfileFormatError(`corrupt: the metadata is not valid JSON: ${jsonErrorText(err)}`);
   }
   const m = meta as Partial<ContainerMeta> | null;
   if (!m || m.format !== "ggmlprof" || typeof m.stream?.header !== "string" || typeof m.tables !== "object" || !m.decode) {
     throw new ProfileFormatError("corrupt: the metadata lacks the format, stream or tables fields");
   }
+  checkDecode(m.decode);
+  for (const [table, info] of Object.entries(m.tables ?? {})) checkTable(table, info);
   return m as ContainerMeta;
+}
+
+function isCount(n: unknown): n is number {
+  return Number.isSafeInteger(n) && (n as number) >= 0;
+}
+
+/** The decode summary is copied into the stream as is: its types are checked first. */
+function checkDecode(decode: ContainerMeta["decode"]): void {
+  const errors = decode.errors ?? [];
+  if (!Array.isArray(errors) || !errors.every((e) => typeof e === "string") || !isCount(decode.count) || typeof decode.truncated !== "boolean") {
+    throw new ProfileFormatError("corrupt: the metadata's decode summary is not valid");
+  }
+  for (const n of Object.values(decode.unknown ?? {})) {
+    if (!isCount(n)) throw new ProfileFormatError("corrupt: the metadata's count of unknown records is not valid");
+  }
+}
+
+const COLUMN_ARRAYS = new Set(["u32", "i32", "f64", "h64"]);
+const COLUMN_WIDTHS = new Set([1, 2, 4, 8]);
+
+/** Counts, section numbers and column encodings are checked before any array is sized by them. */
+function checkTable(table: string, info: unknown): void {
+  const t = info as Partial<TableInfo> | null;
+  if (!t || typeof t !== "object" || !isCount(t.count)) throw new ProfileFormatError(`corrupt: the metadata's table ${table} has no valid count`);
+  for (const [key, column] of Object.entries(t.columns ?? {})) checkColumn(`${table}.${key}`, column);
+  for (const [key, strings] of Object.entries(t.strings ?? {})) {
+    if (!isCount(strings?.dictionary)) throw new ProfileFormatError(`corrupt: the metadata's ${table}.${key} dictionary has no valid section`);
+    checkColumn(`${table}.${key}`, strings.index);
+  }
+}
+
+function checkColumn(name: string, column: ColumnInfo | undefined): void {
+  const c = column as Partial<ColumnInfo> | undefined;
+  const valid =
+    !!c && isCount(c.section) && COLUMN_ARRAYS.has(c.array as string) && COLUMN_WIDTHS.has(c.width as number) && (c.base === undefined || Number.isFinite(c.base));
+  if (!valid) throw new ProfileFormatError(`corrupt: the metadata's description of column ${name} is not valid`);
 }
 
 /** The section names of a container, for messages: "opBegin.ts", "graphNode.name dictionary". */
@@ -429,6 +469,25 @@ function prefixSum(values: Uint32Array | Int32Array | Float64Array, base: number
   for (let i = 1; i < values.length; i++) values[i] += values[i - 1];
 }
 
+/**
+ * Every column's section says it holds its table's rows (and a table with rows has an offset
+ * column), so that no array is sized by a count that the file's sections do not back.
+ */
+function checkColumnSizes(meta: ContainerMeta, refs: SectionRef[]): void {
+  for (const [table, info] of Object.entries(meta.tables)) {
+    if (info.count > 0 && !info.columns?.offset) throw new ProfileFormatError(`corrupt: table ${table} has ${info.count} rows and no offset column`);
+    const fields = (LAYOUTS as Record<string, { fields: Record<string, FieldLayout> }>)[table]?.fields ?? {};
+    const columns: [string, ColumnInfo, number][] = Object.entries(info.columns ?? {}).map(([key, c]) => [key, c, fields[key]?.n ?? 1]);
+    for (const [key, strings] of Object.entries(info.strings ?? {})) columns.push([key, strings.index, 1]);
+    for (const [key, column, perRow] of columns) {
+      const decoded = refs[column.section].decoded;
+      if (decoded !== info.count * perRow * column.width) {
+        throw new ProfileFormatError(`corrupt: column ${table}.${key} holds ${decoded / column.width} values for ${info.count * perRow} rows`);
+      }
+    }
+  }
+}
+
 class ContainerReader {
   readonly refs: SectionRef[];
   readonly meta: ContainerMeta;
@@ -447,6 +506,7 @@ class ContainerReader {
         throw new ProfileFormatError(`section ${index} (${name}) uses compression ${this.refs[index].codec}, unknown to this version; update ggml-lens`);
       }
     }
+    checkColumnSizes(this.meta, this.refs);
   }
 
   section(index: number): Uint8Array {

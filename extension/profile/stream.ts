@@ -432,12 +432,18 @@ function recordsStart(bytes: Uint8Array, jsonEnd: number): number {
   return padded;
 }
 
+/** A JSON parser's message (which quotes the input) as one printable line: control characters escaped. */
+export function jsonErrorText(err: unknown): string {
+  // eslint-disable-next-line no-control-regex
+  return (err as Error).message.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 function parseJsonObject(bytes: Uint8Array, what: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(utf8.decode(bytes));
   } catch (err) {
-    throw new ProfileFormatError(`${what} is not valid JSON: ${(err as Error).message}`);
+    throw new ProfileFormatError(`${what} is not valid JSON: ${jsonErrorText(err)}`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new ProfileFormatError(`${what} is not a JSON object`);

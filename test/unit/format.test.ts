@@ -241,7 +241,7 @@ test("bytes after the last section, a bad section count, broken metadata and col
   rejects(withMeta(bytes, (m) => delete (m as Partial<ContainerMeta>).tables), /metadata lacks the format, stream or tables/);
   rejects(withMeta(bytes, (m) => (m.tables.opEnd.columns.ts.section = 10_000)), /opEnd\.ts is in section 10000, the file has \d+/);
   const wrongCount = withMeta(bytes, (m) => (m.tables.opEnd.count = 5));
-  assert.throws(() => decodeContainer(wrongCount).stream.tables.opEnd.ts, /corrupt: column opEnd\.ts holds 3 values for 5 rows/);
+  assert.throws(() => decodeContainer(wrongCount).stream.tables.opEnd.ts, /corrupt: column opEnd\.\w+ holds 3 values for 5 rows/);
 });
 
 test("a column the file lacks (written before the field existed) reads as zeros, and the profile says so", () => {
