@@ -145,6 +145,32 @@ test("reliability", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
     }
   });
 
+  await t.test("the editor's host dies during a run (its terminal hangs up): the helper stops cleanly and keeps the profile", { timeout: 300_000 }, async () => {
+    // A stand-in for the extension host: the CLI in a node-pty terminal, as "Profile this run" runs it.
+    const out = path.join(work, "hangup.ggmlprof");
+    const marker = `hangup-${process.pid}`;
+    const host = spawn(process.execPath, ["-e", `const pty = require(${JSON.stringify(path.join(repo, "node_modules/@lydell/node-pty"))});
+      const p = pty.spawn(process.execPath, process.argv.slice(1), { cols: 120, rows: 30, env: process.env });
+      p.onData((d) => process.stdout.write(d));`, "--", "--import", "tsx", path.join(repo, "extension/cli.ts"), "record", "--mode", "full", "--out", out, "--",
+      fixtures.llamaCompletion!, "-m", tinyModel(), "-p", marker, "-n", "100000", "--ignore-eos", "-no-cnv", "-t", "2", "--no-warmup"], { stdio: ["ignore", "pipe", "inherit"] });
+    const before = probeLinks();
+    let seen = "";
+    host.stdout!.on("data", (d: Buffer) => (seen += d.toString()));
+    while (!/progress decodes=([3-9]|\d\d)/.test(seen) && host.exitCode === null) await sleep(100);
+    host.kill("SIGKILL");
+    let left = true;
+    for (let i = 0; i < 300 && left; i++) {
+      await sleep(100);
+      left = spawnSync("pgrep", ["-f", marker]).status === 0;
+    }
+    assert.ok(!left, "the helper and the program it ran are gone");
+    assert.deepEqual(linksLeftSince(before), []);
+    const p = await loadProfile(out);
+    assert.equal(p.truncated, false, "the helper wrote its trailer");
+    assert.deepEqual(p.errors, []);
+    assert.ok(p.calls.length >= 3);
+  });
+
   await t.test("the target crashes mid-run: the partial profile is saved with its exit status and opens", { timeout: 300_000 }, async () => {
     const out = path.join(work, "crash.stream");
     const helper = spawn(probe, ["--mode", "full", "--out", out, "--", fixtures.llamaCompletion!, "-m", tinyModel(), "-p", "Once upon a time",
