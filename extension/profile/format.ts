@@ -382,7 +382,7 @@ function parseMeta(text: Uint8Array): ContainerMeta {
     throw new ProfileFormatError(`corrupt: the metadata is not valid JSON: ${jsonErrorText(err)}`);
   }
   const m = meta as Partial<ContainerMeta> | null;
-  if (!m || m.format !== "ggmlprof" || typeof m.stream?.header !== "string" || typeof m.tables !== "object" || !m.decode) {
+  if (!m || m.format !== "ggmlprof" || typeof m.stream?.header !== "string" || typeof m.tables !== "object" || !m.tables || !m.decode) {
     throw new ProfileFormatError("corrupt: the metadata lacks the format, stream or tables fields");
   }
   checkDecode(m.decode);
@@ -444,7 +444,8 @@ function unpackColumn(raw: Uint8Array, info: ColumnInfo, length: number, name: s
   if (raw.length !== length * info.width) {
     throw new ProfileFormatError(`corrupt: column ${name} holds ${raw.length / info.width} values for ${length} rows`);
   }
-  const aligned = raw.byteOffset % info.width === 0 ? raw : raw.slice();
+  // A copy (a Buffer's slice() would share the memory, at the same misaligned offset).
+  const aligned = raw.byteOffset % info.width === 0 ? raw : new Uint8Array(raw);
   if (info.array === "h64") return new BigUint64Array(aligned.buffer, aligned.byteOffset, length);
   const out = info.array === "u32" ? new Uint32Array(length) : info.array === "i32" ? new Int32Array(length) : new Float64Array(length);
   if (info.width === 8) fromWords(new Uint32Array(aligned.buffer, aligned.byteOffset, 2 * length), out);
