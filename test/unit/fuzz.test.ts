@@ -10,13 +10,14 @@
  *   npm run fuzz -- --seed S --case N [--recording F]   replays one case and prints it
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Worker } from "node:worker_threads";
 import { deflateRawSync } from "node:zlib";
+import { loadRecording } from "../../extension/profile/file";
 import { Codec, decodeContainer } from "../../extension/profile/format";
 import { buildProfile } from "../../extension/profile/model";
 import { decodeStream, ProfileFormatError } from "../../extension/profile/stream";
@@ -227,4 +228,24 @@ test("a JSON error that quotes control characters from the file stays one printa
   const sections = sectionsOf(container);
   sections[0] = { codec: Codec.Stored, payload: text, decoded: text.length };
   assert.throws(() => decodeContainer(assemble(container, sections)), (err: Error) => /metadata is not valid JSON/.test(err.message) && printable(err));
+});
+
+test("a stored (uncompressed) column at an odd offset of a file read from disk loads (a Buffer's slice() kept it misaligned)", async () => {
+  const [built] = builtStreams();
+  const stored = containerSeed(built.name, streamSeed(built.name, built.bytes), Codec.Stored);
+  const sections = sectionsOf(stored);
+  // Widen the metadata by one byte, so that every later section starts one byte further.
+  const meta = new TextEncoder().encode(JSON.stringify(stored.meta) + " ");
+  sections[0] = { codec: Codec.Stored, payload: meta, decoded: meta.length };
+  const file = path.join(mkdtempSync(path.join(tmpdir(), "ggml-lens-fuzz-")), "odd.ggmlprof");
+  writeFileSync(file, assemble(stored, sections));
+  const { stream } = await loadRecording(file);
+  const expected = decodeStream(built.bytes);
+  assert.deepEqual(Array.from(stream.tables.opBegin.ts), Array.from(expected.tables.opBegin.ts));
+  assert.deepEqual(Array.from(stream.tables.graphNode.tensor), Array.from(expected.tables.graphNode.tensor));
+});
+
+test("container metadata with tables: null is refused with the format's message", () => {
+  const seed = smallContainer();
+  assert.throws(() => loadContainer(withMeta(seed, { ...seed.meta, tables: null })), /corrupt: the metadata lacks the format, stream or tables fields/);
 });

@@ -334,31 +334,31 @@ const jsonLength: Mutator<StreamSeed> = (seed, rng) => {
   return { bytes: setU32(seed.bytes, FILE_HEADER.jsonLen, value), what: `JSON length ${value} (was ${real})`, expect: value === real ? { kind: "same" } : { kind: "error" } };
 };
 
-/** Header JSON texts: [text, whether the header stays readable]. */
+/** Header JSON texts (made on demand: some are large), with whether the header stays readable. */
 function headerVariant(rng: Prng): [string, boolean] {
   const h = DEFAULT_HEADER as Record<string, unknown>;
   const odd = [null, -1, 0, 1e308, "x", [], {}, true, [null, 3, "y"], { length: 1e12 }];
-  const manyOps = Array.from({ length: rng.pick([0, 1, 5000]) }, (_, i) => `OP${i}`);
-  const variants: [string, boolean][] = [
-    [JSON.stringify({ ...h, format: "other" }), false],
-    [JSON.stringify({ ...h, format: "ggml-lens-stream\n<b>x</b>" }), false],
-    [JSON.stringify([h]), false],
-    ["null", false],
-    ["12", false],
-    ['"ggml-lens-stream"', false],
-    ['{"format":\n"ggml-lens-stream",\n oops}', false],
-    ['{"format":"ggml-lens-stream","x":"\ud800"', false],
-    [JSON.stringify({ ...h, ops: rng.pick(odd) }), true],
-    [JSON.stringify({ ...h, ops: manyOps }), true],
-    [JSON.stringify({ ...h, types: rng.pick(odd) }), true],
-    [JSON.stringify({ ...h, types: [{ name: 5, blck_size: rng.pick(odd), type_size: rng.pick(odd), is_quantized: "yes" }, null, 7] }), true],
-    [JSON.stringify({ ...h, target: rng.pick(odd), libraries: rng.pick(odd), start_ns: rng.pick(odd) }), true],
-    [JSON.stringify({ ...h, libraries: [{ path: rng.pick(odd), roles: rng.pick(odd), role: rng.pick(odd) }] }), true],
-    [JSON.stringify({ ...h, sites: rng.pick(odd), layout: rng.pick(odd) }), true],
-    [JSON.stringify({ ...h, deep: JSON.parse("[".repeat(2000) + "]".repeat(2000)) }), true],
-    [JSON.stringify({ ...h, mode: "full\u0000\u001b[31m", clock: "\u2028" }), true],
+  const variants: [() => string, boolean][] = [
+    [() => JSON.stringify({ ...h, format: "other" }), false],
+    [() => JSON.stringify({ ...h, format: "ggml-lens-stream\n<b>x</b>" }), false],
+    [() => JSON.stringify([h]), false],
+    [() => "null", false],
+    [() => "12", false],
+    [() => '"ggml-lens-stream"', false],
+    [() => '{"format":\n"ggml-lens-stream",\n oops}', false],
+    [() => '{"format":"ggml-lens-stream","x":"\ud800"', false],
+    [() => JSON.stringify({ ...h, ops: rng.pick(odd) }), true],
+    [() => JSON.stringify({ ...h, ops: Array.from({ length: rng.pick([0, 1, 5000]) }, (_, i) => `OP${i}`) }), true],
+    [() => JSON.stringify({ ...h, types: rng.pick(odd) }), true],
+    [() => JSON.stringify({ ...h, types: [{ name: 5, blck_size: rng.pick(odd), type_size: rng.pick(odd), is_quantized: "yes" }, null, 7] }), true],
+    [() => JSON.stringify({ ...h, target: rng.pick(odd), libraries: rng.pick(odd), start_ns: rng.pick(odd) }), true],
+    [() => JSON.stringify({ ...h, libraries: [{ path: rng.pick(odd), roles: rng.pick(odd), role: rng.pick(odd) }] }), true],
+    [() => JSON.stringify({ ...h, sites: rng.pick(odd), layout: rng.pick(odd) }), true],
+    [() => JSON.stringify({ ...h, deep: JSON.parse("[".repeat(2000) + "]".repeat(2000)) }), true],
+    [() => JSON.stringify({ ...h, mode: "full\u0000\u001b[31m", clock: "\u2028" }), true],
   ];
-  return rng.pick(variants);
+  const [text, readable] = rng.pick(variants);
+  return [text(), readable];
 }
 
 /** The stream with another JSON header (length and padding rewritten, records unchanged). */
@@ -631,15 +631,25 @@ function jsonPaths(value: unknown, path: (string | number)[] = [], out: (string 
 
 const ODD_JSON: unknown[] = [null, -1, 0, 0.5, 1, 3, 16, 2 ** 31, 2 ** 32, 1e12, 2 ** 53, 1e308, "", "x", "4", [], {}, true, [1, 2], { count: 1 }];
 
+const META_PATHS = new WeakMap<object, (string | number)[][]>();
+
+/** The places in a seed's metadata (a change may remove some: a path that no longer leads anywhere is skipped). */
+function metaPaths(seed: ContainerSeed): (string | number)[][] {
+  let paths = META_PATHS.get(seed.meta);
+  if (!paths) META_PATHS.set(seed.meta, (paths = jsonPaths(seed.meta).filter((p) => p.length > 0)));
+  return paths;
+}
+
 /** The metadata with one value replaced by an odd one, or removed (counts, sections, widths, ...). */
 function metaValue(seed: ContainerSeed, rng: Prng): Mutant {
   const meta = structuredClone(seed.meta);
   const changes: string[] = [];
+  const paths = metaPaths(seed);
   for (let n = rng.between(1, 3); n > 0; n--) {
-    const paths = jsonPaths(meta).filter((p) => p.length > 0);
     const path = rng.pick(paths);
-    let parent = meta as Record<string | number, unknown>;
-    for (const key of path.slice(0, -1)) parent = parent[key] as Record<string | number, unknown>;
+    let parent = meta as Record<string | number, unknown> | undefined;
+    for (const key of path.slice(0, -1)) parent = parent?.[key] as Record<string | number, unknown> | undefined;
+    if (!parent || typeof parent !== "object") continue;
     const key = path[path.length - 1];
     const sectionIndex = rng.below(seed.sections.length + 2);
     const value = rng.pick([...ODD_JSON, sectionIndex, typeof parent[key] === "number" ? (parent[key] as number) + rng.pick([-1, 1]) : 7]);

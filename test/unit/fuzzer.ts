@@ -235,7 +235,7 @@ export async function fileProblems(result: CaseResult & { mutant?: Mutant }): Pr
   const file = path.join(fileDir, "case.ggmlprof");
   writeFileSync(file, result.mutant.bytes);
   try {
-    await loadRecording(file);
+    touchAll((await loadRecording(file)).stream);
     return result.outcome === "result" ? [] : [`loadRecording read the file, the in-memory load threw ${result.outcome}`];
   } catch (err) {
     if (!isDocumented(err)) return [`loadRecording crash: ${(err as Error)?.stack ?? String(err)}`];
