@@ -6,7 +6,7 @@
  * result must be. See fuzzInputs.ts for the cases, fuzzer.ts for the properties.
  *
  *   npm test                                   DEFAULT_CASES cases
- *   npm run fuzz [-- --cases N] [--seed S]     1,000,000 cases by default
+ *   npm run fuzz [-- N | --cases N] [--seed S] [--from I]   1,000,000 cases by default
  *   npm run fuzz -- --seed S --case N [--recording F]   replays one case and prints it
  */
 import { spawnSync } from "node:child_process";
@@ -22,7 +22,7 @@ import { Codec, decodeContainer } from "../../extension/profile/format";
 import { buildProfile } from "../../extension/profile/model";
 import { decodeStream, ProfileFormatError } from "../../extension/profile/stream";
 import { recordedFixtures } from "../harness/fixtures";
-import { CASE_LIMIT_MS, makeSeeds, messageProblem, REAL_TARGETS, replayCommand, runCase, type FuzzSeeds } from "./fuzzer";
+import { CASE_LIMIT_MS, fileProblems, makeSeeds, messageProblem, REAL_TARGETS, replayCommand, runCase, type FuzzSeeds, type Targets } from "./fuzzer";
 import { assemble, builtStreams, containerSeed, sectionsOf, streamSeed, withMeta, type ContainerSeed } from "./fuzzInputs";
 import type { WorkerInput, WorkerReport } from "./fuzzWorker";
 
@@ -42,10 +42,13 @@ interface Options {
   recording: string | undefined;
 }
 
+/** Flags as `--name value` (the last one given wins, so that `npm run fuzz -- --cases N` overrides the script's); a bare number is the case count. */
 function options(argv: string[]): Options {
   const value = (flag: string) => {
-    const i = argv.indexOf(flag);
-    return i >= 0 ? argv[i + 1] : undefined;
+    const i = argv.lastIndexOf(flag);
+    if (i >= 0) return argv[i + 1];
+    if (flag === "--cases") return argv.find((a, j) => /^\d+$/.test(a) && !argv[j - 1]?.startsWith("--"));
+    return undefined;
   };
   const integer = (flag: string, fallback: number) => {
     const text = value(flag);
@@ -132,8 +135,9 @@ function summary(report: WorkerReport): string {
   ].join("\n");
 }
 
-function replayOne(index: number, recording: string | undefined, seeds: FuzzSeeds): void {
+async function replayOne(index: number, recording: string | undefined, seeds: FuzzSeeds): Promise<void> {
   const result = runCase(seeds, opts.seed, index, REAL_TARGETS);
+  result.problems.push(...(await fileProblems(result, true)));
   console.log(`case ${index} of seed ${opts.seed}: seed ${result.seed}, ${result.mutator}: ${result.what}`);
   console.log(`  expected ${JSON.stringify(result.mutant?.expect)}, outcome ${result.outcome}, ${result.inputBytes} bytes`);
   assert.deepEqual(result.problems, [], `replay: ${replayCommand(opts.seed, index, recording)}`);
@@ -141,9 +145,9 @@ function replayOne(index: number, recording: string | undefined, seeds: FuzzSeed
 
 if (opts.only !== undefined) {
   const only = opts.only;
-  test(`replay of case ${only} of seed ${opts.seed}`, () => {
+  test(`replay of case ${only} of seed ${opts.seed}`, async () => {
     const seeds = makeSeeds(opts.recording ? new Uint8Array(readFileSync(opts.recording)) : undefined);
-    replayOne(only, opts.recording, seeds);
+    await replayOne(only, opts.recording, seeds);
   });
 } else {
   test(`fuzz: ${opts.cases} cases of seed ${opts.seed}: a result or a one-line documented error, bounded time and memory`, { timeout: 4 * 3600_000 }, async (t) => {
@@ -158,6 +162,25 @@ if (opts.only !== undefined) {
     assert.ok(report.settledAfter - report.settledBefore < 16 << 20, `memory grew by ${mib(report.settledAfter - report.settledBefore)} over the run`);
   });
 }
+
+test("the fuzzer reports a planted crash, and the case it names replays alike", () => {
+  const seeds = makeSeeds();
+  const planted: Targets = {
+    ...REAL_TARGETS,
+    decodeStream: (bytes) => {
+      if (bytes.length % 5 === 0) throw new TypeError("planted");
+      return decodeStream(bytes);
+    },
+  };
+  const caught = Array.from({ length: 300 }, (_, i) => runCase(seeds, 7, i, planted)).filter((r) => r.problems.some((p) => p.startsWith("crash: TypeError: planted")));
+  assert.ok(caught.length >= 10, `${caught.length} of 300 cases caught the planted crash`);
+  for (const first of caught.slice(0, 5)) {
+    const again = runCase(seeds, 7, first.index, planted);
+    const firstLines = (problems: string[]) => problems.map((p) => p.split("\n")[0]);
+    assert.deepEqual([again.what, again.outcome, firstLines(again.problems)], [first.what, first.outcome, firstLines(first.problems)]);
+    assert.ok(!runCase(seeds, 7, first.index).problems.some((p) => p.includes("planted")));
+  }
+});
 
 // ---- what the fuzzer found, kept as regression tests ---------------------------------------
 
