@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
@@ -30,11 +31,24 @@ function tinyModel(): string {
   return model;
 }
 
+/** A TCP port nothing listens on now (a fixed one could be held by a server another test left). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 async function startServer(port: number): Promise<ChildProcess> {
   const log = fs.openSync(path.join(work, `server-${port}.log`), "w");
   const server = spawn(fixtures.llamaServer!, ["-m", tinyModel(), "--host", "127.0.0.1", "--port", String(port), "-t", "2", "-c", "512", "--no-warmup"], { stdio: ["ignore", log, log] });
   for (let i = 0; i < 240; i++) {
     try {
+      assert.equal(server.exitCode, null, "llama-server exited while starting");
       if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) return server;
     } catch {
       // not listening yet
@@ -55,7 +69,7 @@ async function complete(port: number, prompt: string): Promise<string> {
     const log = fs.readFileSync(path.join(work, `server-${port}.log`), "utf8").slice(-2000);
     throw new Error(`llama-server request failed (${err.message}); the end of its log:\n${log}`);
   });
-  assert.ok(r.ok, `completion request failed: ${r.status} ${(await r.text()).slice(0, 300)}`);
+  if (!r.ok) throw new Error(`completion request failed: ${r.status} ${(await r.text()).slice(0, 300)}`);
   return ((await r.json()) as { content: string }).content;
 }
 
@@ -110,7 +124,7 @@ test("reliability", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
   t.after(() => process.env.GGML_LENS_KEEP || fs.rmSync(work, { recursive: true, force: true }));
 
   await t.test(`helper killed with SIGKILL mid-run, ${KILL_CYCLES} cycles: nothing left behind, the target unharmed`, { timeout: 1_800_000 }, async () => {
-    const port = 18500 + (process.pid % 1000);
+    const port = await freePort();
     const server = await startServer(port);
     try {
       const expected = await complete(port, "The quick brown fox");
