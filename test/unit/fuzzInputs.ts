@@ -652,7 +652,8 @@ function metaValue(seed: ContainerSeed, rng: Prng): Mutant {
     if (!parent || typeof parent !== "object") continue;
     const key = path[path.length - 1];
     const sectionIndex = rng.below(seed.sections.length + 2);
-    const value = rng.pick([...ODD_JSON, sectionIndex, typeof parent[key] === "number" ? (parent[key] as number) + rng.pick([-1, 1]) : 7]);
+    // A copy: the odd objects are shared by all cases, and a later change may go inside this one.
+    const value = structuredClone(rng.pick([...ODD_JSON, sectionIndex, typeof parent[key] === "number" ? (parent[key] as number) + rng.pick([-1, 1]) : 7]));
     if (rng.chance(0.15)) delete parent[key];
     else parent[key] = value;
     changes.push(`${path.join(".")} = ${JSON.stringify(parent[key])}`);
