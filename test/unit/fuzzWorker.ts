@@ -32,7 +32,7 @@ export interface WorkerReport {
   ms: number;
   maxCaseMs: number;
   slowestCase: number;
-  /** Heap + array buffers after a full GC, before and after the run. */
+  /** Heap + array buffers after a full GC, once the first cases have warmed the code up, and after the run. */
   settledBefore: number;
   settledAfter: number;
   /** Highest heap + array buffers seen after a case. */
@@ -44,6 +44,8 @@ export interface WorkerReport {
 }
 
 const MAX_FAILURES = 20;
+/** Cases run before the memory baseline is taken (compiled code and caches grow at first). */
+const WARM_UP_CASES = 1000;
 
 /** Heap and array buffers in use (V8's statistics: a quarter of the cost of process.memoryUsage()). */
 function used(): number {
@@ -60,8 +62,13 @@ async function run(input: WorkerInput): Promise<WorkerReport> {
   const settledBefore = used();
   const report: WorkerReport = { cases: 0, ms: 0, maxCaseMs: 0, slowestCase: -1, settledBefore, settledAfter: 0, peakMemory: settledBefore, maxCaseGrowth: 0, outcomes: {}, failures: [] };
   const start = performance.now();
+  const warm = input.from + Math.min(WARM_UP_CASES, Math.floor((input.to - input.from) / 10));
   for (let index = input.from; index < input.to && report.failures.length < MAX_FAILURES; index++) {
     Atomics.store(progress, 0, index);
+    if (index === warm) {
+      gc();
+      report.settledBefore = used();
+    }
     const sample = index % input.memoryEvery === 0;
     const before = sample ? used() : 0;
     const t0 = performance.now();
