@@ -26,7 +26,7 @@ import { CASE_LIMIT_MS, fileProblems, makeSeeds, messageProblem, REAL_TARGETS, r
 import { assemble, builtStreams, containerSeed, sectionsOf, streamSeed, withMeta, type ContainerSeed } from "./fuzzInputs";
 import type { WorkerInput, WorkerReport } from "./fuzzWorker";
 
-/** Cases in `npm test`: about 3 minutes on one core of the 2-core development machine (see the README). */
+/** Cases in `npm test`: 140 s on one core of the 2-core development machine (README, "Profile files and export"). */
 const DEFAULT_CASES = 200_000;
 const DEFAULT_SEED = 0x5eed;
 /** A case in flight this long is a hang: the worker is stopped and the case named. */
@@ -42,13 +42,16 @@ interface Options {
   recording: string | undefined;
 }
 
-/** Flags as `--name value` (the last one given wins, so that `npm run fuzz -- --cases N` overrides the script's); a bare number is the case count. */
+/**
+ * Flags as `--name value`, the last one given winning (so that `npm run fuzz -- --cases N` overrides
+ * the script's own); a bare number, as in `npm run fuzz -- N`, is the case count.
+ */
 function options(argv: string[]): Options {
+  const bare = argv.find((a, j) => /^\d+$/.test(a) && !argv[j - 1]?.startsWith("--"));
   const value = (flag: string) => {
+    if (flag === "--cases" && bare !== undefined) return bare;
     const i = argv.lastIndexOf(flag);
-    if (i >= 0) return argv[i + 1];
-    if (flag === "--cases") return argv.find((a, j) => /^\d+$/.test(a) && !argv[j - 1]?.startsWith("--"));
-    return undefined;
+    return i >= 0 ? argv[i + 1] : undefined;
   };
   const integer = (flag: string, fallback: number) => {
     const text = value(flag);
