@@ -9,11 +9,26 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cacheFile, cachedCeilings, findMachineBinary, machineCeilings, type Rate } from "../../extension/profile/machine";
+import { cacheFile, cachedCeilings, findMachineBinary, machineCeilings, type MachineCeilings, type Rate } from "../../extension/profile/machine";
 
 const repo = path.resolve(__dirname, "../..");
 /** Run-to-run noise on a shared 2-core VM: a faster level may measure this much below a slower one. */
 const NOISE = 0.75;
+
+/** Where a measurement breaks the expected order: all threads >= one, each cache level >= the next. */
+function orderingProblems(c: MachineCeilings): string[] {
+  const problems: string[] = [];
+  if (c.peak_gflops.all_threads.median < NOISE * c.peak_gflops.one_thread.median)
+    problems.push(`all threads ${c.peak_gflops.all_threads.median} vs one ${c.peak_gflops.one_thread.median} GFLOP/s`);
+  for (let i = 0; i + 1 < c.bandwidth_gbps.length; i++) {
+    const [near, far] = [c.bandwidth_gbps[i], c.bandwidth_gbps[i + 1]];
+    for (const threads of ["one_thread", "all_threads"] as const) {
+      if (near[threads].median < NOISE * far[threads].median)
+        problems.push(`${near.level} ${near[threads].median} GB/s vs ${far.level} ${far[threads].median} GB/s (${threads})`);
+    }
+  }
+  return problems;
+}
 
 test("ggml-lens-machine measures positive ceilings, ordered L1 >= L2 >= L3 >= DRAM, and they are cached", async () => {
   execFileSync("make", ["-C", path.join(repo, "bpf"), "machine"], { stdio: "pipe" });
@@ -39,23 +54,19 @@ test("ggml-lens-machine measures positive ceilings, ordered L1 >= L2 >= L3 >= DR
     }
     assert.equal(c.cpu.threads, os.availableParallelism());
     assert.match(c.cpu.isa, /^(avx512f|avx2\+fma|sse2|portable-c)$/);
-    assert.ok(
-      c.peak_gflops.all_threads.median >= NOISE * c.peak_gflops.one_thread.median,
-      `all threads ${c.peak_gflops.all_threads.median} vs one ${c.peak_gflops.one_thread.median} GFLOP/s`,
-    );
-
     const levels = c.bandwidth_gbps.map((l) => l.level);
     assert.equal(levels[levels.length - 1], "DRAM");
     assert.deepEqual(levels.slice(0, -1), levels.slice(0, -1).sort(), "fastest level first");
-    for (let i = 0; i + 1 < c.bandwidth_gbps.length; i++) {
-      const [near, far] = [c.bandwidth_gbps[i], c.bandwidth_gbps[i + 1]];
-      for (const threads of ["one_thread", "all_threads"] as const) {
-        assert.ok(
-          near[threads].median >= NOISE * far[threads].median,
-          `${near.level} ${near[threads].median} GB/s vs ${far.level} ${far[threads].median} GB/s (${threads})`,
-        );
-      }
+    // The orderings are measurements: other work taking a core for a moment can break one, so a
+    // measurement that breaks one is taken again (at most twice more) before the test fails.
+    let problems = orderingProblems(c);
+    for (let again = 0; again < 2 && problems.length > 0; again++) {
+      console.log(`ggml-lens-machine: measuring again (${problems.join("; ")})`);
+      problems = orderingProblems((await machineCeilings({ scriptDir: path.join(repo, "dist"), dir, refresh: true })).ceilings);
     }
+    assert.deepEqual(problems, []);
+    const refreshed = cachedCeilings(dir);
+    assert.ok(refreshed);
     const dram = c.bandwidth_gbps[c.bandwidth_gbps.length - 1];
     const llc = Math.max(...c.caches.map((x) => x.size_bytes));
     assert.ok(dram.working_set_bytes.one_thread >= Math.min(4 * llc, 256 << 20), "DRAM arrays far beyond the caches");
@@ -64,8 +75,7 @@ test("ggml-lens-machine measures positive ceilings, ordered L1 >= L2 >= L3 >= DR
     assert.ok(fs.existsSync(cacheFile(dir)), "written to the cache");
     const second = await machineCeilings({ scriptDir: path.join(repo, "dist"), dir });
     assert.equal(second.source, "cached");
-    assert.deepEqual(second.ceilings, c);
-    assert.deepEqual(cachedCeilings(dir), c);
+    assert.deepEqual(second.ceilings, refreshed);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
