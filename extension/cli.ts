@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { accessSync, constants, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { availableParallelism, constants as osConstants } from "node:os";
 import * as path from "node:path";
@@ -17,6 +17,7 @@ import { analyze, formatRate, type Analysis, type OpClass, type OpRates } from "
 import { ScaleArgsError, parseScaleArgs, scaling, scalingText, withThreads, type ScaleRun } from "./profile/scaling";
 import { ProfileFormatError } from "./profile/stream";
 import { checkSystem, liveSystemView, systemReady, systemReport } from "./profile/system";
+import { isExecutable } from "./profile/executable";
 
 const HELP = `ggml-lens ${version}: profile llama.cpp / ggml inference with eBPF
 
@@ -217,15 +218,6 @@ function defaultOutFile(now: Date): string {
 }
 
 // ---- record ------------------------------------------------------------------------------
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
 
 /** The probe helper: GGML_LENS_PROBE, next to the bundled cli.js, or in the source tree. */
 function findProbe(): string {

@@ -9,9 +9,10 @@
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { accessSync, constants, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { isExecutable } from "./executable";
 
 /** The median of several repetitions, and the repetitions in the order they ran. */
 export interface Rate {
@@ -157,15 +158,6 @@ function writeCached(file: string, ceilings: MachineCeilings): void {
 }
 
 // ---- measuring ---------------------------------------------------------------------------
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
 
 /**
  * ggml-lens-machine: GGML_LENS_MACHINE if set, else next to the script in `scriptDir` (the bundled

@@ -4,10 +4,11 @@
  * through a SystemView, so that tests can hand them any machine.
  */
 import { spawnSync } from "node:child_process";
-import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { gunzipSync } from "node:zlib";
+import { isExecutable } from "./executable";
 
 /** ok: present. missing: profiling cannot work without it. limited: profiling works, with less. */
 export type CheckStatus = "ok" | "missing" | "limited";
@@ -240,15 +241,6 @@ export function liveSystemView(): SystemView {
     },
     sudoWithoutPassword: () => spawnSync("sudo", ["-n", "true"], { stdio: "ignore", timeout: 5_000 }).status === 0,
   };
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return statSync(file).isFile();
-  } catch {
-    return false;
-  }
 }
 
 function readText(file: string): string | undefined {
