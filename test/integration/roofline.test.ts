@@ -9,11 +9,12 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cacheFile, type MachineCeilings } from "../../extension/profile/machine";
+import { cacheFile } from "../../extension/profile/machine";
 import { buildProfile, type Profile } from "../../extension/profile/model";
 import { analyze, type OpClass } from "../../extension/profile/roofline";
 import { decodeStream } from "../../extension/profile/stream";
 import { recordedFixtures } from "../harness/fixtures";
+import { ceilings as testCeilings } from "../unit/decodeRuns";
 
 const repo = path.resolve(__dirname, "../..");
 const probe = path.join(repo, "bpf/build/ggml-lens-probe");
@@ -51,27 +52,6 @@ function mulMatFlopsOfRun(p: Profile): number {
   return flops;
 }
 
-function testCeilings(): MachineCeilings {
-  const rate = (median: number) => ({ median, samples: [median] });
-  const level = (name: string, one: number, all: number) => ({ level: name, working_set_bytes: { one_thread: 1, all_threads_each: 1 }, one_thread: rate(one), all_threads: rate(all) });
-  return {
-    format: "ggml-lens-machine",
-    version: 1,
-    cpu: { model: "Test CPU", isa: "avx2+fma", vector_lanes_f32: 8, fma: true, threads: 2, cores: 2, ghz: 3, ghz_source: "test" },
-    caches: [{ level: 1, size_bytes: 48 << 10, shared_by: 1 }, { level: 2, size_bytes: 1 << 20, shared_by: 1 }, { level: 3, size_bytes: 32 << 20, shared_by: 2 }],
-    caches_source: "test",
-    repetitions: 1,
-    peak_gflops: { one_thread: rate(100), all_threads: rate(200) },
-    theoretical: null,
-    bandwidth_gbps: [level("L1", 200, 400), level("L2", 100, 200), level("L3", 50, 80), level("DRAM", 10, 15)],
-    bytes_counted: "test",
-    notes: [],
-    elapsed_s: 0,
-    measured_at: "2026-01-01T00:00:00.000Z",
-    machine_key: "test",
-    kernel: "test",
-  };
-}
 
 test("roofline on a real recording", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
   const { file, profile: p } = recordDense();

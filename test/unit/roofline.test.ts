@@ -6,9 +6,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { buildProfile, type Profile } from "../../extension/profile/model";
 import { decodeStream } from "../../extension/profile/stream";
-import type { MachineCeilings } from "../../extension/profile/machine";
 import { analyze, boundOf, formatOpRates, memoryRoof, type OpClass } from "../../extension/profile/roofline";
 import { DEFAULT_HEADER, StreamBuilder } from "./streamBuilder";
+import { ceilings as testCeilings } from "./decodeRuns";
 
 const OPS = ["NONE", "ADD", "MUL", "RMS_NORM", "MUL_MAT", "MUL_MAT_ID"];
 const OP = { ADD: 1, MUL: 2, RMS_NORM: 3, MUL_MAT: 4, MUL_MAT_ID: 5 } as const;
@@ -23,40 +23,7 @@ const TYPE = { f32: 0, q4_0: 2, i32: 4 } as const;
 const SIG = 0x51600000000001n;
 const SIG_MOE = 0x51600000000002n;
 
-function rate(median: number): { median: number; samples: number[] } {
-  return { median, samples: [median] };
-}
-
 /** Ceilings of an imaginary 2-core machine, round numbers to check by hand. */
-function testCeilings(): MachineCeilings {
-  const level = (name: string, one: number, all: number) => ({
-    level: name,
-    working_set_bytes: { one_thread: 1, all_threads_each: 1 },
-    one_thread: rate(one),
-    all_threads: rate(all),
-  });
-  return {
-    format: "ggml-lens-machine",
-    version: 1,
-    cpu: { model: "Test CPU", isa: "avx2+fma", vector_lanes_f32: 8, fma: true, threads: 2, cores: 2, ghz: 3, ghz_source: "test" },
-    caches: [
-      { level: 1, size_bytes: 48 << 10, shared_by: 1 },
-      { level: 2, size_bytes: 1 << 20, shared_by: 1 },
-      { level: 3, size_bytes: 32 << 20, shared_by: 2 },
-    ],
-    caches_source: "test",
-    repetitions: 1,
-    peak_gflops: { one_thread: rate(100), all_threads: rate(200) },
-    theoretical: null,
-    bandwidth_gbps: [level("L1", 200, 400), level("L2", 100, 200), level("L3", 50, 80), level("DRAM", 10, 15)],
-    bytes_counted: "test",
-    notes: [],
-    elapsed_s: 0,
-    measured_at: "2026-01-01T00:00:00.000Z",
-    machine_key: "test",
-    kernel: "test",
-  };
-}
 
 function builder(): StreamBuilder {
   return new StreamBuilder({ ...DEFAULT_HEADER, ops: OPS, types: TYPES }, 1, 2);
