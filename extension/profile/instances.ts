@@ -8,7 +8,7 @@
  * - A *phase* is the llama_decode calls of one kind (prefill or decode); phaseProfile() keeps the op
  *   spans that began inside them, so that the roofline analysis can be run on one phase.
  */
-import type { GraphNode, OpSpans, Profile, ThreadLane, TokenCall } from "./model";
+import { threadLanes, type GraphNode, type OpSpans, type Profile, type TokenCall } from "./model";
 
 export type Phase = "prefill" | "decode";
 
@@ -149,7 +149,7 @@ export function phaseProfile(profile: Profile, kind: Phase): Profile {
   const kept: number[] = [];
   for (let s = 0; s < profile.spans.count; s++) if (callAt(calls, starts, profile.spans.startNs[s]) >= 0) kept.push(s);
   const spans = pickSpans(profile.spans, kept);
-  return { ...profile, spans, threads: lanesOf(spans) };
+  return { ...profile, spans, threads: threadLanes(spans) };
 }
 
 function pickSpans(spans: OpSpans, kept: number[]): OpSpans {
@@ -165,16 +165,6 @@ function pickSpans(spans: OpSpans, kept: number[]): OpSpans {
   };
 }
 
-/** Thread lanes of spans grouped by thread. */
-function lanesOf(spans: OpSpans): ThreadLane[] {
-  const lanes: ThreadLane[] = [];
-  for (let s = 0; s < spans.count; s++) {
-    const last = lanes[lanes.length - 1];
-    if (last && last.tid === spans.tid[s]) last.count++;
-    else lanes.push({ tid: spans.tid[s], first: s, count: 1 });
-  }
-  return lanes;
-}
 
 /** Layer of a tensor name: "ffn_moe_gate-3" and "blk.3.ffn_gate" are layer 3; -1 when none. */
 export function layerOfName(name: string): number {

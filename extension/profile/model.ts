@@ -919,7 +919,8 @@ function numberLabels(label: Uint32Array, list: OpLabel[]): { labels: OpLabel[];
   return { labels: old.map((l) => list[l]), old };
 }
 
-function threadLanes(spans: OpSpans): ThreadLane[] {
+/** Thread lanes of spans sorted by thread: one per run of the same thread. */
+export function threadLanes(spans: OpSpans): ThreadLane[] {
   const lanes: ThreadLane[] = [];
   for (let s = 0; s < spans.count; s++) {
     const last = lanes[lanes.length - 1];

@@ -1,7 +1,7 @@
 /** The computation graph panel's data: one graph structure with the time its nodes took. No `vscode` import. */
 import type { Profile } from "../profile/model";
 import type { GraphData, GraphNodeData } from "../../webview/protocol";
-import { shapeText } from "./timelineData";
+import { lastAtOrBefore, shapeText } from "./timelineData";
 
 /**
  * Layer of a tensor from its name, -1 when none: `blk.N.` (weights), `name-N` (llama.cpp's
@@ -39,16 +39,6 @@ function spanStats(profile: Profile, signature: string): Map<number, { totalNs: 
   return stats;
 }
 
-function lastAtOrBefore(sorted: Float64Array, value: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] <= value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo - 1;
-}
 
 export function graphData(profile: Profile, title: string, wanted?: string): GraphData {
   const runs = runsBySignature(profile);

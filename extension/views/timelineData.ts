@@ -11,7 +11,7 @@ export function shapeText(ne: number[]): string {
 }
 
 /** Index of the last element <= value in ascending `sorted`, -1 when none. */
-function lastAtOrBefore(sorted: ArrayLike<number>, value: number): number {
+export function lastAtOrBefore(sorted: ArrayLike<number>, value: number): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
