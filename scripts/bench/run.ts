@@ -109,13 +109,19 @@ function parseArgs(argv: string[]): Options {
       if (!Number.isFinite(v) || v <= 0) throw new Error(`${a} needs a positive number`);
       return v;
     };
+    /** A round count where 0 leaves the figure out. */
+    const count = (): number => {
+      const v = Number(argv[++i]);
+      if (!Number.isInteger(v) || v < 0) throw new Error(`${a} needs a whole number (0 leaves the figure out)`);
+      return v;
+    };
     if (a === "--quick") continue;
     else if (a === "--rounds") o.rounds = Math.round(num());
     else if (a === "--tokens") o.tokens = Math.round(num());
     else if (a === "--attach-rounds") o.attachRounds = Math.round(num());
     else if (a === "--long-seconds") o.longSeconds = num();
-    else if (a === "--moe-rounds") o.moeRounds = Math.round(num());
-    else if (a === "--fidelity-rounds") o.fidelityRounds = Math.round(num());
+    else if (a === "--moe-rounds") o.moeRounds = count();
+    else if (a === "--fidelity-rounds") o.fidelityRounds = count();
     else if (a === "--out-dir") o.outDir = path.resolve(argv[++i]);
     else if (a === "--keep") o.keep = true;
     else if (a === "--model") o.model = argv[++i];
