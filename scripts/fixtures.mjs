@@ -1,5 +1,5 @@
 // Prints (or, with --write CACHE, records) one JSON object with the absolute paths of what
-// `npm run setup` built: llama.cpp binaries and source, stock prebuilt libraries, models, code-server.
+// `npm run setup` built: llama.cpp binaries (and the BLAS + RPC build's) and source, stock prebuilt libraries, models, code-server.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -17,6 +17,7 @@ function existing(p) {
 function collect() {
   const llamaDir = fs.readFileSync(path.join(cache, "llama.cpp.current"), "utf8").trim();
   const bin = path.join(llamaDir, "build", "bin");
+  const offloadBin = path.join(llamaDir, "build-offload", "bin");
   const prebuilt = fs.readdirSync(cache).find((d) => d.startsWith("prebuilt-linux-x64-"));
   const codeServer = fs.readdirSync(cache).find((d) => d.startsWith("code-server-"));
   const manifest = JSON.parse(fs.readFileSync(path.join(cache, "models", "manifest.json"), "utf8"));
@@ -26,6 +27,12 @@ function collect() {
     llamaBench: existing(path.join(bin, "llama-bench")),
     llamaServer: existing(path.join(bin, "llama-server")),
     llamaLibDir: bin,
+    // The same source built with the BLAS and RPC backends too (setup's build_llama_offload).
+    offload: {
+      llamaCompletion: existing(path.join(offloadBin, "llama-completion")),
+      rpcServer: existing(path.join(offloadBin, "ggml-rpc-server")),
+      libDir: existing(offloadBin),
+    },
     ggmlSource: path.join(llamaDir, "src"),
     prebuiltLibDir: prebuilt && existing(path.join(cache, prebuilt, "bins", "linux-x64")),
     stockRunner: prebuilt && existing(path.join(cache, prebuilt.replace("prebuilt-linux-x64-", "stock-runner-"))),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-command setup for ggml-lens: system packages, npm packages, llama.cpp built from the
-# npm registry's source bundle, the stock prebuilt libraries, a real VS Code (code-server),
-# the probe helper, and synthetic GGUF models. Idempotent; heavy things are cached outside the repo.
+# npm registry's source bundle (and again with the BLAS and RPC backends), the stock prebuilt
+# libraries, a real VS Code (code-server), the probe helper, and synthetic GGUF models.
+# Idempotent; heavy things are cached outside the repo.
 #   npm run setup                     everything tests and the demo need
 #   npm run setup -- --bench-models   also the 1B-class benchmark models
 set -euo pipefail
@@ -24,6 +25,7 @@ install_recent_libbpf
 install_npm_packages
 mount_kernel_filesystems
 build_llama_cpp
+build_llama_offload
 fetch_prebuilt_libs
 build_stock_runner
 install_code_server

@@ -18,13 +18,18 @@ LLAMA_CMAKE_FLAGS=(
   -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF
   -DLLAMA_CURL=OFF
 )
+# A second build of the same source with two more ggml backends, for real multi-backend runs on a
+# CPU machine: BLAS (Debian's OpenBLAS; the scheduler moves large matrix products to it) and RPC
+# (ggml-rpc-server runs offloaded layers in another process).
+OFFLOAD_TARGETS=(llama-completion ggml-rpc-server)
+OFFLOAD_CMAKE_FLAGS=("${LLAMA_CMAKE_FLAGS[@]}" -DGGML_BLAS=ON -DGGML_BLAS_VENDOR=OpenBLAS -DGGML_RPC=ON)
 # libbpf >= 1.4 (uprobe_multi links: many uprobes attached and detached in one go) and bpftool 7.5
 # come from bookworm-backports on Debian 12; newer releases have them in their main suite.
 BACKPORTS_PACKAGES=(libbpf-dev bpftool)
 MIN_LIBBPF_VERSION="1:1.4"
 APT_PACKAGES=(
   clang llvm libelf-dev libdw-dev zlib1g-dev pkg-config make cmake ninja-build
-  git elfutils dwarves gdb linux-perf bpftrace chromium libkrb5-dev ripgrep procps
+  git elfutils dwarves gdb linux-perf bpftrace chromium libkrb5-dev ripgrep procps libopenblas-dev
 )
 
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -153,17 +158,42 @@ llama_dir() {
   echo "$CACHE/llama.cpp-$tag|$tarball"
 }
 
+# llama_outputs BUILD TARGET...: the files a build made (its programs and shared libraries).
 llama_outputs() {
-  local build="$1"
-  local t
-  for t in "${LLAMA_TARGETS[@]}"; do echo "$build/bin/$t"; done
+  local build="$1" t
+  shift
+  for t in "$@"; do echo "$build/bin/$t"; done
   find "$build/bin" -maxdepth 1 -name 'lib*.so*' -type f | sort
 }
 
+# llama_build_is_intact DIR SUB FLAGS: DIR/SUB holds the outputs DIR/SUB.sha256 lists, built with FLAGS.
 llama_build_is_intact() {
-  local dir="$1"
-  [ -f "$dir/build.sha256" ] && [ "$(cat "$dir/build.flags" 2>/dev/null)" = "${LLAMA_CMAKE_FLAGS[*]}" ] &&
-    (cd "$dir/build" && sha256sum --quiet -c "$dir/build.sha256" >/dev/null 2>&1)
+  local dir="$1" sub="$2" flags="$3"
+  [ -f "$dir/$sub.sha256" ] && [ "$(cat "$dir/$sub.flags" 2>/dev/null)" = "$flags" ] &&
+    (cd "$dir/$sub" && sha256sum --quiet -c "$dir/$sub.sha256" >/dev/null 2>&1)
+}
+
+# build_llama_variant DIR SUB WHAT FLAGS_ARRAY TARGETS_ARRAY: builds the targets of DIR/src in DIR/SUB
+# with the flags, unless the cached build is intact; a damaged one rebuilds what is damaged.
+build_llama_variant() {
+  local dir="$1" sub="$2" what="$3"
+  local -n flags="$4" targets="$5"
+  if llama_build_is_intact "$dir" "$sub" "${flags[*]}"; then
+    log "$what: cached build intact ($dir/$sub)"
+    return
+  fi
+  if [ -f "$dir/$sub.sha256" ]; then
+    log "$what: cached build is damaged or was built with other flags; rebuilding the damaged outputs"
+    (cd "$dir/$sub" && sha256sum -c "$dir/$sub.sha256" 2>/dev/null | grep -v ': OK$' | cut -d: -f1 | xargs -r rm -f)
+  fi
+  rm -f "$dir/$sub.sha256"
+  log "$what: building ${targets[*]} in $dir/$sub (first time: ~20 min on 2 cores)"
+  cmake -S "$dir/src" -B "$dir/$sub" "${flags[@]}" >"$dir/$sub-cmake.log" 2>&1 ||
+    die "$what: configure failed" "see $dir/$sub-cmake.log"
+  nice -n 10 ninja -C "$dir/$sub" "${targets[@]}" >"$dir/$sub-ninja.log" 2>&1 ||
+    die "$what: build failed" "see $dir/$sub-ninja.log"
+  echo "${flags[*]}" >"$dir/$sub.flags"
+  (cd "$dir/$sub" && llama_outputs "$dir/$sub" "${targets[@]}" | sed "s|^$dir/$sub/||" | xargs sha256sum) >"$dir/$sub.sha256"
 }
 
 prepare_llama_source() {
@@ -175,7 +205,7 @@ prepare_llama_source() {
   log "unpacking llama.cpp source from node-llama-cpp@$NODE_LLAMA_CPP_VERSION"
   extract="$(mktemp -d)"
   tar -xzf "$tarball" -C "$extract" package/llama/gitRelease.bundle package/llama/patches
-  rm -rf "$dir/src" "$dir/build"
+  rm -rf "$dir/src" "$dir/build" "$dir/build-offload"
   mkdir -p "$dir"
   git clone -q "$extract/package/llama/gitRelease.bundle" "$dir/src" 2>/dev/null
   local patch
@@ -192,24 +222,14 @@ build_llama_cpp() {
   dir="${entry%%|*}"
   tarball="${entry#*|}"
   prepare_llama_source "$dir" "$tarball"
-  if llama_build_is_intact "$dir"; then
-    log "llama.cpp: cached build intact ($dir)"
-    echo "$dir" >"$CACHE/llama.cpp.current"
-    return
-  fi
-  if [ -f "$dir/build.sha256" ]; then
-    log "llama.cpp: cached build is damaged or was built with other flags; rebuilding the damaged outputs"
-    (cd "$dir/build" && sha256sum -c "$dir/build.sha256" 2>/dev/null | grep -v ': OK$' | cut -d: -f1 | xargs -r rm -f)
-  fi
-  rm -f "$dir/build.sha256"
-  log "llama.cpp: building ${LLAMA_TARGETS[*]} in $dir/build (first time: ~20 min on 2 cores)"
-  cmake -S "$dir/src" -B "$dir/build" "${LLAMA_CMAKE_FLAGS[@]}" >"$dir/cmake.log" 2>&1 ||
-    die "llama.cpp configure failed" "see $dir/cmake.log"
-  ninja -C "$dir/build" "${LLAMA_TARGETS[@]}" >"$dir/ninja.log" 2>&1 ||
-    die "llama.cpp build failed" "see $dir/ninja.log"
-  echo "${LLAMA_CMAKE_FLAGS[*]}" >"$dir/build.flags"
-  (cd "$dir/build" && llama_outputs "$dir/build" | sed "s|^$dir/build/||" | xargs sha256sum) >"$dir/build.sha256"
+  build_llama_variant "$dir" build llama.cpp LLAMA_CMAKE_FLAGS LLAMA_TARGETS
   echo "$dir" >"$CACHE/llama.cpp.current"
+}
+
+# The offload build (OFFLOAD_CMAKE_FLAGS) of the same source, in build-offload next to the main build.
+build_llama_offload() {
+  build_llama_variant "$(cat "$CACHE/llama.cpp.current")" build-offload "llama.cpp with BLAS and RPC" \
+    OFFLOAD_CMAKE_FLAGS OFFLOAD_TARGETS
 }
 
 fetch_prebuilt_libs() {
