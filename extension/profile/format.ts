@@ -18,6 +18,8 @@ import {
   cString,
   decodeStream,
   jsonErrorText,
+  MAX_JSON_BYTES,
+  NAME_CAP,
   ProfileFormatError,
   RecordType,
   type DecodedStream,
@@ -34,6 +36,22 @@ export const CONTAINER_VERSION_MINOR = 0;
 export const CONTAINER_HEADER = { size: 16, major: 8, minor: 10, sections: 12 } as const;
 /** Before each section's payload: u32 crc32, u8 codec, 3 reserved bytes, u32 stored length, u32 decoded length. */
 export const SECTION_HEADER = { size: 16, crc: 0, codec: 4, stored: 8, decoded: 12 } as const;
+
+/**
+ * The most raw deflate expands: a 258-byte match coded in 2 bits. No section may say it decodes to
+ * more than this many times its stored length (the writer stores a brotli section that would with
+ * deflate instead), so that what a file inflates to is bounded by the file's own size.
+ */
+export const MAX_INFLATE_RATIO = 1032;
+
+/**
+ * Every row of a table was a record of the raw stream, at least its struct's size, at a u32 offset:
+ * together they fit below offset 2^32 plus one last record (at most 64 KiB: its size is a u16).
+ */
+export const MAX_RECORD_BYTES = 2 ** 32 + 2 ** 16;
+
+/** The metadata: the stream's JSON header and trailer (MAX_JSON_BYTES each, escaped once more) and the table descriptions. */
+export const MAX_META_BYTES = 5 * MAX_JSON_BYTES;
 
 export enum Codec {
   Stored = 0,
@@ -138,9 +156,16 @@ function compress(payload: Uint8Array, codec: Codec, level: number): Uint8Array 
   return payload;
 }
 
-function section(payload: Uint8Array, codec: Codec, level: number): Uint8Array {
-  if (payload.length > 0xffffffff) throw new Error(`a section of ${payload.length} bytes is over the 4 GiB limit`);
+/** The payload compressed; a brotli result past MAX_INFLATE_RATIO is made with deflate instead, which never is. */
+function compressWithinRatio(payload: Uint8Array, codec: Codec, level: number): { codec: Codec; stored: Uint8Array } {
   const stored = compress(payload, codec, level);
+  if (payload.length <= stored.length * MAX_INFLATE_RATIO) return { codec, stored };
+  return { codec: Codec.Deflate, stored: compress(payload, Codec.Deflate, Math.min(level, 9)) };
+}
+
+function section(payload: Uint8Array, requested: Codec, level: number): Uint8Array {
+  if (payload.length > 0xffffffff) throw new Error(`a section of ${payload.length} bytes is over the 4 GiB limit`);
+  const { codec, stored } = compressWithinRatio(payload, requested, level);
   const out = new Uint8Array(SECTION_HEADER.size + stored.length);
   const view = new DataView(out.buffer);
   out[SECTION_HEADER.codec] = codec;
@@ -489,6 +514,51 @@ function checkColumnSizes(meta: ContainerMeta, refs: SectionRef[]): void {
   }
 }
 
+/**
+ * The rows of all tables, at their record's size, fit in a raw stream (MAX_RECORD_BYTES): no table
+ * is sized by a count that no recording could have (a table a newer version adds counts 16 bytes a row).
+ */
+function checkRowCounts(meta: ContainerMeta): void {
+  let rows = 0;
+  let bytes = 0;
+  for (const [table, info] of Object.entries(meta.tables)) {
+    rows += info.count;
+    bytes += info.count * ((LAYOUTS as Record<string, { size: number }>)[table]?.size ?? RECORD_HEADER.size);
+  }
+  if (bytes > MAX_RECORD_BYTES) {
+    throw new ProfileFormatError(`corrupt: its tables say they hold ${rows} rows, ${bytes} bytes of records, more than the ${MAX_RECORD_BYTES} a recording can hold`);
+  }
+}
+
+/** The most a dictionary of `rows` names takes: one JSON string per row, each byte of a name escaped to at most 6. */
+function dictionaryLimit(rows: number): number {
+  return 2 + rows * (6 * NAME_CAP + 3);
+}
+
+function checkDictionarySizes(meta: ContainerMeta, refs: SectionRef[]): void {
+  for (const [table, info] of Object.entries(meta.tables)) {
+    for (const [key, strings] of Object.entries(info.strings ?? {})) {
+      const decoded = refs[strings.dictionary].decoded;
+      if (decoded > dictionaryLimit(info.count)) {
+        throw new ProfileFormatError(`corrupt: the ${table}.${key} dictionary is ${decoded} bytes, more than ${info.count} names take`);
+      }
+    }
+  }
+}
+
+/** A section's codec is known, and its decoded length is one its stored bytes can give (checked before inflating). */
+function checkSection(ref: SectionRef, index: number, name: string): void {
+  if (!(ref.codec in Codec)) throw new ProfileFormatError(`section ${index} (${name}) uses compression ${ref.codec}, unknown to this version; update ggml-lens`);
+  if (ref.codec === Codec.Stored && ref.decoded !== ref.stored) {
+    throw new ProfileFormatError(`corrupt: section ${index} (${name}) stores ${ref.stored} bytes as they are, its header says ${ref.decoded}`);
+  }
+  if (ref.decoded > ref.stored * MAX_INFLATE_RATIO) {
+    throw new ProfileFormatError(
+      `corrupt: section ${index} (${name}) says it decodes to ${ref.decoded} bytes from ${ref.stored}, more than ${MAX_INFLATE_RATIO} times that (the most deflate reaches)`,
+    );
+  }
+}
+
 class ContainerReader {
   readonly refs: SectionRef[];
   readonly meta: ContainerMeta;
@@ -497,17 +567,24 @@ class ContainerReader {
   constructor(private readonly bytes: Uint8Array) {
     this.refs = sectionRefs(bytes);
     if (this.refs.length === 0) throw new ProfileFormatError("corrupt: the file has no metadata section");
-    verify(bytes, this.refs[0], 0, "metadata");
-    this.meta = parseMeta(inflate(bytes, this.refs[0], 0, "metadata"));
+    this.meta = parseMeta(this.metadata());
     this.names = sectionNames(this.meta);
     for (const [index, name] of this.names) {
       if (index >= this.refs.length) throw new ProfileFormatError(`corrupt: ${name} is in section ${index}, the file has ${this.refs.length}`);
       if (index > 0) verify(bytes, this.refs[index], index, name);
-      if (!(this.refs[index].codec in Codec)) {
-        throw new ProfileFormatError(`section ${index} (${name}) uses compression ${this.refs[index].codec}, unknown to this version; update ggml-lens`);
-      }
+      checkSection(this.refs[index], index, name);
     }
     checkColumnSizes(this.meta, this.refs);
+    checkRowCounts(this.meta);
+    checkDictionarySizes(this.meta, this.refs);
+  }
+
+  private metadata(): Uint8Array {
+    const ref = this.refs[0];
+    verify(this.bytes, ref, 0, "metadata");
+    checkSection(ref, 0, "metadata");
+    if (ref.decoded > MAX_META_BYTES) throw new ProfileFormatError(`corrupt: the metadata says it is ${ref.decoded} bytes, more than the ${MAX_META_BYTES} it may be`);
+    return inflate(this.bytes, ref, 0, "metadata");
   }
 
   section(index: number): Uint8Array {

@@ -11,12 +11,14 @@ import {
   decodeContainer,
   encodeContainer,
   isContainer,
+  MAX_INFLATE_RATIO,
+  MAX_META_BYTES,
   SECTION_HEADER,
   type ContainerMeta,
 } from "../../extension/profile/format";
 import { convertToContainer, loadProfile, loadRecording, ProfileReadError, saveContainer } from "../../extension/profile/file";
 import { buildProfile, type Profile } from "../../extension/profile/model";
-import { decodeStream, LAYOUTS, ProfileFormatError, TABLE_NAMES, tensorName, type DecodedStream, type TableName } from "../../extension/profile/stream";
+import { decodeStream, LAYOUTS, NAME_CAP, ProfileFormatError, TABLE_NAMES, tensorName, type DecodedStream, type TableName } from "../../extension/profile/stream";
 import { DEFAULT_HEADER, OP, StreamBuilder } from "./streamBuilder";
 
 const TOOL = { name: "ggml-lens", version: "0.0.0-test" };
@@ -249,6 +251,103 @@ test("a column the file lacks (written before the field existed) reads as zeros,
   const { stream } = decodeContainer(bytes);
   assert.deepEqual(Array.from(stream.tables.opEnd.cpuNs), [0, 0, 0]);
   assert.ok(stream.errors.some((e) => /opEnd\.cpuNs is not in this file \(written by an older ggml-lens\): read as 0/.test(e)));
+});
+
+// ---- limits ------------------------------------------------------------------------------
+
+interface SectionEdit {
+  codec?: number;
+  payload?: Uint8Array;
+  decoded?: number;
+}
+
+/** The container with sections changed, checksums made right (so that the reader looks past them). */
+function withSections(bytes: Uint8Array, edits: Record<number, SectionEdit>): Uint8Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset);
+  const parts: Uint8Array[] = [bytes.subarray(0, CONTAINER_HEADER.size)];
+  sectionOffsets(bytes).forEach((at, index) => {
+    const stored = view.getUint32(at + SECTION_HEADER.stored, true);
+    const edit = edits[index] ?? {};
+    const payload = edit.payload ?? bytes.subarray(at + SECTION_HEADER.size, at + SECTION_HEADER.size + stored);
+    const section = new Uint8Array(SECTION_HEADER.size + payload.length);
+    const out = new DataView(section.buffer);
+    section[SECTION_HEADER.codec] = edit.codec ?? bytes[at + SECTION_HEADER.codec];
+    out.setUint32(SECTION_HEADER.stored, payload.length, true);
+    out.setUint32(SECTION_HEADER.decoded, edit.decoded ?? view.getUint32(at + SECTION_HEADER.decoded, true), true);
+    section.set(payload, SECTION_HEADER.size);
+    out.setUint32(SECTION_HEADER.crc, crc32(section.subarray(SECTION_HEADER.codec)), true);
+    parts.push(section);
+  });
+  const whole = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (whole.set(p, at), at + p.length), 0);
+  return whole;
+}
+
+/** Opened, built into a profile and every column read, times first (as the timeline reads them). */
+function load(bytes: Uint8Array): void {
+  const { stream } = decodeContainer(bytes);
+  buildProfile(stream);
+  for (const table of TABLE_NAMES) void [stream.tables[table].ts, ...Object.values(stream.tables[table])];
+}
+
+const HUGE_ROWS = 4e9;
+
+/** The sample with 4e9 sched rows: only an offset column, whose section says it holds them (the other columns read as zeros). */
+function hugeTable(payloadBytes: number): Uint8Array {
+  const original = sample();
+  const { offset } = decodeContainer(original).meta.tables.sched.columns;
+  assert.equal(offset.width, 1);
+  const bytes = withMeta(original, (m) => (m.tables.sched = { count: HUGE_ROWS, columns: { offset }, strings: {} }));
+  return withSections(bytes, { [offset.section]: { payload: new Uint8Array(payloadBytes), decoded: HUGE_ROWS } });
+}
+
+test("a table of 4e9 rows whose offset section says it holds them is refused when opened, before any array is sized (it made a RangeError)", () => {
+  const started = performance.now();
+  assert.throws(() => load(hugeTable(64)), (err: unknown) => err instanceof ProfileFormatError && /sched\.offset\) says it decodes to 4000000000 bytes from 64, more than 1032 times that/.test((err as Error).message));
+  // Stored bytes enough for 1032:1: the rows are more than any raw stream holds.
+  const enough = Math.ceil(HUGE_ROWS / MAX_INFLATE_RATIO);
+  assert.throws(() => load(hugeTable(enough)), (err: unknown) => err instanceof ProfileFormatError && /say they hold 400000\d{4} rows, \d+ bytes of records, more than the 4295032832 a recording can hold/.test((err as Error).message));
+  assert.ok(performance.now() - started < 2000, `refused in ${performance.now() - started} ms`);
+});
+
+test("a section's decoded length must be one its stored bytes can give: as is for stored, at most 1032:1 compressed", () => {
+  const bytes = sample();
+  const { meta } = decodeContainer(bytes);
+  const ts = meta.tables.opBegin.columns.ts.section;
+  rejects(withSections(bytes, { 0: { decoded: 2 ** 31 } }), /section 0 \(metadata\) says it decodes to 2147483648 bytes from \d+, more than 1032 times that/);
+  rejects(withSections(bytes, { 0: { payload: new Uint8Array(Math.ceil((MAX_META_BYTES + 1) / MAX_INFLATE_RATIO)), decoded: MAX_META_BYTES + 1 } }), /the metadata says it is \d+ bytes, more than the 335544320 it may be/);
+  const stored = new Uint8Array(12);
+  rejects(withSections(bytes, { [ts]: { codec: Codec.Stored, payload: stored, decoded: 24 } }), new RegExp(`section ${ts} \\(opBegin\\.ts\\) stores 12 bytes as they are, its header says 24`));
+});
+
+test("a dictionary larger than its table's names can take is refused when opened", () => {
+  const bytes = sample();
+  const { meta } = decodeContainer(bytes);
+  const { dictionary } = meta.tables.graphNode.strings.name;
+  const rows = meta.tables.graphNode.count;
+  const names = new TextEncoder().encode(JSON.stringify(Array.from({ length: 1000 }, (_, i) => `name-${i}`)));
+  assert.ok(names.length > 2 + rows * (6 * NAME_CAP + 3));
+  rejects(withSections(bytes, { [dictionary]: { codec: Codec.Stored, payload: names, decoded: names.length } }), new RegExp(`graphNode\\.name dictionary is ${names.length} bytes, more than ${rows} names take`));
+});
+
+test("the writer keeps every section within 1032:1: a brotli column of one repeated value is stored with deflate", () => {
+  const b = new StreamBuilder();
+  // Times at irregular steps (they stay brotli); thread and kind always the same (they cannot).
+  let [ts, random] = [1000, 1];
+  for (let i = 0; i < 50_000; i++) {
+    random = (random * 48271) % 2147483647;
+    b.sched({ tid: 3, ts: (ts += 5 + (random % 61)), kind: 1 });
+  }
+  const raw = decodeStream(b.trailer().bytes());
+  const bytes = containerOf(raw, Codec.Brotli);
+  const view = new DataView(bytes.buffer, bytes.byteOffset);
+  const codecs = sectionOffsets(bytes).map((at) => {
+    const [stored, decoded] = [view.getUint32(at + SECTION_HEADER.stored, true), view.getUint32(at + SECTION_HEADER.decoded, true)];
+    assert.ok(decoded <= stored * MAX_INFLATE_RATIO, `section at ${at}: ${decoded} bytes from ${stored}`);
+    return bytes[at + SECTION_HEADER.codec];
+  });
+  assert.ok(codecs.slice(1).includes(Codec.Deflate) && codecs.slice(1).includes(Codec.Brotli), `codecs ${codecs.join(",")}`);
+  assertSameRecording(raw, decodeContainer(bytes).stream);
 });
 
 // ---- files -------------------------------------------------------------------------------
