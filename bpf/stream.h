@@ -35,7 +35,7 @@ typedef int64_t gl_s64;
 
 #define GL_STREAM_MAGIC "GGMLLENS"
 #define GL_STREAM_VERSION_MAJOR 1
-#define GL_STREAM_VERSION_MINOR 2
+#define GL_STREAM_VERSION_MINOR 3
 
 /* Capacities of the fixed-size fields. The target's own sizes come from its DWARF; when the
  * target's are larger, the header says so and fields are truncated, never overrun. */
@@ -58,6 +58,14 @@ enum gl_record_type {
 	GL_REC_WINDOW = 11,      /* op tracing switched on or off (duty cycle) */
 	GL_REC_TRAILER = 12,     /* last record: JSON summary */
 	GL_REC_GRAPH_LEAF = 13,  /* a source of a node that the graph does not compute (minor 2) */
+	/* minor 3: backends and the copies between them */
+	GL_REC_BACKEND_GRAPH_BEGIN = 14, /* a ggml backend starts computing a graph (a split of the scheduler's) */
+	GL_REC_BACKEND_GRAPH_END = 15,   /* ... and returned (an asynchronous backend: once the graph is queued) */
+	GL_REC_SCHED_GRAPH_BEGIN = 16,   /* the backend scheduler starts computing a whole graph, split by split */
+	GL_REC_SCHED_GRAPH_END = 17,     /* ... and returned */
+	GL_REC_TENSOR_COPY = 18,         /* a tensor copied into a backend's memory */
+	GL_REC_BACKEND_NAME = 19,        /* the name a backend or a device gave itself */
+	GL_REC_THREAD = 20,              /* the process of a traced thread, once per thread */
 };
 
 struct gl_record {
@@ -178,7 +186,7 @@ struct gl_sample {
 	gl_u64 ip;
 	gl_u64 tensor; /* op executing on this thread when sampled, else 0 */
 	gl_u32 cpu;
-	gl_u32 pad;
+	gl_u32 stack; /* 1 + index of its caller chain in the trailer's "stacks", 0 when none (minor 3) */
 };
 
 /* Written by the helper itself, never by BPF: the JSON summary follows, json_len bytes padded to 8. */
@@ -202,6 +210,70 @@ struct gl_window {
 	gl_u32 pad;
 };
 
+/* A graph given to a backend (ggml_backend_graph_compute_async) or to the backend scheduler
+ * (ggml_backend_sched_graph_compute_async). For a backend, GRAPH_NODE records with the same signature
+ * list the graph's nodes (written once per distinct graph, whichever backend computes it). */
+struct gl_backend_graph_begin {
+	struct gl_record hdr;
+	gl_u64 backend;    /* ggml_backend_t; for SCHED_GRAPH_BEGIN the ggml_backend_sched_t */
+	gl_u64 graph;      /* the ggml_cgraph */
+	gl_u64 signature;  /* structure of the graph (0 for SCHED_GRAPH_BEGIN: its nodes are not written) */
+	gl_u64 compute_fn; /* the backend's iface.graph_compute (the trailer's symbols name it); 0 when unknown */
+	gl_u64 device;     /* the backend's device (ggml_backend_dev_t); 0 when unknown */
+	gl_s32 n_nodes;
+	gl_u32 cpu;
+};
+
+struct gl_backend_graph_end {
+	struct gl_record hdr;
+	gl_s32 status;
+	gl_u32 cpu;
+};
+
+enum gl_copy_kind {
+	GL_COPY_SYNC = 1,      /* ggml_backend_tensor_copy(src, dst) */
+	GL_COPY_ASYNC = 2,     /* ggml_backend_tensor_copy_async(backend_src, backend_dst, src, dst) */
+	GL_COPY_SET_ASYNC = 3, /* ggml_backend_tensor_set_async(backend, dst, data, offset, size): a part of
+				* dst written from host memory (the scheduler's copies of the used experts) */
+};
+
+/* Written when the outermost copy call returns: hdr.ts is when it started, end_ts when it returned. */
+struct gl_tensor_copy {
+	struct gl_record hdr;
+	gl_u64 end_ts;
+	gl_u64 src;      /* source tensor; 0 for GL_COPY_SET_ASYNC */
+	gl_u64 dst;      /* destination tensor */
+	gl_u64 backend;  /* GL_COPY_ASYNC: the source backend; GL_COPY_SET_ASYNC: the destination backend */
+	gl_u64 backend2; /* GL_COPY_ASYNC: the destination backend */
+	gl_u64 offset;   /* GL_COPY_SET_ASYNC: byte offset and size written; else 0 */
+	gl_u64 size;
+	gl_s64 ne[GL_MAX_DIMS_CAP]; /* dst's shape, strides and type: its bytes follow from the header's type traits */
+	gl_u64 nb[GL_MAX_DIMS_CAP];
+	gl_s32 type;
+	gl_u32 kind; /* enum gl_copy_kind */
+	char name[GL_NAME_CAP]; /* the source tensor's name (dst's for GL_COPY_SET_ASYNC) */
+};
+
+enum gl_name_kind {
+	GL_NAME_BACKEND = 1, /* ggml_backend_name(backend) returned it */
+	GL_NAME_DEVICE = 2,  /* ggml_backend_dev_name(device) returned it */
+};
+
+struct gl_backend_name {
+	struct gl_record hdr;
+	gl_u64 object; /* the backend or the device */
+	gl_u32 kind;   /* enum gl_name_kind */
+	gl_u32 pad;
+	char name[GL_NAME_CAP];
+};
+
+/* hdr.tid belongs to process pid (a run may trace several processes: a client and its RPC server). */
+struct gl_thread {
+	struct gl_record hdr;
+	gl_u32 pid;
+	gl_u32 pad;
+};
+
 /* Probe kinds, index of the per-probe hit counters. */
 enum gl_probe_kind {
 	GL_PROBE_DECODE_ENTER,
@@ -213,6 +285,9 @@ enum gl_probe_kind {
 	GL_PROBE_OP_END,
 	GL_PROBE_SAMPLE,
 	GL_PROBE_SCHED,
+	GL_PROBE_BACKEND_GRAPH, /* minor 3 */
+	GL_PROBE_TENSOR_COPY,
+	GL_PROBE_BACKEND_NAME,
 	GL_PROBE_COUNT,
 };
 

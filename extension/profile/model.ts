@@ -17,6 +17,7 @@ import {
   type RecordTables,
   type Trailer,
 } from "./stream";
+import { buildBackends, type BackendInfo, type BackendSpan, type SchedGraphRun, type TensorCopy } from "./backends";
 
 /** One llama_decode call. */
 export interface TokenCall {
@@ -29,6 +30,8 @@ export interface TokenCall {
   kind: "prefill" | "decode" | "unknown";
   /** llama_decode's return value; null when its end was not seen. */
   ret: number | null;
+  /** The calling thread's software counters over the call (its DECODE_END); null when its end was not seen. */
+  counters: SoftwareCounters | null;
 }
 
 export interface TokenSummary {
@@ -199,6 +202,16 @@ export interface Profile {
   pairing: { calls: PairingCounts; graphs: PairingCounts; ops: PairingCounts };
   /** Events the helper could not record (ring buffer full); null without a trailer. */
   lostEvents: number | null;
+  /** The ggml backends that computed graphs (stream minor 3; empty before): see backends.ts. */
+  backends: BackendInfo[];
+  /** Graphs (the scheduler's splits) computed per backend, sorted by start. */
+  backendSpans: BackendSpan[];
+  /** Whole graphs computed by the backend scheduler, split by split, sorted by start. */
+  schedGraphs: SchedGraphRun[];
+  /** Tensors copied into a backend's memory, sorted by start. */
+  copies: TensorCopy[];
+  /** The process of each thread that said so; other threads belong to header.target.pid. */
+  threadPids: Map<number, number>;
 }
 
 export function opName(header: HeaderInfo, op: number): string {
@@ -284,6 +297,10 @@ export function buildProfile(stream: DecodedStream): Profile {
   const leaves = graphLeaves(stream);
   const structures = graphStructures(stream, leaves);
   const tokenCalls = tokenCallsOf(t, calls);
+  const offload = buildBackends(stream, structures, leaves, {
+    backend: pairByThread(t.backendGraphBegin, t.backendGraphEnd),
+    sched: pairByThread(t.schedGraphBegin, t.schedGraphEnd),
+  });
   return {
     header,
     version: { major: stream.header.major, minor: stream.header.minor },
@@ -306,6 +323,7 @@ export function buildProfile(stream: DecodedStream): Profile {
     windows: t.window,
     pairing: { calls: calls.counts, graphs: graphs.counts, ops: ops.counts },
     lostEvents: stream.trailer ? Object.values(stream.trailer.lost).reduce((a, b) => a + b, 0) : null,
+    ...offload,
   };
 }
 
@@ -463,9 +481,14 @@ function tokenCallsOf(t: RecordTables, pairs: Pairs): TokenCall[] {
       nTokens,
       kind: nTokens > 1 ? "prefill" : nTokens === 1 ? "decode" : "unknown",
       ret: e < 0 ? null : t.decodeEnd.ret[e],
+      counters: e < 0 ? null : decodeCounters(t.decodeEnd, e),
     });
   }
   return calls.sort((a, b) => a.startNs - b.startNs);
+}
+
+function decodeCounters(end: RecordTables["decodeEnd"], e: number): SoftwareCounters {
+  return { minor_faults: end.minFlt[e], major_faults: end.majFlt[e], voluntary_switches: end.nvcsw[e], involuntary_switches: end.nivcsw[e], cpu_ns: end.cpuNs[e] };
 }
 
 /**

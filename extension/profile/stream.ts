@@ -16,7 +16,7 @@
 
 export const STREAM_MAGIC = "GGMLLENS";
 export const STREAM_VERSION_MAJOR = 1;
-export const STREAM_VERSION_MINOR = 2;
+export const STREAM_VERSION_MINOR = 3;
 
 /** magic[8], u16 major, u16 minor, u32 length of the JSON header. */
 export const FILE_HEADER = { size: 16, major: 8, minor: 10, jsonLen: 12 } as const;
@@ -47,6 +47,27 @@ export enum RecordType {
   Window = 11,
   Trailer = 12,
   GraphLeaf = 13,
+  /** Minor 3: backends and the copies between them. */
+  BackendGraphBegin = 14,
+  BackendGraphEnd = 15,
+  SchedGraphBegin = 16,
+  SchedGraphEnd = 17,
+  TensorCopy = 18,
+  BackendName = 19,
+  Thread = 20,
+}
+
+/** enum gl_copy_kind: which ggml call copied a tensor into a backend's memory. */
+export enum CopyKind {
+  Sync = 1,
+  Async = 2,
+  SetAsync = 3,
+}
+
+/** enum gl_name_kind: whose name a BACKEND_NAME record carries. */
+export enum NameKind {
+  Backend = 1,
+  Device = 2,
 }
 
 /** enum gl_op_flags */
@@ -73,6 +94,9 @@ export enum ProbeKind {
   OpEnd,
   Sample,
   Sched,
+  BackendGraph,
+  TensorCopy,
+  BackendName,
   Count,
 }
 
@@ -129,6 +153,23 @@ function swCounters(at: number) {
   const f = SW_COUNTERS_LAYOUT.fields;
   const member = <K extends FieldKind>(x: FieldLayout<K>) => field(`delta.${x.c}`, at + x.at, x.kind);
   return { minFlt: member(f.minFlt), majFlt: member(f.majFlt), nvcsw: member(f.nvcsw), nivcsw: member(f.nivcsw), cpuNs: member(f.cpuNs) };
+}
+
+/** struct gl_backend_graph_begin: BACKEND_GRAPH_BEGIN and SCHED_GRAPH_BEGIN share it. */
+function backendGraphFields() {
+  return {
+    backend: field("backend", 16, "u64"),
+    graph: field("graph", 24, "u64"),
+    signature: field("signature", 32, "h64"),
+    computeFn: field("compute_fn", 40, "u64"),
+    device: field("device", 48, "u64"),
+    nNodes: field("n_nodes", 56, "i32"),
+    cpu: field("cpu", 60, "u32"),
+  };
+}
+
+function backendGraphEndFields() {
+  return { status: field("status", 16, "i32"), cpu: field("cpu", 20, "u32") };
 }
 
 /** The record types decoded into tables (padding fields are not listed). */
@@ -204,6 +245,8 @@ export const LAYOUTS = {
     ip: field("ip", 16, "u64"),
     tensor: field("tensor", 24, "u64"),
     cpu: field("cpu", 32, "u32"),
+    /** 1 + index of the sample's caller chain in Trailer.stacks, 0 when none (minor 3; 0 before). */
+    stack: field("stack", 36, "u32"),
   }),
   sched: layout(RecordType.Sched, "gl_sched", 24, {
     kind: field("kind", 16, "u32"),
@@ -211,6 +254,32 @@ export const LAYOUTS = {
   }),
   window: layout(RecordType.Window, "gl_window", 24, {
     on: field("on", 16, "u32"),
+  }),
+  backendGraphBegin: layout(RecordType.BackendGraphBegin, "gl_backend_graph_begin", 64, backendGraphFields()),
+  backendGraphEnd: layout(RecordType.BackendGraphEnd, "gl_backend_graph_end", 24, backendGraphEndFields()),
+  schedGraphBegin: layout(RecordType.SchedGraphBegin, "gl_backend_graph_begin", 64, backendGraphFields()),
+  schedGraphEnd: layout(RecordType.SchedGraphEnd, "gl_backend_graph_end", 24, backendGraphEndFields()),
+  tensorCopy: layout(RecordType.TensorCopy, "gl_tensor_copy", 208, {
+    endTs: field("end_ts", 16, "u64"),
+    src: field("src", 24, "u64"),
+    dst: field("dst", 32, "u64"),
+    backend: field("backend", 40, "u64"),
+    backend2: field("backend2", 48, "u64"),
+    byteOffset: field("offset", 56, "u64"),
+    size: field("size", 64, "u64"),
+    ne: field("ne", 72, "i64", MAX_DIMS_CAP),
+    nb: field("nb", 104, "u64", MAX_DIMS_CAP),
+    type: field("type", 136, "i32"),
+    kind: field("kind", 140, "u32"),
+    name: field("name", 144, "char", NAME_CAP),
+  }),
+  backendName: layout(RecordType.BackendName, "gl_backend_name", 96, {
+    object: field("object", 16, "u64"),
+    kind: field("kind", 24, "u32"),
+    name: field("name", 32, "char", NAME_CAP),
+  }),
+  thread: layout(RecordType.Thread, "gl_thread", 24, {
+    pid: field("pid", 16, "u32"),
   }),
 } as const;
 
@@ -263,6 +332,21 @@ export interface LibraryInfo {
   /** What the library is to ggml-lens: "llama", "ggml-cpu", "ggml-base" (a "role" string counts as one). */
   roles: string[];
   has_dwarf: boolean;
+  /** Where the build's DWARF puts the op kernels in the source, per file (CPU libraries with DWARF; minor 4). */
+  source_lines: SourceFileLines[];
+}
+
+/** A function's name at a 1-based source line. */
+export interface FunctionLine {
+  line: number;
+  function: string;
+}
+
+/** The lines of one source file: `ggml_compute_forward_*` definitions and their calls from the op switch. */
+export interface SourceFileLines {
+  file: string;
+  definitions: FunctionLine[];
+  calls: FunctionLine[];
 }
 
 export interface TypeInfo {
@@ -319,6 +403,8 @@ export interface Trailer {
   duration_ns: number;
   /** The distinct sampled IPs, symbolized by the helper from the files the target mapped. */
   symbols: SampleSymbol[];
+  /** Caller chains of the samples, innermost first (the sampled IP, then each caller's return address - 1; all in symbols). */
+  stacks: number[][];
   raw: Record<string, unknown>;
 }
 
@@ -359,8 +445,8 @@ export function cString(bytes: Uint8Array, at: number, cap: number): string {
   return utf8.decode(bytes.subarray(at, nul < 0 ? end : at + nul));
 }
 
-/** The tensor name carried by row `row` of an OP_BEGIN, GRAPH_NODE or GRAPH_LEAF table. */
-export function tensorName(batch: RecordBatch, table: "opBegin" | "graphNode" | "graphLeaf", row: number): string {
+/** The name carried by row `row` of a table with a name field (a tensor's; a backend's for BACKEND_NAME). */
+export function tensorName(batch: RecordBatch, table: "opBegin" | "graphNode" | "graphLeaf" | "tensorCopy" | "backendName", row: number): string {
   const names = batch.names?.[table];
   if (names) return names(row);
   return cString(batch.bytes, batch.tables[table].offset[row] + LAYOUTS[table].fields.name.at, NAME_CAP);
@@ -501,7 +587,20 @@ function parseHeaderJson(bytes: Uint8Array): HeaderInfo {
 function libraryInfo(value: unknown): LibraryInfo {
   const lib = obj(value);
   const roles = typeof lib.role === "string" ? [lib.role] : list(lib.roles).map((r) => str(r));
-  return { path: str(lib.path), build_id: str(lib.build_id), roles, has_dwarf: lib.has_dwarf === true };
+  return { path: str(lib.path), build_id: str(lib.build_id), roles, has_dwarf: lib.has_dwarf === true, source_lines: list(lib.source_lines).map(sourceFileLines) };
+}
+
+function sourceFileLines(value: unknown): SourceFileLines {
+  const lines = obj(value);
+  return { file: str(lines.file), definitions: functionLines(lines.definitions), calls: functionLines(lines.calls) };
+}
+
+/** [line, function] pairs; malformed ones are left out. */
+function functionLines(value: unknown): FunctionLine[] {
+  return list(value).flatMap((pair) => {
+    const [line, name] = list(pair);
+    return typeof line === "number" && Number.isInteger(line) && line > 0 && typeof name === "string" ? [{ line, function: name }] : [];
+  });
 }
 
 function typeInfo(value: unknown, index: number): TypeInfo {
@@ -524,6 +623,7 @@ function parseTrailerJson(bytes: Uint8Array): Trailer {
     windows: num(raw.windows),
     duration_ns: num(raw.duration_ns),
     symbols: sampleSymbols(raw.symbols),
+    stacks: list(raw.stacks).map((frames) => list(frames).filter((ip): ip is number => typeof ip === "number")),
     raw,
   };
 }

@@ -73,6 +73,40 @@ export interface GraphLeafFields extends Common {
   name?: string;
 }
 
+export interface BackendGraphFields extends Common {
+  backend: number;
+  graph?: number;
+  signature?: bigint;
+  computeFn?: number;
+  device?: number;
+  nNodes: number;
+}
+
+export interface TensorCopyFields extends Common {
+  endTs: number;
+  src?: number;
+  dst: number;
+  backend?: number;
+  backend2?: number;
+  offset?: number;
+  size?: number;
+  ne?: number[];
+  nb?: number[];
+  type?: number;
+  /** enum gl_copy_kind: 1 copy, 2 copy_async, 3 set_async */
+  kind?: number;
+  name?: string;
+}
+
+function writeBackendGraph(v: DataView, c: BackendGraphFields): void {
+  v.setBigUint64(16, BigInt(c.backend), true);
+  v.setBigUint64(24, BigInt(c.graph ?? 0x7000), true);
+  v.setBigUint64(32, c.signature ?? 0n, true);
+  v.setBigUint64(40, BigInt(c.computeFn ?? 0), true);
+  v.setBigUint64(48, BigInt(c.device ?? 0), true);
+  v.setInt32(56, c.nNodes, true);
+}
+
 type Fill = (view: DataView, bytes: Uint8Array) => void;
 
 export class StreamBuilder {
@@ -112,10 +146,16 @@ export class StreamBuilder {
     });
   }
 
-  decodeEnd(c: Common & { ret?: number }): this {
+  /** DECODE_END, with the calling thread's software counters over the call (gl_sw_counters at 24). */
+  decodeEnd(c: Common & { ret?: number; minFlt?: number; majFlt?: number; nvcsw?: number; nivcsw?: number; cpuNs?: number }): this {
     return this.record(2, 48, c, (v) => {
       v.setInt32(16, c.ret ?? 0, true);
       v.setUint32(20, 1, true);
+      v.setUint32(24, c.minFlt ?? 0, true);
+      v.setUint32(28, c.majFlt ?? 0, true);
+      v.setUint32(32, c.nvcsw ?? 0, true);
+      v.setUint32(36, c.nivcsw ?? 0, true);
+      v.setBigUint64(40, BigInt(c.cpuNs ?? 0), true);
     });
   }
 
@@ -218,6 +258,56 @@ export class StreamBuilder {
 
   window(c: Common & { on: boolean }): this {
     return this.record(11, 24, c, (v) => v.setUint32(16, c.on ? 1 : 0, true));
+  }
+
+  /** BACKEND_GRAPH_BEGIN (minor 3): `backend` starts computing a graph (a split); `computeFn` is its iface.graph_compute. */
+  backendGraphBegin(c: BackendGraphFields): this {
+    return this.record(14, 64, c, (v) => writeBackendGraph(v, c));
+  }
+
+  backendGraphEnd(c: Common & { status?: number }): this {
+    return this.record(15, 24, c, (v) => v.setInt32(16, c.status ?? 0, true));
+  }
+
+  /** SCHED_GRAPH_BEGIN (minor 3): the scheduler `backend` (a ggml_backend_sched_t) starts a whole graph. */
+  schedGraphBegin(c: BackendGraphFields): this {
+    return this.record(16, 64, c, (v) => writeBackendGraph(v, c));
+  }
+
+  schedGraphEnd(c: Common & { status?: number }): this {
+    return this.record(17, 24, c, (v) => v.setInt32(16, c.status ?? 0, true));
+  }
+
+  /** TENSOR_COPY (minor 3): ts is when the copy started, endTs when it returned. */
+  tensorCopy(c: TensorCopyFields): this {
+    return this.record(18, 208, c, (v, b) => {
+      v.setBigUint64(16, BigInt(c.endTs), true);
+      v.setBigUint64(24, BigInt(c.src ?? 0), true);
+      v.setBigUint64(32, BigInt(c.dst), true);
+      v.setBigUint64(40, BigInt(c.backend ?? 0), true);
+      v.setBigUint64(48, BigInt(c.backend2 ?? 0), true);
+      v.setBigUint64(56, BigInt(c.offset ?? 0), true);
+      v.setBigUint64(64, BigInt(c.size ?? 0), true);
+      (c.ne ?? [1, 1, 1, 1]).forEach((n, i) => v.setBigInt64(72 + 8 * i, BigInt(n), true));
+      (c.nb ?? []).forEach((n, i) => v.setBigUint64(104 + 8 * i, BigInt(n), true));
+      v.setInt32(136, c.type ?? 0, true);
+      v.setUint32(140, c.kind ?? 1, true);
+      b.set(new TextEncoder().encode(c.name ?? ""), 144);
+    });
+  }
+
+  /** BACKEND_NAME (minor 3): kind 1 a backend's name (ggml_backend_name), 2 a device's. */
+  backendName(c: Common & { object: number; kind?: number; name: string }): this {
+    return this.record(19, 96, c, (v, b) => {
+      v.setBigUint64(16, BigInt(c.object), true);
+      v.setUint32(24, c.kind ?? 1, true);
+      b.set(new TextEncoder().encode(c.name), 32);
+    });
+  }
+
+  /** THREAD (minor 3): thread `tid` belongs to process `pid`. */
+  thread(c: Common & { pid: number }): this {
+    return this.record(20, 24, c, (v) => v.setUint32(16, c.pid, true));
   }
 
   /** The trailer: gl_trailer (24 bytes), then the JSON padded to 8. */
