@@ -18,6 +18,7 @@ import { ScaleArgsError, parseScaleArgs, scaling, scalingText, withThreads, type
 import { ProfileFormatError } from "./profile/stream";
 import { checkSystem, liveSystemView, systemReady, systemReport } from "./profile/system";
 import { isExecutable } from "./profile/executable";
+import { backendTimes, copyVolume } from "./profile/backends";
 
 const HELP = `ggml-lens ${version}: profile llama.cpp / ggml inference with eBPF
 
@@ -49,6 +50,8 @@ Record options (defaults are the probe helper's):
   --window-decodes N           default mode: llama_decode calls traced per window
   --layout-from DIR            for libraries without DWARF (stock builds): the bin/ directory of
                                a build of the same ggml with DWARF, whose layout they borrow
+  --also-pid PID               trace this running process too, on the same clock (e.g. the
+                               ggml-rpc-server of an --rpc client); repeatable, up to 4
   --elevation sudo|pkexec|none how the helper gets root when you are not root (default sudo;
                                none: run it as you, for a helper given capabilities)
 
@@ -58,7 +61,8 @@ script, else bpf/build/ggml-lens-probe of the source tree) with these options, t
 appear as they come; a line summing up the profile ends the run. The exit status is the
 helper's: the program's own when it ran CMD.
 
-report prints the tokens, graphs, threads, lost events and op method of the run, then one
+report prints the tokens, graphs, threads, lost events and op method of the run, the time per
+backend and the tensor copies between backends when more than one backend ran, then one
 line per op: calls (one call is one thread running the op once), total time over threads,
 share of all op time, mean, median and 99th percentile, achieved GFLOP/s and GB/s and the
 bound (memory-bound, compute-bound, or neither: latency, sync, idle), then the same per op
@@ -66,7 +70,8 @@ class (op, tensor types and shapes) with FLOPs and bytes per run. Rates are FLOP
 bytes by each op's definition over each op run's wall time (first thread's start to last
 thread's end). The ceilings used are those the profile carries, else this machine's cached
 ones, else measured now; the report says which. --json prints the same as JSON, with
-"classes", per-op rates in "ops", "ceilings", "assumptions" and "findings".
+"classes", per-op rates in "ops", "ceilings", "assumptions", "findings", "backends"
+(time per backend) and "copies" (bytes and time, per direction).
 
 report starts with the findings, ranked by the share of op thread time each concerns: the op
 classes that dominate prefill and decode with their bound and distance to the roof, threads
@@ -123,6 +128,8 @@ interface RecordOptions {
   command: string[];
   /** Options for the probe helper, by flag, in the order given. */
   probe: Map<string, string>;
+  /** --also-pid, repeatable: processes traced with the target. */
+  alsoPids: string[];
 }
 
 type Check = (name: string, value: string) => void;
@@ -165,6 +172,7 @@ const PROBE_OPTIONS: Record<string, Check> = {
 
 function probeArgs(o: RecordOptions): string[] {
   const args = [...o.probe].flat();
+  for (const pid of o.alsoPids) args.push("--also-pid", pid);
   args.push("--out", path.resolve(o.out));
   if (o.command.length > 0) args.push("--", ...o.command);
   return args;
@@ -180,7 +188,7 @@ function option(args: string[], i: number): [string, string, number] {
 }
 
 function parseRecordArgs(args: string[]): RecordOptions {
-  const o: RecordOptions = { out: defaultOutFile(new Date()), elevation: "sudo", command: [], probe: new Map() };
+  const o: RecordOptions = { out: defaultOutFile(new Date()), elevation: "sudo", command: [], probe: new Map(), alsoPids: [] };
   for (let i = 0; i < args.length; ) {
     if (args[i] === "--") {
       o.command = args.slice(i + 1);
@@ -193,7 +201,10 @@ function parseRecordArgs(args: string[]): RecordOptions {
       oneOf(["sudo", "pkexec", "none"])(name, value);
       o.elevation = value as Elevation;
     }
-    else if (PROBE_OPTIONS[name]) {
+    else if (name === "--also-pid") {
+      integer(1)(name, value);
+      o.alsoPids.push(value);
+    } else if (PROBE_OPTIONS[name]) {
       PROBE_OPTIONS[name](name, value);
       o.probe.set(name, value);
     } else throw new UsageError(`unknown record option '${name}'; run 'ggml-lens --help'`);
@@ -408,6 +419,8 @@ function reportJson(file: string, p: Profile, analysis: Analysis, ceilingsSource
     ceilings: { source: ceilingsSource, ...analysis.ceilings },
     assumptions: analysis.assumptions,
     findings: found,
+    backends: backendTimes(p),
+    copies: copyVolume(p.copies),
     lost_events: p.lostEvents,
     counters_available: countersAvailable(p),
     counters_unavailable: countersUnavailable(p),
@@ -435,6 +448,7 @@ function reportText(file: string, p: Profile, analysis: Analysis, ceilingsSource
     "",
     ...findingsText(found, p.calls[0]?.startNs ?? p.header.start_ns),
     "",
+    ...backendsText(p),
     ...opTable(analysis.ops),
     "",
     ...classTable(analysis.classes),
@@ -490,6 +504,23 @@ function summaryLines(p: Profile): string[] {
   if (p.truncated) lines.push("  truncated the stream was cut short: what precedes the cut is shown");
   for (const error of p.errors.slice(0, 5)) lines.push(`  error     ${error}`);
   return lines;
+}
+
+/** Time per backend and the copies between them, when more than one backend ran. */
+function backendsText(p: Profile): string[] {
+  if (p.backends.length < 2) return [];
+  const times = backendTimes(p);
+  const total = times.reduce((sum, t) => sum + t.computeNs, 0);
+  const rows = times.map((t) => [t.name, String(t.pid), String(t.spans), String(t.nodes), ms(t.computeNs).toFixed(3), total ? ((t.computeNs / total) * 100).toFixed(1) : "-"]);
+  const name = (id: number): string => (id < 0 ? "host" : (p.backends[id]?.name ?? "?"));
+  const copies = copyVolume(p.copies);
+  const flows = copies.flows.map((f) => `${name(f.fromBackend)} -> ${name(f.toBackend)} ${f.count} (${(f.bytes / 1024).toFixed(1)} KiB, ${ms(f.ns).toFixed(3)} ms)`);
+  return [
+    "Backends",
+    ...table(["backend", "pid", "graphs", "nodes", "compute ms", "share %"], rows),
+    `copies ${copies.count}: ${(copies.bytes / 1024).toFixed(1)} KiB in ${ms(copies.ns).toFixed(3)} ms${flows.length ? `; ${flows.join("; ")}` : ""}`,
+    "",
+  ];
 }
 
 function opTable(ops: OpRates[]): string[] {
