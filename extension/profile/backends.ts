@@ -179,12 +179,13 @@ class BackendNames {
 }
 
 /**
- * A name from the symbol of a backend's graph_compute: ggml's backends name these functions
- * ggml_backend_<name>_graph_compute; another symbol is used whole.
+ * A name from the symbol of a backend's graph_compute (a C++ one with its parameters): ggml's
+ * backends name these functions ggml_backend_<name>_graph_compute; another symbol is used whole.
  */
 export function nameFromComputeSymbol(symbol: string): string {
-  const match = /^ggml_backend_(\w+?)_graph_compute$/.exec(symbol);
-  return match ? match[1].toUpperCase() : symbol;
+  const bare = symbol.replace(/\(.*$/, "");
+  const match = /^ggml_backend_(\w+?)_graph_compute$/.exec(bare);
+  return match ? match[1].toUpperCase() : bare;
 }
 
 function hex64(value: bigint): string {

@@ -137,5 +137,6 @@ test("a stream before minor 3 has no backends, spans or copies", () => {
 
 test("names from compute symbols follow ggml's naming; another symbol stays whole", () => {
   assert.equal(nameFromComputeSymbol("ggml_backend_rpc_graph_compute"), "RPC");
+  assert.equal(nameFromComputeSymbol("ggml_backend_cpu_graph_compute(ggml_backend*, ggml_cgraph*)"), "CPU", "DWARF's C++ name");
   assert.equal(nameFromComputeSymbol("my_accelerator_run"), "my_accelerator_run");
 });
