@@ -9,6 +9,7 @@ import { TimelineView } from "./timeline/view";
 import { GraphView } from "./graph/view";
 import { ExpertsView } from "./experts/view";
 import { RooflineView } from "./roofline/view";
+import { CountersView } from "./counters/view";
 import { hostChannel } from "./vscodeApi";
 
 interface PanelView {
@@ -37,6 +38,10 @@ function createView(kind: PanelKind, root: HTMLElement, post: (m: WebviewMessage
     case "roofline": {
       const view = new RooflineView(root, post);
       return { receive: (m) => m.type === "roofline" && view.show(m.data) };
+    }
+    case "counters": {
+      const view = new CountersView(root);
+      return { receive: (m) => m.type === "counters" && view.show(m.data) };
     }
   }
 }

@@ -5,9 +5,9 @@
  * the webview draws them as text only.
  */
 
-export type PanelKind = "timeline" | "roofline" | "graph" | "experts";
+export type PanelKind = "timeline" | "roofline" | "graph" | "experts" | "counters";
 
-export const PANEL_KINDS: readonly PanelKind[] = ["timeline", "roofline", "graph", "experts"];
+export const PANEL_KINDS: readonly PanelKind[] = ["timeline", "roofline", "graph", "experts", "counters"];
 
 /** Intervals on the time axis, in ns since TimelineData.originNs. */
 export interface Intervals {
@@ -141,12 +141,88 @@ export interface RooflinePoint {
   bound: string;
 }
 
+/** The llama_decode calls a roofline point set covers: all, prompt processing (batch > 1) or generation (batch 1). */
+export type RooflinePhase = "all" | "prefill" | "decode";
+
+export const ROOFLINE_PHASES: readonly RooflinePhase[] = ["all", "prefill", "decode"];
+
+export interface RooflinePhasePoints {
+  points: RooflinePoint[];
+  /** llama_decode calls of the phase (all calls for "all"). */
+  calls: number;
+  /** Why the phase has no points (no such calls, no op spans in them), else null. */
+  empty: string | null;
+}
+
 export interface RooflineData {
   title: string;
   ceilings: RooflineCeiling[];
-  points: RooflinePoint[];
+  /** The op classes of the whole run, and of the spans that began inside prefill or decode calls. */
+  phases: Record<RooflinePhase, RooflinePhasePoints>;
   /** Why points or ceilings are missing. */
   notes: string[];
+}
+
+/** One software counter per llama_decode call (rows in CountersData.calls order). */
+export interface CounterSeries {
+  /** The header's name for it: "cpu_ns", "min_flt", ... */
+  key: string;
+  name: string;
+  /** "ns" for a time, "" for a count. */
+  unit: "" | "ns";
+  /** The calling thread's count over the call (NaN where the call's end was not seen). */
+  call: Float64Array;
+  /** Summed over the op spans of every thread that began inside the call. */
+  ops: Float64Array;
+}
+
+export interface CountersData {
+  title: string;
+  /** llama_decode calls in time order: start (ns since the first call's start) and batch size (-1 unknown). */
+  calls: { start: Float64Array; nTokens: Int32Array };
+  series: CounterSeries[];
+  /** One line for each kind of counter the profile lacks, saying why. */
+  lacking: string[];
+  /** Per op (Profile.ops order): its spans' counters summed, in `series` order. */
+  ops: { op: string; calls: number; values: number[] }[];
+  /** Op spans with counters that began outside every llama_decode call (not in the per-call sums). */
+  spansOutsideCalls: number;
+}
+
+/** The graphs (the scheduler's splits) each ggml backend computed, on the time axis, sorted by start. */
+export interface BackendSplits extends Intervals {
+  /** Backend names; `backend` indexes them. */
+  names: string[];
+  backend: Uint16Array;
+  nNodes: Int32Array;
+  /** "first node … last node" of the split ("" when its nodes were not recorded). */
+  label: string[];
+}
+
+export interface OffloadBackend {
+  name: string;
+  pid: number;
+  splits: number;
+  nodes: number;
+  /** Time inside its graph_compute calls, and its share of all backends' time. */
+  computeNs: number;
+  share: number;
+}
+
+export interface OffloadData {
+  title: string;
+  /** Time 0 is the first split or copy; the range ends with the last. */
+  durationNs: number;
+  splits: BackendSplits;
+  /** Time per backend, largest first. */
+  backends: OffloadBackend[];
+  /** Tensors copied into a backend's memory: from the backend that computed the source ("host memory" for
+   * weights and inputs) to the backend whose split read it next. */
+  copies: Intervals & { bytes: Float64Array; from: string[]; to: string[]; name: string[]; kind: string[] };
+  /** Copies per direction, most bytes first. */
+  flows: { from: string; to: string; count: number; bytes: number; ns: number }[];
+  /** Said instead of the offload picture when there was one backend (named) or none. */
+  summary: string | null;
 }
 
 /** Host -> webview. */
@@ -155,6 +231,8 @@ export type HostMessage =
   | { type: "graph"; data: GraphData }
   | { type: "experts"; data: ExpertsData }
   | { type: "roofline"; data: RooflineData }
+  | { type: "counters"; data: CountersData }
+  | { type: "offload"; data: OffloadData }
   /** Nothing to show, and why (no profile selected, ...). */
   | { type: "empty"; message: string }
   /** Timeline: show only this op (from a CodeLens or the roofline). */

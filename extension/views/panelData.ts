@@ -6,6 +6,7 @@ import { timelineData } from "./timelineData";
 import { graphData } from "./graphData";
 import { expertsData } from "./expertsData";
 import { rooflineData } from "./rooflineData";
+import { countersData } from "./countersData";
 import { cachedCeilings } from "../profile/machine";
 
 export interface PanelState {
@@ -24,5 +25,7 @@ export function panelMessage(kind: PanelKind, entry: Pick<ProfileEntry, "path" |
       return { type: "experts", data: expertsData(entry.profile, title) };
     case "roofline":
       return { type: "roofline", data: rooflineData(entry.profile, title, cachedCeilings() ?? null) };
+    case "counters":
+      return { type: "counters", data: countersData(entry.profile, title) };
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The webview panels (timeline, roofline, computation graph, MoE routing): one panel per kind, showing
+ * The webview panels (timeline, roofline, computation graph, MoE routing, counters): one panel per kind, showing
  * the profile selected in the ProfileStore and redrawn when it changes (throttled while a run goes on).
  */
 import * as path from "node:path";
@@ -24,6 +24,7 @@ const TITLES: Record<PanelKind, string> = {
   roofline: "GGML Lens: Roofline",
   graph: "GGML Lens: Computation graph",
   experts: "GGML Lens: MoE routing",
+  counters: "GGML Lens: Counters",
 };
 
 const COMMANDS: Record<PanelKind, string> = {
@@ -31,6 +32,7 @@ const COMMANDS: Record<PanelKind, string> = {
   roofline: "ggmlLens.openRoofline",
   graph: "ggmlLens.openGraph",
   experts: "ggmlLens.openExperts",
+  counters: "ggmlLens.openCounters",
 };
 
 /** A live profile is redrawn at most this often. */
