@@ -3,18 +3,24 @@
  * page (its HTML, CSP and bundle) on a synthetic profile of N op spans built as a real stream
  * (test/unit/streamBuilder.ts) and read by the real decoder, profile model and panel data code.
  *
- *   node --import tsx scripts/bench/webview.ts [--spans 1000000] [--runs 5] [--out bench/webview-results.md]
+ *   node --import tsx scripts/bench/webview.ts [--spans 1000000] [--runs 5] [--baseline REV] [--out bench/webview-results.md]
  *   node --import tsx scripts/bench/webview.ts --profile F.ggmlprof --screenshot out.png   (look at one)
+ *
+ * --baseline REV also bundles webview/ as it was at git revision REV (same esbuild options as
+ * scripts/build.mjs) and measures both bundles in the same browser, in alternating order, run by
+ * run: the results file gives both and their ratio, so a change is judged on equal load.
  *
  * Per run (a fresh page): first paint = from posting the host message to the end of the first frame
  * drawn; then 120 zoom and pan steps (wheel in and out at several places, shift+wheel, keys), each
  * timed as the main thread's work for it (event handler + the frame callback that drew + flushing
  * the canvas with getImageData); memory = the page's JS heap after a GC.
  */
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { chromium, type Page } from "playwright-core";
+import * as esbuild from "esbuild";
+import { chromium, type Browser, type Page } from "playwright-core";
 import { loadProfile } from "../../extension/profile/file";
 import { buildProfile, type Profile } from "../../extension/profile/model";
 import { decodeStream } from "../../extension/profile/stream";
@@ -22,7 +28,7 @@ import { timelineData } from "../../extension/views/timelineData";
 import { DEFAULT_HEADER, StreamBuilder } from "../../test/unit/streamBuilder";
 import type { HostMessage } from "../../webview/protocol";
 import { processTree } from "../../test/harness/processTree";
-import { serveWebviewPage } from "./webviewPage";
+import { serveWebviewPage, type WebviewPage } from "./webviewPage";
 import { describe, spread } from "./stats";
 
 const REPO = path.resolve(__dirname, "..", "..");
@@ -181,11 +187,67 @@ interface Run {
   stepCpuMs: number;
 }
 
+/** One measured page load: first paint, then the zoom/pan steps. */
+async function measure(browser: Browser, server: WebviewPage, label: string, screenshot?: string): Promise<Run> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  // tsx (esbuild keepNames) wraps the named functions of page.evaluate callbacks in __name().
+  await page.addInitScript("globalThis.__name = (f) => f");
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  await page.goto(server.url);
+  await page.evaluate(() => (window as unknown as { ggmlLensLoaded: Promise<number> }).ggmlLensLoaded);
+  const cpu0 = rendererCpuMs();
+  const { total: paint, delivered } = await firstPaint(page);
+  const cpu1 = rendererCpuMs();
+  if (screenshot) {
+    await page.screenshot({ path: screenshot });
+    console.log(`screenshot: ${screenshot}`);
+  }
+  const cpu2 = rendererCpuMs();
+  const frames = await zoomPanFrames(page);
+  const stepCpu = (rendererCpuMs() - cpu2) / frames.length;
+  if (process.env.GGML_LENS_BENCH_DEBUG) console.log(frames.map((f) => f.toFixed(1)).join(" "));
+  const heap = await heapMb(page);
+  const renderer = rendererRssMb();
+  await page.close();
+  if (errors.length) throw new Error(`page errors (${label}): ${errors.join("; ")}`);
+  const run = { firstPaintMs: paint, deliveredMs: delivered, framesP95Ms: p95(frames), framesMedianMs: spread(frames)!.median, heapMb: heap, rendererMb: renderer, firstPaintCpuMs: cpu1 - cpu0, stepCpuMs: stepCpu };
+  console.log(`${label}: first paint ${paint.toFixed(0)} ms (message delivered after ${delivered.toFixed(0)} ms), frame p95 ${run.framesP95Ms.toFixed(1)} ms (median ${run.framesMedianMs.toFixed(1)}), JS heap ${heap.toFixed(0)} MiB, renderer RSS ${renderer.toFixed(0)} MiB; renderer CPU: ${(cpu1 - cpu0).toFixed(0)} ms to first paint, ${stepCpu.toFixed(1)} ms per step`);
+  return run;
+}
+
+/** dist/webview.js and .css of webview/ at git revision `rev`, bundled as scripts/build.mjs does, in a new folder. */
+async function bundleAt(rev: string): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-bench-baseline-"));
+  const archive = execFileSync("git", ["archive", "--format=tar", rev, "webview"], { cwd: REPO, maxBuffer: 1 << 28 });
+  execFileSync("tar", ["-x", "-C", dir], { input: archive });
+  await esbuild.build({
+    entryPoints: { webview: path.join(dir, "webview", "main.ts") },
+    outdir: path.join(dir, "dist"),
+    bundle: true,
+    minify: true,
+    logLevel: "warning",
+    platform: "browser",
+    format: "iife",
+    target: "es2022",
+    nodePaths: [path.join(REPO, "node_modules")],
+  });
+  return path.join(dir, "dist");
+}
+
+interface Variant {
+  label: string;
+  server: WebviewPage;
+  runs: Run[];
+}
+
 async function main(): Promise<void> {
   const spans = Number(option("spans") ?? 1_000_000);
   const runs = Number(option("runs") ?? 5);
   const profileFile = option("profile");
   const screenshot = option("screenshot");
+  const baseline = option("baseline");
   const loadBefore = os.loadavg()[0];
   const t0 = performance.now();
   const profile = profileFile ? await loadProfile(profileFile) : syntheticProfile(spans);
@@ -193,72 +255,75 @@ async function main(): Promise<void> {
   const message: HostMessage = { type: "timeline", data: timelineData(profile, profileFile ? path.basename(profileFile) : `synthetic ${spans} spans`, false) };
   const prepared = performance.now();
   console.log(`profile: ${profile.spans.count} spans (built in ${(built - t0).toFixed(0)} ms); panel data in ${(prepared - built).toFixed(0)} ms`);
-  const server = await serveWebviewPage(REPO, "timeline", message);
+  const baselineDist = baseline ? await bundleAt(baseline) : undefined;
+  const variants: Variant[] = [{ label: "this tree", server: await serveWebviewPage(REPO, "timeline", message), runs: [] }];
+  if (baselineDist) variants.push({ label: `baseline ${baseline}`, server: await serveWebviewPage(REPO, "timeline", message, baselineDist), runs: [] });
   const home = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-bench-chromium-"));
   const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu"], env: { ...process.env, HOME: home } });
-  const results: Run[] = [];
   try {
     for (let run = 0; run < (screenshot ? 1 : runs); run++) {
-      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-      // tsx (esbuild keepNames) wraps the named functions of page.evaluate callbacks in __name().
-      await page.addInitScript("globalThis.__name = (f) => f");
-      const errors: string[] = [];
-      page.on("pageerror", (e) => errors.push(e.message));
-      page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
-      await page.goto(server.url);
-      await page.evaluate(() => (window as unknown as { ggmlLensLoaded: Promise<number> }).ggmlLensLoaded);
-      const cpu0 = rendererCpuMs();
-      const { total: paint, delivered } = await firstPaint(page);
-      const cpu1 = rendererCpuMs();
-      if (screenshot) {
-        await page.screenshot({ path: screenshot });
-        console.log(`screenshot: ${screenshot}`);
-      }
-      const cpu2 = rendererCpuMs();
-      const frames = await zoomPanFrames(page);
-      const stepCpu = (rendererCpuMs() - cpu2) / frames.length;
-      if (process.env.GGML_LENS_BENCH_DEBUG) console.log(frames.map((f) => f.toFixed(1)).join(" "));
-      const heap = await heapMb(page);
-      const renderer = rendererRssMb();
-      if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
-      results.push({ firstPaintMs: paint, deliveredMs: delivered, framesP95Ms: p95(frames), framesMedianMs: spread(frames)!.median, heapMb: heap, rendererMb: renderer, firstPaintCpuMs: cpu1 - cpu0, stepCpuMs: stepCpu });
-      console.log(`run ${run + 1}: first paint ${paint.toFixed(0)} ms (message delivered after ${delivered.toFixed(0)} ms), frame p95 ${p95(frames).toFixed(1)} ms (median ${spread(frames)!.median.toFixed(1)}), JS heap ${heap.toFixed(0)} MiB, renderer RSS ${renderer.toFixed(0)} MiB; renderer CPU: ${(cpu1 - cpu0).toFixed(0)} ms to first paint, ${stepCpu.toFixed(1)} ms per step`);
-      await page.close();
+      // Alternating order: neither bundle always runs first (a warmer, or busier, machine).
+      const order = run % 2 ? [...variants].reverse() : variants;
+      for (const v of order) v.runs.push(await measure(browser, v.server, `run ${run + 1}, ${v.label}`, screenshot));
     }
   } finally {
     await browser.close();
-    await server.close();
+    for (const v of variants) await v.server.close();
     fs.rmSync(home, { recursive: true, force: true });
+    if (baselineDist) fs.rmSync(path.dirname(baselineDist), { recursive: true, force: true });
   }
   const out = option("out");
-  if (out) fs.writeFileSync(out, report(spans, results, prepared - built, [loadBefore, os.loadavg()[0]]));
+  const command = `node --import tsx scripts/bench/webview.ts --spans ${spans} --runs ${runs}${baseline ? ` --baseline ${baseline}` : ""} --out ${out ?? "FILE"}`;
+  if (out) fs.writeFileSync(out, report(command, spans, variants, prepared - built, [loadBefore, os.loadavg()[0]]));
 }
 
-function report(spans: number, runs: Run[], panelDataMs: number, load: [number, number]): string {
-  const ms = (x: number): string => `${x.toFixed(1)} ms`;
-  const mb = (x: number): string => `${x.toFixed(0)} MiB`;
-  const firstPaint = spread(runs.map((r) => r.firstPaintMs))!;
-  const p95s = spread(runs.map((r) => r.framesP95Ms))!;
+interface Metric {
+  name: string;
+  target?: { text: string; met: (median: number) => boolean };
+  of: (r: Run) => number;
+  unit: "ms" | "MiB";
+}
+
+const METRICS: Metric[] = [
+  { name: "first paint (host message posted -> first frame drawn)", target: { text: "< 1 s", met: (m) => m < 1000 }, of: (r) => r.firstPaintMs, unit: "ms" },
+  { name: "of which: host message delivered (buffer transferred, as VS Code does)", of: (r) => r.deliveredMs, unit: "ms" },
+  { name: "zoom/pan frame p95 (120 steps per run)", target: { text: "< 16 ms", met: (m) => m < 16 }, of: (r) => r.framesP95Ms, unit: "ms" },
+  { name: "zoom/pan frame median", of: (r) => r.framesMedianMs, unit: "ms" },
+  { name: "renderer CPU time, message posted -> first frame (all its threads, 10 ms ticks)", of: (r) => r.firstPaintCpuMs, unit: "ms" },
+  { name: "renderer CPU time per zoom/pan step, mean over the 120 steps (all its threads, incl. compositing)", of: (r) => r.stepCpuMs, unit: "ms" },
+  { name: "page JS heap after GC (typed arrays' buffers not included)", target: { text: "reported", met: () => true }, of: (r) => r.heapMb, unit: "MiB" },
+  { name: "renderer process RSS (page, arrays, canvas)", target: { text: "reported", met: () => true }, of: (r) => r.rendererMb, unit: "MiB" },
+];
+
+function report(command: string, spans: number, variants: Variant[], panelDataMs: number, load: [number, number]): string {
+  const format = (unit: Metric["unit"]) => (x: number): string => (unit === "ms" ? `${x.toFixed(1)} ms` : `${x.toFixed(0)} MiB`);
+  const [current, baseline] = variants;
+  const cell = (m: Metric, v: Variant): string => {
+    const s = spread(v.runs.map(m.of));
+    const verdict = m.target && s && m.target.text !== "reported" ? (m.target.met(s.median) ? " met" : " NOT met") : "";
+    return `${describe(s, format(m.unit))}${verdict}`;
+  };
+  const ratio = (m: Metric): string => {
+    const [a, b] = [spread(current.runs.map(m.of)), spread(baseline.runs.map(m.of))];
+    return a && b && b.median > 0 ? `${(a.median / b.median).toFixed(2)}` : "n/a";
+  };
+  const header = baseline
+    ? `| metric | target | this tree: median over runs (spread) | ${baseline.label}: median over runs (spread) | this / baseline (medians) |\n| --- | --- | --- | --- | --- |`
+    : "| metric | target | median over runs (spread) |\n| --- | --- | --- |";
+  const rows = METRICS.map((m) => `| ${m.name} | ${m.target?.text ?? ""} | ${cell(m, current)} |${baseline ? ` ${cell(m, baseline)} | ${ratio(m)} |` : ""}`);
+  const alternating = baseline ? `\nBoth bundles ran in the same browser, alternately (run 1: this tree first, run 2: the baseline first, ...), on the same\nhost message; the ratio compares medians measured under the same load.\n` : "";
   return `# Timeline panel benchmark
 
-\`node --import tsx scripts/bench/webview.ts --spans ${spans} --runs ${runs.length} --out bench/webview-results.md\`, ${new Date().toISOString().slice(0, 10)},
+\`${command}\`, ${new Date().toISOString().slice(0, 10)},
 ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "unknown CPU"}), headless Chromium with --disable-gpu (software canvas).
 Load average (1 min) before and after: ${load[0].toFixed(1)} and ${load[1].toFixed(1)}: timings are wall clock, and other work
 on the machine stretches them.
 
 Synthetic profile: ${spans.toLocaleString("en")} op spans on 2 threads, llama-like decode calls with one 130-node graph each,
-built as a real stream and read by the real decoder, profile model and panel data code (host side: ${ms(panelDataMs)}).
-
-| metric | target | median over runs (spread) |
-| --- | --- | --- |
-| first paint (host message posted -> first frame drawn) | < 1 s | ${describe(firstPaint, ms)} ${firstPaint.median < 1000 ? "met" : "NOT met"} |
-| of which: host message delivered (buffer transferred, as VS Code does) | | ${describe(spread(runs.map((r) => r.deliveredMs)), ms)} |
-| zoom/pan frame p95 (120 steps per run) | < 16 ms | ${describe(p95s, ms)} ${p95s.median < 16 ? "met" : "NOT met"} |
-| renderer CPU time, message posted -> first frame (all its threads, 10 ms ticks) | | ${describe(spread(runs.map((r) => r.firstPaintCpuMs)), ms)} |
-| renderer CPU time per zoom/pan step, mean over the 120 steps (all its threads, incl. compositing) | | ${describe(spread(runs.map((r) => r.stepCpuMs)), ms)} |
-| zoom/pan frame median | | ${describe(spread(runs.map((r) => r.framesMedianMs)), ms)} |
-| page JS heap after GC (typed arrays' buffers not included) | reported | ${describe(spread(runs.map((r) => r.heapMb)), mb)} |
-| renderer process RSS (page, arrays, canvas) | reported | ${describe(spread(runs.map((r) => r.rendererMb)), mb)} |
+built as a real stream and read by the real decoder, profile model and panel data code (host side: ${panelDataMs.toFixed(1)} ms).
+${alternating}
+${header}
+${rows.join("\n")}
 
 A frame's time is the main thread's work for one input step: the event handler, the animation-frame
 callback that drew, and flushing the canvas (getImageData); the wait for the display's next frame is idle

@@ -60,8 +60,8 @@ export interface WebviewPage {
   close(): Promise<void>;
 }
 
-/** Serves the `kind` panel page with `message` ready to be posted. */
-export async function serveWebviewPage(repo: string, kind: PanelKind, message: HostMessage): Promise<WebviewPage> {
+/** Serves the `kind` panel page with `message` ready to be posted; the bundle from `dist` (default: the repository's dist/). */
+export async function serveWebviewPage(repo: string, kind: PanelKind, message: HostMessage, dist = path.join(repo, "dist")): Promise<WebviewPage> {
   const nonce = newNonce();
   const body = encodeMessage(message);
   const page = panelHtml(kind, "benchmark", { cspSource: "'self'", scriptUri: "/dist/webview.js", styleUri: "/dist/webview.css" }, nonce)
@@ -72,8 +72,8 @@ export async function serveWebviewPage(repo: string, kind: PanelKind, message: H
     "/": ["text/html", () => page],
     "/loader.js": ["text/javascript", () => LOADER],
     "/message.bin": ["application/octet-stream", () => body],
-    "/dist/webview.js": ["text/javascript", () => fs.readFileSync(path.join(repo, "dist", "webview.js"))],
-    "/dist/webview.css": ["text/css", () => fs.readFileSync(path.join(repo, "dist", "webview.css"))],
+    "/dist/webview.js": ["text/javascript", () => fs.readFileSync(path.join(dist, "webview.js"))],
+    "/dist/webview.css": ["text/css", () => fs.readFileSync(path.join(dist, "webview.css"))],
     "/favicon.ico": ["image/x-icon", () => ""],
   };
   const server = http.createServer((request, response) => {

@@ -10,6 +10,7 @@ import { categoryColor, rgbOf, themeColor } from "../colors";
 import { ThreadState, type TimelineData, type WebviewMessage } from "../protocol";
 import { DrawList, filteredLane, intervalAt, laneSource, layoutLane, type LaneSource } from "./lod";
 import { rangeTable } from "./rangeTable";
+import { packRgb, PixelBuffer, rasterizeRow } from "./raster";
 import { formatDuration, formatTick, TimeScale } from "./scale";
 import { spanFilter, type SpanFilter } from "./filter";
 import { el, tableOf } from "../dom";
@@ -44,6 +45,9 @@ export class TimelineView {
   private filter: SpanFilter | null = null;
   private selection: [number, number] | null = null;
   private readonly drawList = new DrawList();
+  private raster: { image: ImageData; pixels: PixelBuffer } | undefined;
+  private readonly spanColors: number[] = [];
+  private readonly packedColors = new Map<string, number>();
   private frameRequested = false;
 
   private readonly filterInput = el("vscode-textfield", { className: "filter", placeholder: "Filter: op or tensor name, or op:MUL_MAT" });
@@ -207,63 +211,47 @@ export class TimelineView {
     }
     const ctx = canvas.getContext("2d", { alpha: false })!;
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.fillStyle = themeColor("editor-background", "#1e1e1e");
-    ctx.fillRect(0, 0, width, height);
+    const raster = this.rasterOf(canvas.width, canvas.height);
+    if (!raster) return;
+    raster.pixels.fill(this.packedColor(themeColor("editor-background", "#1e1e1e")));
+    if (data) for (const row of this.rows) this.drawRow(raster.pixels, row, ratio);
+    ctx.putImageData(raster.image, 0, 0);
     if (!data) return;
-    for (const row of this.rows) this.drawRow(ctx, row, ratio);
     this.drawAxis(ctx, height);
     this.drawGaps(ctx, height);
     this.drawSelection(ctx, height);
     canvas.dataset.frames = String(Number(canvas.dataset.frames ?? 0) + 1);
   }
 
-  /**
-   * Draws a row: merged one-pixel columns are blended into a pixel buffer put at once (a zoomed-out
-   * lane is a thousand of them); wide rectangles are then filled over it, grouped by colour.
-   */
-  private drawRow(ctx: CanvasRenderingContext2D, row: Row, ratio: number): void {
+  /** The frame's pixel buffer, kept from frame to frame while the canvas keeps its size. */
+  private rasterOf(width: number, height: number): { image: ImageData; pixels: PixelBuffer } | undefined {
+    if (width <= 0 || height <= 0) return undefined;
+    const raster = this.raster;
+    if (raster && raster.image.width === width && raster.image.height === height) return raster;
+    const image = new ImageData(width, height);
+    this.raster = { image, pixels: new PixelBuffer(width, height, image.data.buffer) };
+    return this.raster;
+  }
+
+  /** Draws a row's rectangles (level of detail from lod.ts) into the frame's pixels. */
+  private drawRow(pixels: PixelBuffer, row: Row, ratio: number): void {
     const list = this.drawList;
     list.clear();
     layoutLane(row.source, { t0: this.scale.t0, t1: this.scale.t1, width: this.scale.width }, list, row.kind === "spans" ? 1 : 0.5);
-    this.putColumns(ctx, row, ratio);
-    const wide: number[] = [];
-    for (let k = 0; k < list.length; k++) if (list.row[k] >= 0) wide.push(k);
-    wide.sort((a, b) => list.category[a] - list.category[b]);
-    let category = -1;
-    for (const k of wide) {
-      if (list.category[k] !== category) {
-        category = list.category[k];
-        ctx.fillStyle = this.colorOf(row, category);
-      }
-      // A 1 px gap between neighbouring spans wide enough to show one.
-      ctx.fillRect(list.x[k], row.y, list.w[k] > 4 ? list.w[k] - 1 : list.w[k], row.h);
-    }
+    rasterizeRow(pixels, list, row.y, row.h, ratio, row.kind === "spans" ? this.spanColor : (category) => this.packedColor(this.colorOf(row, category)));
   }
 
-  /** The row's merged columns, each its colour blended over the background by its opacity. */
-  private putColumns(ctx: CanvasRenderingContext2D, row: Row, ratio: number): void {
-    const list = this.drawList;
-    const w = Math.round(this.scale.width * ratio);
-    const h = Math.round(row.h * ratio);
-    if (w <= 0 || h <= 0) return;
-    const image = ctx.getImageData(0, Math.round(row.y * ratio), w, h);
-    const pixels = image.data;
-    let touched = false;
-    for (let k = 0; k < list.length; k++) {
-      if (list.row[k] >= 0) continue;
-      touched = true;
-      const [r, g, b] = rgbOf(this.colorOf(row, list.category[k]));
-      const a = list.alpha[k];
-      for (let x = Math.round(list.x[k] * ratio), end = Math.min(w, Math.round((list.x[k] + 1) * ratio)); x < end; x++) {
-        for (let y = 0; y < h; y++) {
-          const at = (y * w + x) * 4;
-          pixels[at] = r * a + pixels[at] * (1 - a);
-          pixels[at + 1] = g * a + pixels[at + 1] * (1 - a);
-          pixels[at + 2] = b * a + pixels[at + 2] * (1 - a);
-        }
-      }
+  /** An op's colour as a pixel, by label index (kept: a zoomed-out lane asks for it per pixel column). */
+  private readonly spanColor = (category: number): number => (this.spanColors[category] ??= this.packedColor(categoryColor(category)));
+
+  private packedColor(css: string): number {
+    let packed = this.packedColors.get(css);
+    if (packed === undefined) {
+      const [r, g, b] = rgbOf(css);
+      packed = packRgb(r, g, b);
+      this.packedColors.set(css, packed);
     }
-    if (touched) ctx.putImageData(image, 0, Math.round(row.y * ratio));
+    return packed;
   }
 
   private colorOf(row: Row, category: number): string {
