@@ -4,6 +4,7 @@
  * and what differs between the two runs (command line, model, threads, weight types, builds, mode).
  */
 import type { OpStat, Profile } from "./model";
+import { lastAtOrBefore } from "./sorted";
 
 /** p below this is reported as a significant change. */
 export const SIGNIFICANCE_LEVEL = 0.05;
@@ -129,14 +130,7 @@ function tokenTimes(p: Profile): TokenTimes {
   const perLabel = p.labels.map(() => new Float64Array(calls.length));
   for (let s = 0; s < p.spans.count; s++) {
     const at = p.spans.startNs[s];
-    let lo = 0;
-    let hi = starts.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (starts[mid] <= at) lo = mid + 1;
-      else hi = mid;
-    }
-    const c = lo - 1;
+    const c = lastAtOrBefore(starts, at);
     if (c >= 0 && calls[c].endNs >= at) perLabel[p.spans.label[s]][c] += p.spans.endNs[s] - p.spans.startNs[s];
   }
   const byOp = new Map<string, Float64Array>();

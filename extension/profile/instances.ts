@@ -9,6 +9,7 @@
  *   spans that began inside them, so that the roofline analysis can be run on one phase.
  */
 import { threadLanes, type GraphNode, type OpSpans, type Profile, type TokenCall } from "./model";
+import { lastAtOrBefore } from "./sorted";
 
 export type Phase = "prefill" | "decode";
 
@@ -40,18 +41,6 @@ export interface Instance {
   preemptions: number;
   /** Sum of the spans' ends (for waitNs). */
   sumEndNs: number;
-}
-
-/** Index of the last of ascending `starts` at or before `ts`, -1 when none. */
-export function lastAtOrBefore(starts: ArrayLike<number>, ts: number): number {
-  let lo = 0;
-  let hi = starts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (starts[mid] <= ts) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo - 1;
 }
 
 /** Graph runs in order of start, with their structure's nodes by tensor address. */

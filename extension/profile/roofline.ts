@@ -23,6 +23,7 @@
 import { CostModel, fusedCost, type Conversion, type CostInput, type OpCost, type Tensor } from "./cost";
 import { cacheSize, scaled, type MachineCeilings } from "./machine";
 import { percentile, type GraphNode, type OpStat, type Profile } from "./model";
+import { lastAtOrBefore } from "./sorted";
 import { MAX_DIMS_CAP } from "./stream";
 
 /** Fraction of a roof from which an op counts as bound by it. */
@@ -63,23 +64,15 @@ export interface Rates {
   bound: Bound;
 }
 
-export interface OpClass extends Rates {
+/** One op, type and shape: the op's figures (OpStat, counters aside) over the spans of this class. */
+export interface OpClass extends Rates, Omit<OpStat, "counters"> {
   key: string;
-  op: string;
-  fused: boolean;
   /** Readable types and shapes: "f32[256,9] = q4_0[256,256] · f32[256,9]". */
   shape: string;
   /** The result (of the last node, for a fused group) and the sources of each node. */
   type: string;
   ne: number[];
   sources: Tensor[];
-  calls: number;
-  threads: number;
-  total_ns: number;
-  share: number;
-  mean_ns: number;
-  p50_ns: number;
-  p99_ns: number;
   /** Mean, median and 99th percentile of the instances' wall times. */
   wall_mean_ns: number;
   wall_p50_ns: number;
@@ -152,14 +145,7 @@ class NodeLocator {
 
   /** Index of the last graph run started at or before `ts`, -1 when none. */
   graphAt(ts: number): number {
-    let lo = 0;
-    let hi = this.starts.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.starts[mid] <= ts) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo - 1;
+    return lastAtOrBefore(this.starts, ts);
   }
 
   node(graph: number, tensor: number): GraphNode | undefined {

@@ -1,7 +1,8 @@
 /** The computation graph panel's data: one graph structure with the time its nodes took. No `vscode` import. */
 import type { Profile } from "../profile/model";
 import type { GraphData, GraphNodeData } from "../../webview/protocol";
-import { lastAtOrBefore, shapeText } from "./timelineData";
+import { lastAtOrBefore } from "../profile/sorted";
+import { shapeText } from "./timelineData";
 
 /**
  * Layer of a tensor from its name, -1 when none: `blk.N.` (weights), `name-N` (llama.cpp's

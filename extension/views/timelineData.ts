@@ -3,23 +3,12 @@
  * No `vscode` import: unit tests build it in Node.
  */
 import type { GraphNode, Profile } from "../profile/model";
+import { lastAtOrBefore } from "../profile/sorted";
 import { SchedKind } from "../profile/stream";
 import { ThreadState, type Intervals, type NodeTable, type SpanTable, type ThreadStates, type TimelineData } from "../../webview/protocol";
 
 export function shapeText(ne: number[]): string {
   return ne.join("x");
-}
-
-/** Index of the last element <= value in ascending `sorted`, -1 when none. */
-export function lastAtOrBefore(sorted: ArrayLike<number>, value: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] <= value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo - 1;
 }
 
 /** Rows of a NodeTable for every graph node, found by the graph computing at a time and a tensor address. */

@@ -6,6 +6,7 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import { buildProfile, type Profile } from "../../extension/profile/model";
+import { lastAtOrBefore } from "../../extension/profile/sorted";
 import { decodeStream } from "../../extension/profile/stream";
 
 export interface FidelityRun {
@@ -38,23 +39,12 @@ function sampleOps(p: Profile): { byOp: Map<string, number>; untagged: number } 
   const s = p.samples;
   for (let i = 0; i < s.count; i++) {
     const tensor = Number(s.tensor[i]);
-    const g = p.graphs[upperBound(starts, s.ts[i]) - 1];
+    const g = p.graphs[lastAtOrBefore(starts, s.ts[i])];
     const op = tensor && g && s.ts[i] <= g.endNs ? nodeOps.get(g.signature)?.get(tensor) : undefined;
     if (op) byOp.set(op, (byOp.get(op) ?? 0) + 1);
     else untagged++;
   }
   return { byOp, untagged };
-}
-
-function upperBound(sorted: number[], x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** Span time per op, counting a fused group under its first op (as samples are tagged). */

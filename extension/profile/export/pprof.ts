@@ -5,12 +5,14 @@
  *   `llama_decode call > graph > op`;
  * - samples (count): the timer samples, each under the op its thread was running (when one was),
  *   ending in the sampled instruction's function, source file and line, with the functions it was
- *   inlined into as the location's further lines (innermost first, as pprof wants).
+ *   inlined into as the location's further lines (innermost first, as pprof wants); where the
+ *   helper unwound the sample's caller chain, its callers are the frames between.
  */
 import { gzipSync } from "node:zlib";
 import { Function as PprofFunction, Label, Line, Location, Mapping, Profile as PprofProfile, Sample, StringTable, ValueType } from "pprof-format";
 import type { Recording } from "../file";
 import type { Profile, TokenCall } from "../model";
+import { lastAtOrBefore } from "../sorted";
 import type { SampleSymbol } from "../stream";
 import { callName, graphName, RunContext } from "./context";
 
@@ -109,23 +111,18 @@ function addOpSpans(p: Profile, frames: Frames, context: RunContext, totals: Tot
 function opAt(p: Profile, tid: number, ns: number): string | undefined {
   const lane = p.threads.find((l) => l.tid === tid);
   if (!lane) return undefined;
-  let lo = lane.first;
-  let hi = lane.first + lane.count;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (p.spans.startNs[mid] <= ns) lo = mid + 1;
-    else hi = mid;
-  }
-  const s = lo - 1;
+  const s = lastAtOrBefore(p.spans.startNs, ns, lane.first, lane.first + lane.count);
   return s >= lane.first && p.spans.endNs[s] >= ns ? p.labels[p.spans.label[s]].name : undefined;
 }
 
 function addTimerSamples(p: Profile, frames: Frames, context: RunContext, totals: Totals): void {
   const symbols = new Map((p.trailer?.symbols ?? []).map((s) => [s.ip, s]));
+  const chains = p.trailer?.stacks ?? [];
   const { samples } = p;
   for (let i = 0; i < samples.count; i++) {
     const ip = samples.ip[i];
-    const stack = [frames.sampled(ip, symbols.get(ip)), ...contextStack(frames, context, samples.ts[i], opAt(p, samples.tid[i], samples.ts[i]))];
+    const chain = chains[samples.stack[i] - 1] ?? [ip];
+    const stack = [...chain.map((frame) => frames.sampled(frame, symbols.get(frame))), ...contextStack(frames, context, samples.ts[i], opAt(p, samples.tid[i], samples.ts[i]))];
     totals.add(stack, samples.tid[i], [0, 1]);
   }
 }
