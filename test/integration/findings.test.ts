@@ -1,7 +1,8 @@
 /**
  * Findings and thread scaling on real recordings of the tiny synthetic models (needs root: eBPF):
  * the dense model in full mode (phases, attention per decode call), the MoE model (routing per
- * layer), and `ggml-lens scale` at 1 and 2 threads.
+ * layer), `ggml-lens scale` at 1 and 2 threads, and cold weights: a running llama-server whose model
+ * is paged out between requests (test/fixtures/page-out.c).
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -16,6 +17,8 @@ import { buildProfile, type Profile } from "../../extension/profile/model";
 import { analyze } from "../../extension/profile/roofline";
 import { decodeStream } from "../../extension/profile/stream";
 import { recordedFixtures } from "../harness/fixtures";
+import { buildFixtureProgram } from "../harness/cPrograms";
+import { completion as serverCompletion, exited, freePort, startHelper, startLlamaServer } from "../harness/llamaServer";
 
 const repo = path.resolve(__dirname, "../..");
 const probe = path.join(repo, "bpf/build/ggml-lens-probe");
@@ -90,4 +93,68 @@ test("ggml-lens scale at 1 and 2 threads", { skip: !isRoot && "needs root (eBPF)
   const usage = spawnSync(process.execPath, [cli, "scale", "--threads", "1", "--", "x"], { encoding: "utf8" });
   assert.equal(usage.status, 2);
   assert.match(usage.stderr, /^ggml-lens: --threads needs at least two thread counts to compare, not '1'\n$/);
+});
+
+/** Major page faults of the whole process so far (/proc/PID/stat, field 12: all its threads). */
+function processMajorFaults(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[9]);
+}
+
+/** Attaches the helper (full mode) to `pid` for one request; the process's own major-fault count over the request too. */
+async function recordRequest(pid: number, name: string, request: () => Promise<unknown>): Promise<{ profile: Profile; processFaults: number }> {
+  const file = path.join(work, `${name}.stream`);
+  const helper = await startHelper(probe, ["--pid", String(pid), "--mode", "full", "--sample-hz", "0", "--out", file]);
+  const before = processMajorFaults(pid);
+  await request();
+  const processFaults = processMajorFaults(pid) - before;
+  helper.kill("SIGINT");
+  await exited(helper);
+  assert.equal(helper.exitCode, 0, `the helper attached to ${pid} ended cleanly`);
+  return { profile: buildProfile(decodeStream(new Uint8Array(fs.readFileSync(file)))), processFaults };
+}
+
+function spanMajorFaults(profile: Profile): number {
+  return opInstances(profile).reduce((n, i) => n + i.majorFaults, 0);
+}
+
+test("cold weights: a running llama-server's model paged out between requests", { skip: !isRoot && "needs root (eBPF, process_madvise)", timeout: 300_000 }, async (t) => {
+  // A private copy, written back to disk: the kernel does not page out pages that other processes
+  // map too (other runs of the same model), nor dirty ones.
+  const model = path.join(work, "cold-weights.gguf");
+  fs.copyFileSync(fixtures.models?.tinyDense ?? "", model);
+  const fd = fs.openSync(model, "r+");
+  fs.fsyncSync(fd);
+  fs.closeSync(fd);
+  const pageOut = buildFixtureProgram("page-out", work);
+  const port = await freePort();
+  const log = path.join(work, "server.log");
+  const server = await startLlamaServer(fixtures.llamaServer ?? "", model, port, log);
+  t.after(async () => {
+    server.kill("SIGKILL");
+    await exited(server);
+  });
+  const pid = server.pid!;
+  const request = () => serverCompletion(port, "The quick brown fox", log, 8);
+  await request(); // everything a request touches is in memory now
+
+  const warm = await recordRequest(pid, "warm", request);
+  assert.ok(warm.profile.spans.count > 0, "the warm request's ops were traced");
+  assert.equal(spanMajorFaults(warm.profile), 0, "no op of a warm request reads its weights from disk");
+  assert.deepEqual(findings(warm.profile, null).filter((f) => f.kind === "cold-weights"), [], "no cold-weights finding for a warm request");
+
+  const paged = spawnSync(pageOut, [String(pid), model], { encoding: "utf8" });
+  assert.equal(paged.status, 0, paged.stderr);
+  const out = Object.fromEntries(paged.stdout.trim().split(" ").map((kv) => kv.split("=")).map(([k, v]) => [k, Number(v)]));
+  assert.ok(out.advised_bytes >= fs.statSync(model).size / 2, `the model's mappings were advised: ${paged.stdout}`);
+  assert.ok(out.resident_kb_after < out.resident_kb_before / 2, `most of the model left memory: ${paged.stdout}`);
+
+  const cold = await recordRequest(pid, "cold", request);
+  const counted = spanMajorFaults(cold.profile);
+  assert.ok(counted > 0, "ops of the request after the page-out took major faults");
+  assert.ok(counted <= cold.processFaults, `the op spans' major faults (${counted}) are the process's own (${cold.processFaults})`);
+  const found = findings(cold.profile, null).filter((f) => f.kind === "cold-weights");
+  assert.ok(found.length > 0, "a cold-weights finding");
+  assert.equal(found.reduce((n, f) => n + Number(f.numbers.major_faults), 0), counted, "every op run with major faults is in a finding");
+  for (const f of found) t.diagnostic(`${f.title} (process: ${cold.processFaults} major faults)`);
 });

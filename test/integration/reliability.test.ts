@@ -3,9 +3,8 @@
  * while attached to a busy llama-server, a target that crashes mid-run, a ring buffer far too small,
  * and privilege (files and processes of the invoking sudo user only).
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
@@ -15,6 +14,7 @@ import { buildProfile } from "../../extension/profile/model";
 import { loadProfile } from "../../extension/profile/file";
 import { recordedFixtures } from "../harness/fixtures";
 import { linksLeftSince, probeLinks } from "../harness/probe";
+import { completion, exited, freePort, startHelper, startLlamaServer } from "../harness/llamaServer";
 
 const repo = path.resolve(__dirname, "../..");
 const probe = path.join(repo, "bpf/build/ggml-lens-probe");
@@ -31,64 +31,9 @@ function tinyModel(): string {
   return model;
 }
 
-/** A TCP port nothing listens on now (a fixed one could be held by a server another test left). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function startServer(port: number): Promise<ChildProcess> {
-  const log = fs.openSync(path.join(work, `server-${port}.log`), "w");
-  const server = spawn(fixtures.llamaServer!, ["-m", tinyModel(), "--host", "127.0.0.1", "--port", String(port), "-t", "2", "-c", "512", "--no-warmup"], { stdio: ["ignore", log, log] });
-  for (let i = 0; i < 240; i++) {
-    try {
-      assert.equal(server.exitCode, null, "llama-server exited while starting");
-      if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) return server;
-    } catch {
-      // not listening yet
-    }
-    await sleep(250);
-  }
-  server.kill("SIGKILL");
-  throw new Error("llama-server did not become healthy");
-}
-
-async function complete(port: number, prompt: string): Promise<string> {
-  const r = await fetch(`http://127.0.0.1:${port}/completion`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ prompt, n_predict: 16, temperature: 0, seed: 1, cache_prompt: false }),
-    signal: AbortSignal.timeout(60_000),
-  }).catch((err: Error) => {
-    const log = fs.readFileSync(path.join(work, `server-${port}.log`), "utf8").slice(-2000);
-    throw new Error(`llama-server request failed (${err.message}); the end of its log:\n${log}`);
-  });
-  if (!r.ok) throw new Error(`completion request failed: ${r.status} ${(await r.text()).slice(0, 300)}`);
-  return ((await r.json()) as { content: string }).content;
-}
-
-/** Starts the helper and resolves once it says it is attached (or rejects when it exits first). */
-function startHelper(args: string[]): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const helper = spawn(probe, args, { stdio: ["ignore", "ignore", "pipe"] });
-    let err = "";
-    helper.stderr!.on("data", (d: Buffer) => {
-      err += d.toString();
-      if (/attached in/.test(err)) resolve(helper);
-    });
-    helper.once("exit", (code) => reject(new Error(`helper exited (${code}) before attaching: ${err}`)));
-  });
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once("exit", () => resolve()));
-}
+const serverLog = (port: number) => path.join(work, `server-${port}.log`);
+const startServer = (port: number) => startLlamaServer(fixtures.llamaServer!, tinyModel(), port, serverLog(port));
+const complete = (port: number, prompt: string) => completion(port, prompt, serverLog(port));
 
 function deadPins(): string[] {
   return fs.existsSync(PIN_ROOT) ? fs.readdirSync(PIN_ROOT).filter((pid) => !fs.existsSync(`/proc/${pid}`)) : [];
@@ -137,7 +82,7 @@ test("reliability", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
       })();
       for (let cycle = 0; cycle < KILL_CYCLES; cycle++) {
         const out = path.join(work, `killed-${cycle}.stream`);
-        const helper = await startHelper(["--pid", String(server.pid), "--mode", cycle % 2 ? "full" : "default", "--sample-hz", "99", "--out", out]);
+        const helper = await startHelper(probe, ["--pid", String(server.pid), "--mode", cycle % 2 ? "full" : "default", "--sample-hz", "99", "--out", out]);
         await sleep(Math.floor(Math.random() * 300));
         helper.kill("SIGKILL");
         await exited(helper);
