@@ -150,6 +150,13 @@ static void read_call_args(struct walk *w, Dwarf_Die *site, struct gl_call *call
 	} while (dwarf_siblingof(&p, &p) == 0);
 }
 
+/* Directly in the op switch (ggml_compute_forward), not in a function inlined into it. */
+static int in_op_switch(const struct walk *w)
+{
+	return w->inst >= 0 && w->n_inl == w->inst_inl &&
+	       !strcmp(w->c->l->instances.v[w->inst].func, "ggml_compute_forward");
+}
+
 static void add_call(struct walk *w, Dwarf_Die *d)
 {
 	struct gl_instance *in = &w->c->l->instances.v[w->inst];
@@ -177,6 +184,8 @@ static void add_call(struct walk *w, Dwarf_Die *d)
 	else if (!tail)
 		call->call_pc = gl_call_pc(w->c, ret);
 	read_call_args(w, d, call);
+	if (in_op_switch(w))
+		gl_source_call(w->c, d, call->callee, call->call_pc);
 }
 
 /* Parameters are direct children of the instance DIE. */
@@ -218,6 +227,12 @@ static void visit_scope(struct walk *w, Dwarf_Die *d, int inlined)
 	struct walk saved = *w;
 	const char *name = die_name(d);
 
+	if (inlined && in_op_switch(w)) {
+		struct gl_instance call = {0};
+		read_call_origin(d, &call);
+		gl_source_inlined_call(w->c, d, name, call.call_file, call.call_line);
+		free(call.call_file);
+	}
 	if (!inlined) {
 		w->subprog = *d;
 		w->have_subprog = 1;

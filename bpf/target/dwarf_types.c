@@ -151,6 +151,7 @@ static void scan(struct gl_ctx *c, struct index *x)
 		do {
 			match_die(x, &child);
 			site = site || defines_site(&child);
+			gl_source_definition(c, &cudie, &child);
 		} while (dwarf_siblingof(&child, &child) == 0);
 		if (!site)
 			continue;

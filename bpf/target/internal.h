@@ -86,6 +86,14 @@ void gl_dwarf_sites(struct gl_ctx *c);
 int gl_is_site_function(const char *name);
 void gl_instances_free(struct gl_instances *v);
 
+/* source_lines.c */
+int gl_is_kernel_name(const char *name);
+void gl_source_definition(struct gl_ctx *c, Dwarf_Die *cudie, Dwarf_Die *d);
+void gl_source_inlined_call(struct gl_ctx *c, Dwarf_Die *d, const char *callee, const char *file, int line);
+void gl_source_call(struct gl_ctx *c, Dwarf_Die *d, const char *callee, uint64_t call_pc);
+void gl_source_lines_sort(struct gl_source_lines *v);
+void gl_source_lines_free(struct gl_source_lines *v);
+
 /* plan.c */
 void gl_plan(struct gl_ctx *c);
 void gl_plan_free(struct gl_plan *p);

@@ -369,6 +369,7 @@ void gl_layout_write_json(const struct gl_layout *l, FILE *f, int pretty)
 		write_traits(&w, l);
 		write_vec_dot_types(&w, l);
 		write_sites(&w, l);
+		gl_source_lines_write_json(&w, "sourceLines", &l->source_lines);
 		write_sources(&w, l);
 	}
 	json_bool(&w, "usable", !l->fatal);

@@ -143,6 +143,7 @@ struct gl_layout *gl_layout_analyze_with(const char *path, const struct gl_layou
 	gl_dwarf_types(&c);
 	gl_tables(&c);
 	gl_dwarf_sites(&c);
+	gl_source_lines_sort(&l->source_lines);
 	gl_symbols_select(&c);
 	gl_donor(&c, donor);
 	gl_plan(&c);
@@ -184,6 +185,7 @@ void gl_layout_free(struct gl_layout *l)
 	gl_instances_free(&l->instances);
 	gl_symbols_free(&l->symbols);
 	gl_plan_free(&l->plan);
+	gl_source_lines_free(&l->source_lines);
 	gl_strlist_free(&l->errors);
 	gl_strlist_free(&l->warnings);
 	free(l);

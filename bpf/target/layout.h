@@ -168,6 +168,20 @@ struct gl_probe {
 	struct gl_loc params, tensor; /* kind GL_LOC_NONE when not applicable */
 };
 
+/* A source line that the build's DWARF vouches for: where a ggml_compute_forward_* function is
+ * defined, or where the op switch calls one. The editor checks workspace files against these. */
+struct gl_source_line {
+	char *function;
+	char *file; /* absolute when the unit's DW_AT_comp_dir allows */
+	int line;   /* 1-based */
+	int is_call;
+};
+
+struct gl_source_lines {
+	size_t n, cap;
+	struct gl_source_line *v; /* sorted by file, then line */
+};
+
 /* Suggested op span probes (derived from sites; see plan.c). */
 struct gl_plan {
 	struct gl_probe op_start;  /* every op that reaches the op switch */
@@ -209,6 +223,7 @@ struct gl_layout {
 	struct gl_instances instances; /* compute_forward, mul_mat_id, thread */
 	struct gl_symbols symbols;     /* functions of interest from symtab */
 	struct gl_plan plan;
+	struct gl_source_lines source_lines;
 
 	/* set when structs/enums were borrowed from a build with DWARF */
 	char *layout_donor, *layout_donor_build_id;
@@ -241,6 +256,10 @@ const struct gl_symbol *gl_find_symbol(const struct gl_layout *l, const char *na
  * ("di"); NULL for numbers that are not general-purpose registers. */
 const char *gl_reg_name(int dwarf_reg);
 const char *gl_ptregs_field(int dwarf_reg);
+
+/* Writes the source lines as a JSON array under key (see source_lines.c). */
+struct json;
+void gl_source_lines_write_json(struct json *j, const char *key, const struct gl_source_lines *v);
 
 /* Print the analysis as one JSON object (one line unless pretty). */
 void gl_layout_write_json(const struct gl_layout *l, FILE *f, int pretty);
