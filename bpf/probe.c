@@ -3,6 +3,7 @@
  * ggml-lens stream (stream.h) to a file or stdout. It accepts only its own embedded programs. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <linux/perf_event.h>
 #include <dirent.h>
@@ -24,6 +25,7 @@
 #include "launch.h"
 #include "output.h"
 #include "plan.h"
+#include "privilege.h"
 #include "probe.h"
 #include "samples.h"
 #include "probe.skel.h"
@@ -81,6 +83,7 @@ struct run {
 	int perf_fds[MAX_CPUS];
 	int n_perf_fds;
 	char pin_dir[128];
+	int pin_fd; /* pin_dir, opened before the privilege drop: its pins are removed through it */
 	int windows;
 	double window_started;
 	int window_on;         /* the last WINDOW record written says op tracing is on */
@@ -462,15 +465,19 @@ static void pin_maps(struct run *r)
 	bpf_map__pin(r->skel->maps.hits, path);
 	snprintf(path, sizeof(path), "%s/lost", r->pin_dir);
 	bpf_map__pin(r->skel->maps.lost, path);
+	r->pin_fd = open(r->pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r->pin_fd >= 0 && fchown(r->pin_fd, r->who.uid, r->who.gid))
+		fprintf(stderr, "ggml-lens-probe: warning: %s stays root's: %s\n", r->pin_dir, strerror(errno));
 }
 
 static void unpin_maps(struct run *r)
 {
 	if (!r->pin_dir[0])
 		return;
-	bpf_map__unpin(r->skel->maps.hits, NULL);
-	bpf_map__unpin(r->skel->maps.lost, NULL);
-	rmdir(r->pin_dir);
+	unlinkat(r->pin_fd, "hits", 0);
+	unlinkat(r->pin_fd, "lost", 0);
+	close(r->pin_fd);
+	rmdir(r->pin_dir); /* fails after a drop to another user (PIN_ROOT is root's): the next start removes it */
 }
 
 static void remove_pin_dir(const char *dir)
@@ -600,6 +607,8 @@ static int start(struct run *r)
 	r->rb = ring_buffer__new(bpf_map__fd(r->skel->maps.events), on_record, r, NULL);
 	if (!r->rb)
 		return fail("cannot read the ring buffer: %s", strerror(errno)), -1;
+	if (privilege_drop(&r->who, err, sizeof(err)))
+		return fail("%s", err), -1;
 	if (target_release(&r->target))
 		return fail("the target process could not be started"), -1;
 	return 0;
