@@ -52,6 +52,8 @@ static void write_library(struct json *j, const struct plan *plan, const struct 
 	if (l == plan->base)
 		json_str(j, NULL, "ggml-base");
 	json_close(j, ']');
+	if (l->source_lines.n) /* minor 4 */
+		gl_source_lines_write_json(j, "source_lines", &l->source_lines);
 	json_close(j, '}');
 }
 

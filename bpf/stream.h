@@ -3,8 +3,10 @@
  * Layout of a stream:
  *   file header   "GGMLLENS" magic, u16 major, u16 minor, u32 length of the JSON header, JSON header
  *                 (clock, target, mapped libraries with build ids, layout and where it came from,
- *                 mode, op method, probes), padded with zeros to a multiple of 8 so that the
- *                 records are 8-aligned in the file
+ *                 mode, op method, probes; minor 4: per CPU library with DWARF its source_lines, the
+ *                 lines of the ggml_compute_forward_* definitions and of their calls in the op
+ *                 switch, per file, as [line, function] pairs), padded with zeros to a multiple of 8
+ *                 so that the records are 8-aligned in the file
  *   records       a sequence of records, each starting with struct gl_record; `size` counts the whole
  *                 record and is a multiple of 8. Readers skip record types they do not know.
  *   trailer       a GL_REC_TRAILER record carrying a JSON object (per-probe hits, events lost per
@@ -35,7 +37,7 @@ typedef int64_t gl_s64;
 
 #define GL_STREAM_MAGIC "GGMLLENS"
 #define GL_STREAM_VERSION_MAJOR 1
-#define GL_STREAM_VERSION_MINOR 3
+#define GL_STREAM_VERSION_MINOR 4
 
 /* Capacities of the fixed-size fields. The target's own sizes come from its DWARF; when the
  * target's are larger, the header says so and fields are truncated, never overrun. */

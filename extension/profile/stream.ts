@@ -16,7 +16,7 @@
 
 export const STREAM_MAGIC = "GGMLLENS";
 export const STREAM_VERSION_MAJOR = 1;
-export const STREAM_VERSION_MINOR = 3;
+export const STREAM_VERSION_MINOR = 4;
 
 /** magic[8], u16 major, u16 minor, u32 length of the JSON header. */
 export const FILE_HEADER = { size: 16, major: 8, minor: 10, jsonLen: 12 } as const;

@@ -8,6 +8,7 @@ import * as vscode from "vscode";
 import type { OpStat, Profile } from "../profile/model";
 import type { ProfileStore } from "../session/store";
 import { findOpAnchors, isStale, type OpAnchor } from "../target/ggmlSource";
+import { checkRecordedLines, mismatchSummary, recordedLines } from "../target/sourceLines";
 import { documentSource } from "../target/workspaceSources";
 import { changeKey, changeTitle, changeTooltip, type OpChanges } from "./compareData";
 import { breakdownMarkdown, lensTitle, statsByOp, type OpRate } from "./opCosts";
@@ -118,15 +119,21 @@ export function documentCosts(profile: Profile, document: vscode.TextDocument): 
     .map((anchor) => ({ anchor, stats: byOp.get(anchor.op) ?? [] }))
     .filter(({ stats }) => stats.length > 0);
   if (anchors.length === 0) return { anchors };
+  const why = whyStale(profile, document);
+  return why === undefined ? { anchors } : { anchors, stale: `GGML Lens: this file differs from the profiled build (${why}): op costs not shown; open the source the program was built from` };
+}
+
+/**
+ * Why `document` is not the source the profile was built from: a line the build's DWARF names
+ * (kernel definitions, the op switch's calls) that the file does not hold, or a sampled line that
+ * falls in another function here; undefined when neither is found.
+ */
+function whyStale(profile: Profile, document: vscode.TextDocument): string | undefined {
+  const recorded = recordedLines(profile, document.uri.fsPath);
+  const mismatches = recorded ? checkRecordedLines(document.getText(), recorded) : [];
+  if (recorded && mismatches.length > 0) return mismatchSummary(mismatches, recorded.definitions.length + recorded.calls.length);
   const { check } = documentSource(profile, document);
-  if (check && isStale(check)) {
-    const [first] = check.disagreeing;
-    return {
-      anchors,
-      stale:
-        `GGML Lens: this file differs from the profiled build (${check.disagreeing.length} sampled lines, e.g. line ${first.line} ` +
-        `of ${first.function.split("(")[0]}, fall elsewhere here): op costs not shown; open the source the program was built from`,
-    };
-  }
-  return { anchors };
+  if (!check || !isStale(check)) return undefined;
+  const [first] = check.disagreeing;
+  return `${check.disagreeing.length} sampled lines, e.g. line ${first.line} of ${first.function.split("(")[0]}, fall elsewhere here`;
 }

@@ -10,6 +10,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { before, describe, it } from "node:test";
+import { findOpAnchors } from "../../extension/target/ggmlSource";
+import { checkRecordedLines } from "../../extension/target/sourceLines";
 import { recordedFixtures } from "../harness/fixtures";
 
 const REPO = path.resolve(__dirname, "..", "..");
@@ -104,6 +106,12 @@ interface Sites {
   symbols: Sym[];
 }
 
+interface SourceLines {
+  file: string;
+  definitions: [number, string][];
+  calls: [number, string][];
+}
+
 interface Layout {
   path: string;
   buildId: string | null;
@@ -118,6 +126,7 @@ interface Layout {
   typeTraits?: TypeTrait[] | null;
   vecDotTypes?: number[] | null;
   sites?: Sites;
+  sourceLines?: SourceLines[];
   sources?: Record<string, string | null>;
   usable: boolean;
   errors: string[];
@@ -131,6 +140,14 @@ interface Dirs {
   prebuilt: string;
 }
 
+
+/** Whether the 1-based `line` of `text` starts a function definition: its `{` comes before any `;`. */
+function isDefinitionAt(text: string, line: number): boolean {
+  const rest = text.split("\n").slice(line - 1, line + 39).join("\n");
+  const brace = rest.indexOf("{");
+  const semicolon = rest.indexOf(";");
+  return brace >= 0 && (semicolon < 0 || brace < semicolon);
+}
 
 function fixtureDirs(): Dirs {
   const recorded = recordedFixtures();
@@ -445,6 +462,32 @@ describe("ggml-lens-layout: a ggml program's layout from its ELF and DWARF", () 
     assert.ok(extra?.callPc, "the inlined switch calls ggml_cpu_extra_compute_forward first");
     assert.match(instructionAt(cpuLib, extra.callPc), /^call\s.*<ggml_cpu_extra_compute_forward/);
     assert.deepEqual(extra.args.map((a) => a.reg), ["rdi", "rsi"]);
+  });
+
+  it("source lines: each kernel definition and each call from the op switch is at its line of the source, and every dispatch case has its call", (t) => {
+    const byName = new Map((cpu.sourceLines ?? []).map((lines) => [path.basename(lines.file), lines]));
+    for (const name of ["ggml-cpu.c", "ops.cpp", "unary-ops.cpp", "binary-ops.cpp"]) assert.ok(byName.get(name)?.definitions.length, `kernel definitions of ${name}`);
+    const asFunctionLines = (pairs: [number, string][]) => pairs.map(([line, name]) => ({ line, function: name }));
+    for (const lines of cpu.sourceLines ?? []) {
+      const text = fs.readFileSync(lines.file, "utf8");
+      const recorded = { file: lines.file, definitions: asFunctionLines(lines.definitions), calls: asFunctionLines(lines.calls) };
+      assert.deepEqual(checkRecordedLines(text, recorded), [], `${lines.file} holds every recorded line`);
+      for (const [line] of lines.definitions) assert.ok(isDefinitionAt(text, line), `${lines.file}:${line} starts a definition`);
+    }
+    const dispatch = byName.get("ggml-cpu.c");
+    assert.ok(dispatch);
+    const called = new Set(dispatch.calls.map(([, name]) => name));
+    const switchCalls = computeForward(cpu).flatMap((inst) => inst.calls).filter((c) => c.callee?.startsWith("ggml_compute_forward_") && !c.inlinedIn);
+    for (const call of switchCalls) assert.ok(called.has(call.callee!), `the switch's call of ${call.callee} has its line`);
+    const text = fs.readFileSync(dispatch.file, "utf8");
+    const cases = findOpAnchors(text, (base.opNames ?? []).filter((op): op is string => op !== null)).filter((anchor) => anchor.kind === "case");
+    const callLines = dispatch.calls.map(([line]) => line - 1);
+    const lines = text.split("\n");
+    for (const anchor of cases) {
+      const next = callLines.filter((line) => line > anchor.line).sort((a, b) => a - b)[0];
+      assert.ok(next !== undefined && !lines.slice(anchor.line + 1, next).some((l) => /\bbreak\s*;/.test(l)), `case GGML_OP_${anchor.op} (line ${anchor.line + 1}) reaches a recorded call before its break`);
+    }
+    t.diagnostic(`${cpu.sourceLines?.length} files, ${cases.length} dispatch cases, ${dispatch.calls.length} calls from the switch`);
   });
 
   it("the planned sites fire once per op when a ggml graph runs (gdb breakpoints)", (t) => {

@@ -56,7 +56,7 @@ test("decodes the header, every record type and the trailer", () => {
   assert.deepEqual(s.header.info.ops, DEFAULT_HEADER.ops);
   assert.equal(s.header.info.types[2].name, "q4_0");
   assert.deepEqual(s.header.info.target, { pid: 4242, exe: "/build/bin/llama-completion", argv: [], launched: true });
-  assert.deepEqual(s.header.info.libraries, [{ path: "/lib/libggml-cpu.so", build_id: "abcd", roles: ["ggml-cpu"], has_dwarf: true }]);
+  assert.deepEqual(s.header.info.libraries, [{ path: "/lib/libggml-cpu.so", build_id: "abcd", roles: ["ggml-cpu"], has_dwarf: true, source_lines: [] }]);
   assert.equal(s.header.info.op_method, "dwarf-inline");
   assert.equal(s.truncated, false);
   assert.deepEqual(s.errors, []);
