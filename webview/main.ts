@@ -10,6 +10,7 @@ import { GraphView } from "./graph/view";
 import { ExpertsView } from "./experts/view";
 import { RooflineView } from "./roofline/view";
 import { CountersView } from "./counters/view";
+import { OffloadView } from "./offload/view";
 import { hostChannel } from "./vscodeApi";
 
 interface PanelView {
@@ -42,6 +43,10 @@ function createView(kind: PanelKind, root: HTMLElement, post: (m: WebviewMessage
     case "counters": {
       const view = new CountersView(root);
       return { receive: (m) => m.type === "counters" && view.show(m.data) };
+    }
+    case "offload": {
+      const view = new OffloadView(root);
+      return { receive: (m) => m.type === "offload" && view.show(m.data) };
     }
   }
 }

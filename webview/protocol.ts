@@ -5,9 +5,9 @@
  * the webview draws them as text only.
  */
 
-export type PanelKind = "timeline" | "roofline" | "graph" | "experts" | "counters";
+export type PanelKind = "timeline" | "roofline" | "graph" | "experts" | "counters" | "offload";
 
-export const PANEL_KINDS: readonly PanelKind[] = ["timeline", "roofline", "graph", "experts", "counters"];
+export const PANEL_KINDS: readonly PanelKind[] = ["timeline", "roofline", "graph", "experts", "counters", "offload"];
 
 /** Intervals on the time axis, in ns since TimelineData.originNs. */
 export interface Intervals {
@@ -69,6 +69,8 @@ export interface TimelineData {
   /** llama_decode calls; nTokens -1 when unknown. */
   calls: Intervals & { nTokens: Int32Array };
   graphs: Intervals & { nNodes: Int32Array };
+  /** The graphs each ggml backend computed (empty before stream 1.3). */
+  splits: BackendSplits;
   states: ThreadStates[];
   /** Periods with op tracing off (default mode windows): no spans exist there. */
   gaps: Intervals;

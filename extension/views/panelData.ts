@@ -7,6 +7,7 @@ import { graphData } from "./graphData";
 import { expertsData } from "./expertsData";
 import { rooflineData } from "./rooflineData";
 import { countersData } from "./countersData";
+import { offloadData } from "./offloadData";
 import { cachedCeilings } from "../profile/machine";
 
 export interface PanelState {
@@ -27,5 +28,7 @@ export function panelMessage(kind: PanelKind, entry: Pick<ProfileEntry, "path" |
       return { type: "roofline", data: rooflineData(entry.profile, title, cachedCeilings() ?? null) };
     case "counters":
       return { type: "counters", data: countersData(entry.profile, title) };
+    case "offload":
+      return { type: "offload", data: offloadData(entry.profile, title) };
   }
 }

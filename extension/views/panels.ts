@@ -1,5 +1,5 @@
 /**
- * The webview panels (timeline, roofline, computation graph, MoE routing, counters): one panel per kind, showing
+ * The webview panels (timeline, roofline, computation graph, MoE routing, counters, offload): one panel per kind, showing
  * the profile selected in the ProfileStore and redrawn when it changes (throttled while a run goes on).
  */
 import * as path from "node:path";
@@ -25,6 +25,7 @@ const TITLES: Record<PanelKind, string> = {
   graph: "GGML Lens: Computation graph",
   experts: "GGML Lens: MoE routing",
   counters: "GGML Lens: Counters",
+  offload: "GGML Lens: Offload",
 };
 
 const COMMANDS: Record<PanelKind, string> = {
@@ -33,6 +34,7 @@ const COMMANDS: Record<PanelKind, string> = {
   graph: "ggmlLens.openGraph",
   experts: "ggmlLens.openExperts",
   counters: "ggmlLens.openCounters",
+  offload: "ggmlLens.openOffload",
 };
 
 /** A live profile is redrawn at most this often. */

@@ -5,6 +5,7 @@
 import type { GraphNode, Profile } from "../profile/model";
 import { lastAtOrBefore } from "../profile/sorted";
 import { SchedKind } from "../profile/stream";
+import { backendSplits } from "./offloadData";
 import { ThreadState, type Intervals, type NodeTable, type SpanTable, type ThreadStates, type TimelineData } from "../../webview/protocol";
 
 export function shapeText(ne: number[]): string {
@@ -156,6 +157,7 @@ function timeRange(profile: Profile): [number, number] {
   for (const lane of profile.threads) see(profile.spans.startNs[lane.first], profile.spans.endNs[lane.first + lane.count - 1]);
   for (const c of profile.calls) see(c.startNs, c.endNs);
   for (const g of profile.graphs) see(g.startNs, g.endNs);
+  for (const b of profile.backendSpans) see(b.startNs, b.endNs);
   for (const table of [profile.sched, profile.windows]) for (let i = 0; i < table.count; i++) see(table.ts[i], table.ts[i]);
   return Number.isFinite(first) ? [first, last] : [0, 0];
 }
@@ -183,6 +185,7 @@ export function timelineData(profile: Profile, title: string, live: boolean): Ti
       end: Float64Array.from(profile.graphs, (g) => g.endNs - origin),
       nNodes: Int32Array.from(profile.graphs, (g) => g.nNodes),
     },
+    splits: backendSplits(profile, origin),
     states: threadStates(profile, origin, durationNs),
     gaps: tracingGaps(profile, origin, durationNs),
     lostEvents: profile.lostEvents,

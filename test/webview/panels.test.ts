@@ -11,6 +11,14 @@ import type { FrameLocator, Page } from "playwright-core";
 import { loadProfile } from "../../extension/profile/file";
 import type { Profile } from "../../extension/profile/model";
 import { kernelDefinitionLine } from "../../extension/views/opSource";
+import { countersData } from "../../extension/views/countersData";
+import { rooflineData } from "../../extension/views/rooflineData";
+import { offloadData } from "../../extension/views/offloadData";
+import { timelineData } from "../../extension/views/timelineData";
+import { buildProfile } from "../../extension/profile/model";
+import { decodeStream } from "../../extension/profile/stream";
+import { cpuThenBlas } from "../unit/offloadRuns";
+import { formatDuration } from "../../webview/timeline/scale";
 import { openWorkbench, runPaletteCommand, webviewFrame } from "../harness/browser";
 import { workbenchUrl } from "../harness/codeServer";
 import { recordedFixtures, REPO } from "../harness/fixtures";
@@ -102,7 +110,7 @@ async function lanePoint(frame: FrameLocator, tid: number, xShare: number): Prom
   return { x: canvas.x + xShare * canvas.width, y: box.y + box.height / 2 };
 }
 
-test("panels in VS Code on real recordings: timeline, graph, MoE routing; hostile names stay text", { timeout: 600_000 }, async (t) => {
+test("panels in VS Code on real recordings: timeline, graph, roofline phases, counters, offload, MoE routing; hostile names stay text", { timeout: 600_000 }, async (t) => {
   const { server, browser, fixtures } = await startSession(t);
   const { page } = browser;
   page.setDefaultNavigationTimeout(120_000); // a busy machine loads the workbench slowly
@@ -275,6 +283,110 @@ test("panels in VS Code on real recordings: timeline, graph, MoE routing; hostil
       await closeEditors(page);
       const experts = await openPanel(page, "GGML Lens: Open MoE routing");
       await experts.locator(".explanation", { hasText: "dense" }).waitFor();
+      await closeEditors(page);
+    });
+
+    await step("roofline: the prefill / decode toggle draws the op classes of that phase", "roofline-phases", async () => {
+      const phases = rooflineData(await loadProfile(dense), "dense.ggmlprof", null).phases;
+      assert.ok(phases.prefill.points.length > 0 && phases.decode.points.length > 0, "the recording has prefill and decode op classes");
+      const frame = await openPanel(page, "GGML Lens: Open roofline");
+      const points = frame.locator(".roofline-point");
+      await points.first().waitFor();
+      /** The drawn points as "cx,cy,r", sorted. */
+      const drawn = (): Promise<string[]> => points.evaluateAll((circles) => circles.map((c) => ["cx", "cy", "r"].map((a) => c.getAttribute(a)).join(",")).sort());
+      const seen: Record<string, string[]> = {};
+      for (const phase of ["prefill", "decode", "all"] as const) {
+        await frame.locator(`vscode-radio[data-phase="${phase}"]`).click();
+        await frame.locator(".status", { hasText: phase === "all" ? /op classes with known FLOPs and bytes;/ : `in ${phase} calls` }).waitFor({ timeout: 5_000 });
+        seen[phase] = await drawn();
+        assert.equal(seen[phase].length, phases[phase].points.length, `${phase}: one point per op class`);
+        await screenshot(page, `webview-roofline-${phase}.png`);
+      }
+      assert.notDeepEqual(seen.prefill, seen.decode, "prefill and decode points sit in different places");
+      assert.notDeepEqual(seen.all, seen.decode);
+      // Hover in the decode phase: the figures say so.
+      await frame.locator('vscode-radio[data-phase="decode"]').click();
+      await points.last().hover();
+      await frame.locator(".tooltip", { hasText: "in decode calls" }).waitFor({ state: "visible", timeout: 5_000 });
+      await closeEditors(page);
+    });
+
+    await step("counters: a chart per counter over the decode calls, a call's figures on hover, the lacking counters named", "counters", async () => {
+      const data = countersData(await loadProfile(dense), "dense.ggmlprof");
+      const frame = await openPanel(page, "GGML Lens: Open counters");
+      const charts = frame.locator(".counter-chart");
+      await charts.first().waitFor();
+      assert.deepEqual(
+        await charts.evaluateAll((boxes) => boxes.map((b) => (b as HTMLElement).dataset.counter)),
+        data.series.map((s) => s.key),
+      );
+      assert.equal(await frame.locator(".counter-chart path.series-call").count(), data.series.length);
+      assert.deepEqual(await frame.locator(".counters-lacking .notice").allTextContents(), data.lacking);
+      assert.match(data.lacking.join(" "), /hardware counters/i, "the recording says which hardware counters it lacked");
+      // Hover the right end of the CPU time chart: the last call's figures.
+      const cpu = data.series.findIndex((s) => s.key === "cpu_ns");
+      const area = (await charts.nth(cpu).locator(".hover-area").boundingBox())!;
+      await page.mouse.move(area.x + area.width - 1, area.y + area.height / 2);
+      const tooltip = frame.locator(".tooltip");
+      await tooltip.waitFor({ state: "visible" });
+      const n = data.calls.start.length;
+      const lines = await tooltip.locator("div").allTextContents();
+      assert.match(lines[0], new RegExp(`^call ${n} of ${n} \\(1 token, decode\\) at `));
+      assert.deepEqual(lines.slice(2), [`llama_decode thread: ${formatDuration(data.series[cpu].call[n - 1])}`, `op spans, all threads: ${formatDuration(data.series[cpu].ops[n - 1])}`]);
+      assert.ok(data.series[cpu].ops[n - 1] > 0, "the last call's op spans used CPU time");
+      await screenshot(page, "webview-counters.png");
+      await closeEditors(page);
+    });
+
+    await step("offload: a single-backend recording names its backend and says nothing was offloaded", "offload-single", async () => {
+      const profile = await loadProfile(dense);
+      const data = offloadData(profile, "dense.ggmlprof");
+      assert.equal(profile.backends.length, 1, `the CPU run's backends: ${profile.backends.map((b) => b.name).join(", ")}`);
+      const frame = await openPanel(page, "GGML Lens: Open offload");
+      const summary = frame.locator(".offload-summary");
+      await summary.waitFor();
+      assert.equal(await summary.textContent(), data.summary);
+      assert.match(data.summary ?? "", new RegExp(`^One backend computed every graph: ${profile.backends[0].name} \\(.*Nothing was offloaded`));
+      assert.deepEqual(await frame.locator(".offload-backends tbody td:first-child").allTextContents(), [profile.backends[0].name]);
+      assert.equal(await frame.locator(".offload-flows").count(), 0, "no copies");
+      await screenshot(page, "webview-offload-single.png");
+      await closeEditors(page);
+    });
+
+    await step("offload: splits per backend, a copy's bytes and direction on hover; the timeline's backend row", "offload", async () => {
+      const file = path.join(workspace, "offload.ggmlprof");
+      const stream = cpuThenBlas(3);
+      fs.writeFileSync(file, stream.bytes());
+      const data = offloadData(buildProfile(decodeStream(stream.bytes())), "offload.ggmlprof");
+      await runPaletteCommand(page, "GGML Lens: Open profile…");
+      await answerOpenDialog(page, file);
+      const frame = await openPanel(page, "GGML Lens: Open offload");
+      const splits = frame.locator(".offload-svg rect.split");
+      await splits.first().waitFor();
+      assert.equal(await splits.count(), data.splits.start.length);
+      assert.deepEqual(await frame.locator(".offload-svg .row-name").allTextContents(), [...data.splits.names, "copies"]);
+      assert.deepEqual(await frame.locator(".offload-flows tbody td:first-child").allTextContents(), ["CPU", "host memory"]);
+      await frame.locator(".offload-svg rect.copy").first().hover();
+      const tooltip = frame.locator(".tooltip");
+      await tooltip.waitFor({ state: "visible" });
+      assert.deepEqual((await tooltip.locator("div").allTextContents()).slice(0, 2), ["attn_norm-0: 8.0 KiB", "CPU → BLAS (copy)"]);
+      await splits.nth(1).hover();
+      await frame.locator(".tooltip", { hasText: "BLAS: a graph of 1 node" }).waitFor({ state: "visible", timeout: 5_000 });
+      await screenshot(page, "webview-offload.png");
+      await closeEditors(page);
+      // The timeline of the same profile: a backends row above the threads, its splits on hover.
+      const timeline = await openPanel(page, "GGML Lens: Open timeline");
+      const row = timeline.locator(".row-label", { hasText: "backends" });
+      await row.waitFor();
+      assert.deepEqual(await timeline.locator(".legend .backend-item").allTextContents(), ["backend CPU", "backend BLAS"]);
+      const canvas = (await timeline.locator(".timeline-canvas").boundingBox())!;
+      const box = (await row.boundingBox())!;
+      // The middle of the second split (BLAS), on the timeline's own time axis.
+      const axis = timelineData(buildProfile(decodeStream(stream.bytes())), "offload.ggmlprof", false);
+      const middle = (axis.splits.start[1] + axis.splits.end[1]) / 2;
+      await page.mouse.move(canvas.x + (middle / axis.durationNs) * canvas.width, box.y + box.height / 2);
+      await timeline.locator(".tooltip", { hasText: "BLAS: a graph of 1 node" }).waitFor({ state: "visible", timeout: 5_000 });
+      await screenshot(page, "webview-timeline-backends.png");
       await closeEditors(page);
     });
 

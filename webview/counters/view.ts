@@ -59,7 +59,8 @@ export class CountersView {
   private chart(data: CountersData, series: CounterSeries): HTMLElement {
     const n = data.calls.start.length;
     const scale = series.unit === "ns" ? 1e6 : 1;
-    const max = Math.max(1e-9, ...Array.from(series.call).filter((v) => !Number.isNaN(v)), ...series.ops) / scale;
+    // A counter that stayed 0 still gets an axis up to 1 (one count, or 1 ms).
+    const max = Math.max(scale, ...Array.from(series.call).filter((v) => !Number.isNaN(v)), ...series.ops) / scale;
     const x = scaleLinear().domain([0, Math.max(1, n - 1)]).range([M.left, WIDTH - M.right]);
     const y = scaleLinear().domain([0, max]).range([HEIGHT - M.bottom, M.top]).nice();
     const svg = select(document.createElementNS("http://www.w3.org/2000/svg", "svg")).attr("class", "counter-svg").attr("width", WIDTH).attr("height", HEIGHT);
@@ -70,12 +71,13 @@ export class CountersView {
       .data(Array.from(data.calls.nTokens.keys()).filter((i) => data.calls.nTokens[i] > 1))
       .join("rect")
       .attr("class", "prefill-band")
-      .attr("x", (i) => x(i) - step / 2)
-      .attr("width", step)
+      .attr("x", (i) => Math.max(M.left, x(i) - step / 2))
+      .attr("width", (i) => Math.min(WIDTH - M.right, x(i) + step / 2) - Math.max(M.left, x(i) - step / 2))
       .attr("y", M.top)
       .attr("height", HEIGHT - M.top - M.bottom);
     svg.append("g").attr("class", "axis").attr("transform", `translate(0,${HEIGHT - M.bottom})`).call(axisBottom(x).tickValues(x.ticks(Math.min(6, n)).filter(Number.isInteger)).tickFormat((i) => String(Number(i) + 1)));
-    svg.append("g").attr("class", "axis").attr("transform", `translate(${M.left},0)`).call(axisLeft(y).ticks(4, "~s"));
+    const yTicks = series.unit === "ns" ? y.ticks(4) : y.ticks(4).filter(Number.isInteger);
+    svg.append("g").attr("class", "axis").attr("transform", `translate(${M.left},0)`).call(axisLeft(y).tickValues(yTicks).tickFormat((v) => Number(v).toLocaleString()));
     for (const l of LINES) {
       const values = series[l.key];
       const path = line<number>()

@@ -1,5 +1,6 @@
 /**
- * The timeline panel: tokens (llama_decode calls) and graphs on top, then per thread a state band
+ * The timeline panel: tokens (llama_decode calls), graphs and the graphs each ggml backend computed
+ * (the scheduler's splits, one row, coloured by backend) on top, then per thread a state band
  * (running / runnable / sleeping) above the thread's op spans, on one canvas. Wheel, drag and keys
  * zoom and pan; hover shows a span; click asks the host to reveal the op's source; shift+drag selects
  * a range and lists its ops. Strings from the profile only ever reach the page as textContent.
@@ -18,6 +19,7 @@ import { el, tableOf } from "../dom";
 const AXIS_H = 20;
 const CALL_H = 16;
 const GRAPH_H = 12;
+const SPLIT_H = 12;
 const STATE_H = 6;
 const LANE_H = 20;
 const GAP = 4;
@@ -27,9 +29,11 @@ const STATE_COLORS: Record<ThreadState, string> = {
   [ThreadState.Sleeping]: "#7f7f7f",
 };
 const STATE_NAMES = ["running", "runnable", "sleeping"];
+/** Gutter labels of the rows above the threads (a state band has none). */
+const ROW_NAMES: Partial<Record<Row["kind"], string>> = { calls: "tokens", graphs: "graphs", splits: "backends", state: "" };
 
 interface Row {
-  kind: "calls" | "graphs" | "state" | "spans";
+  kind: "calls" | "graphs" | "splits" | "state" | "spans";
   y: number;
   h: number;
   source: LaneSource;
@@ -136,6 +140,7 @@ export class TimelineView {
     };
     add({ kind: "calls", h: CALL_H, source: laneSource(data.calls.start, data.calls.end, Uint8Array.from(data.calls.nTokens, (n) => (n > 1 ? 1 : 0))) });
     add({ kind: "graphs", h: GRAPH_H, source: laneSource(data.graphs.start, data.graphs.end, new Uint8Array(data.graphs.start.length)) });
+    if (data.splits.start.length) add({ kind: "splits", h: SPLIT_H, source: laneSource(data.splits.start, data.splits.end, data.splits.backend) });
     const tids = [...new Set([...data.lanes.map((l) => l.tid), ...data.states.map((s) => s.tid)])].sort((a, b) => a - b);
     for (const tid of tids) {
       const states = data.states.find((s) => s.tid === tid);
@@ -151,7 +156,7 @@ export class TimelineView {
 
   private renderGutter(): void {
     const labels = this.rows.map((row) => {
-      const text = row.kind === "calls" ? "tokens" : row.kind === "graphs" ? "graphs" : row.kind === "state" ? "" : `thread ${row.tid}`;
+      const text = ROW_NAMES[row.kind] ?? `thread ${row.tid}`;
       const label = el("div", { className: row.kind === "spans" ? "lane-label" : "row-label", textContent: text });
       label.style.top = `${row.y}px`;
       label.style.height = `${row.h}px`;
@@ -184,7 +189,12 @@ export class TimelineView {
       swatch.style.background = STATE_COLORS[s as ThreadState];
       return el("span", { className: "legend-item" }, [swatch, el("span", { textContent: name })]);
     });
-    this.legend.replaceChildren(...items, ...states);
+    const backends = data.splits.names.map((name, b) => {
+      const swatch = el("span", { className: "swatch" });
+      swatch.style.background = categoryColor(b);
+      return el("span", { className: "legend-item backend-item" }, [swatch, el("span", { textContent: `backend ${name}` })]);
+    });
+    this.legend.replaceChildren(...items, ...states, ...(data.splits.start.length ? backends : []));
   }
 
   // ---- drawing -----------------------------------------------------------------------------
@@ -257,6 +267,7 @@ export class TimelineView {
   private colorOf(row: Row, category: number): string {
     switch (row.kind) {
       case "spans":
+      case "splits":
         return categoryColor(category);
       case "state":
         return STATE_COLORS[category as ThreadState];
@@ -407,6 +418,12 @@ export class TimelineView {
       case "calls": {
         const n = d.calls.nTokens[i];
         return [`llama_decode: ${n < 0 ? "batch size unknown" : `${n} token${n === 1 ? "" : "s"} (${n > 1 ? "prefill" : "decode"})`}`, duration(d.calls.start, d.calls.end)];
+      }
+      case "splits": {
+        const s = d.splits;
+        const lines = [`${s.names[s.backend[i]]}: a graph of ${s.nNodes[i]} node${s.nNodes[i] === 1 ? "" : "s"}`];
+        if (s.label[i]) lines.push(s.label[i]);
+        return [...lines, duration(s.start, s.end)];
       }
       case "graphs":
         return [`graph compute: ${d.graphs.nNodes[i]} nodes`, duration(d.graphs.start, d.graphs.end)];
