@@ -7,39 +7,17 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as vscode from "vscode";
-import type { GgmlLensApi } from "../../../extension/extension";
 import { loadProfile } from "../../../extension/profile/file";
 import type { AttachArgs } from "../../../extension/session/attach";
 import { findGgmlProcesses } from "../../../extension/session/ggmlProcesses";
 import type { ProfileRunResult } from "../../../extension/session/profileRun";
-import type { Fixtures } from "../../harness/fixtures";
+import { api, fixtures, waitFor } from "./common";
 
-const EXTENSION_ID = "ggml-lens.ggml-lens";
 const ATTACH = "ggmlLens.attach";
 /** Printed text past the prompt: the target is decoding tokens. */
 const GENERATING_BYTES = 64;
-
-function fixtures(): Fixtures {
-  const json = process.env.GGML_LENS_TEST_FIXTURES;
-  assert.ok(json, "GGML_LENS_TEST_FIXTURES is not set: the test runner passes the fixture paths in it");
-  return JSON.parse(json) as Fixtures;
-}
-
-async function api(): Promise<GgmlLensApi> {
-  const extension = vscode.extensions.getExtension<GgmlLensApi>(EXTENSION_ID);
-  assert.ok(extension, `${EXTENSION_ID} is not loaded`);
-  return extension.activate();
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+/** The helper's first figures and the live profile take a few seconds on a busy machine. */
+const LIVE_TIMEOUT_MS = 30_000;
 
 async function attach(args: AttachArgs): Promise<ProfileRunResult> {
   const result = await vscode.commands.executeCommand<ProfileRunResult | undefined>(ATTACH, args);
@@ -109,10 +87,10 @@ suite("Attach to process", function () {
       const text = lens.statusText();
       const ops = /\$\(record\) GGML Lens: .* · ([\d,]+) ops · /.exec(text);
       return ops && Number(ops[1].replace(/,/g, "")) > 0 ? text : undefined;
-    });
+    }, LIVE_TIMEOUT_MS);
     assert.match(status, /tok\/s/);
     // The live profile follows the run.
-    await waitFor("the live profile in the store", () => (lens.store.selected?.path === out && lens.store.selected.live ? true : undefined));
+    await waitFor("the live profile in the store", () => (lens.store.selected?.path === out && lens.store.selected.live ? true : undefined), LIVE_TIMEOUT_MS);
     await vscode.commands.executeCommand("ggmlLens.stopRun");
     const result = await running;
     assert.equal(result.exitCode, 0, `the run failed: ${result.error}`);

@@ -5,29 +5,17 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as vscode from "vscode";
-import type { GgmlLensApi } from "../../../extension/extension";
 import { loadProfile } from "../../../extension/profile/file";
 import type { OpStat, Profile } from "../../../extension/profile/model";
 import type { ProfileRunArgs, ProfileRunResult } from "../../../extension/session/profileRun";
-import type { Fixtures } from "../../harness/fixtures";
+import { checkFrames, isStale, profiledFrames } from "../../../extension/target/ggmlSource";
+import { recordedLines } from "../../../extension/target/sourceLines";
 import { GGML_CPU_DIR } from "../../harness/workspace";
+import { api, EXTENSION_ID, fixtures, waitFor, workspaceFile } from "./common";
 
-const EXTENSION_ID = "ggml-lens.ggml-lens";
 const PROFILE_RUN = "ggmlLens.profileRun";
 /** Timer samples often enough that a short run of the tiny model lands many in ggml's source. */
 const RECORD_ARGS = ["--sample-hz", "999"];
-
-function fixtures(): Fixtures {
-  const json = process.env.GGML_LENS_TEST_FIXTURES;
-  assert.ok(json, "GGML_LENS_TEST_FIXTURES is not set: the test runner passes the fixture paths in it");
-  return JSON.parse(json) as Fixtures;
-}
-
-function workspaceDir(): string {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, "the test workspace is open");
-  return folder.uri.fsPath;
-}
 
 function tinyRun(): ProfileRunArgs {
   const { llamaCompletion, tinyDense } = fixtures();
@@ -39,12 +27,6 @@ async function profileRun(args: ProfileRunArgs): Promise<ProfileRunResult> {
   const result = await vscode.commands.executeCommand<ProfileRunResult | undefined>(PROFILE_RUN, args);
   assert.ok(result, "the command returned no result");
   return result;
-}
-
-async function api(): Promise<GgmlLensApi> {
-  const extension = vscode.extensions.getExtension<GgmlLensApi>(EXTENSION_ID);
-  assert.ok(extension, `${EXTENSION_ID} is not loaded`);
-  return extension.activate();
 }
 
 async function lensesOf(file: string): Promise<vscode.CodeLens[]> {
@@ -84,22 +66,12 @@ function samplesPerLine(profile: Profile, fileSuffix: string): Map<number, numbe
   return counts;
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 suite("GGML Lens in the extension host", function () {
   // A recording analyses the target and symbolizes its samples: seconds, more on a busy machine.
   this.timeout(120_000);
   let run: ProfileRunResult;
   let profile: Profile;
-  const cpuDir = (): string => path.join(workspaceDir(), GGML_CPU_DIR);
+  const cpuDir = (): string => path.join(workspaceFile(), GGML_CPU_DIR);
 
   test("the extension activates and registers its commands", async () => {
     await api();
@@ -116,7 +88,7 @@ suite("GGML Lens in the extension host", function () {
     profile = await loadProfile(run.profile);
     assert.ok(profile.spans.count > 0, "the profile has op spans");
     assert.equal((await api()).store.selected?.path, run.profile, "the new profile is the one shown");
-    const sources = (run.sources ?? []).map((file) => path.relative(workspaceDir(), file));
+    const sources = (run.sources ?? []).map((file) => path.relative(workspaceFile(), file));
     for (const name of ["ggml-cpu.c", "ops.cpp"]) assert.ok(sources.includes(path.join(GGML_CPU_DIR, name)), `${name} in ${sources.join(", ")}`);
   });
 
@@ -180,7 +152,7 @@ suite("GGML Lens in the extension host", function () {
   });
 
   test("stale source: a changed ggml-cpu.c gets one lens saying so, not numbers on wrong lines", async () => {
-    const staleDir = path.join(workspaceDir(), "newer", GGML_CPU_DIR);
+    const staleDir = path.join(workspaceFile(), "newer", GGML_CPU_DIR);
     fs.mkdirSync(staleDir, { recursive: true });
     const original = fs.readFileSync(path.join(cpuDir(), "ggml-cpu.c"), "utf8");
     const added = Array.from({ length: 300 }, (_, i) => `static int added_in_a_newer_version_${i}(void) { return ${i}; }`).join("\n");
@@ -191,13 +163,45 @@ suite("GGML Lens in the extension host", function () {
       assert.equal(lenses.length, 1, `one lens, got ${JSON.stringify(lenses.map((l) => l.command?.title))}`);
       assert.match(lenses[0].command?.title ?? "", /differs from the profiled build/);
     } finally {
-      fs.rmSync(path.join(workspaceDir(), "newer"), { recursive: true, force: true });
+      fs.rmSync(path.join(workspaceFile(), "newer"), { recursive: true, force: true });
+    }
+  });
+
+  test("stale source: lines shifted inside a function no sample fell in are caught at the lines the build's DWARF names", async () => {
+    const original = fs.readFileSync(path.join(cpuDir(), "ops.cpp"), "utf8");
+    const recorded = recordedLines(profile, path.join(cpuDir(), "ops.cpp"));
+    assert.ok(recorded && recorded.definitions.length >= 2, "the profile names the kernel definitions of ops.cpp");
+    // Below the last sampled line of ops.cpp, so that the sampled frames cannot tell the change.
+    const frames = profiledFrames(profile).filter((frame) => frame.file.endsWith("/ggml-cpu/ops.cpp"));
+    const lastSampled = Math.max(0, ...frames.map((frame) => frame.line));
+    const unsampled = recorded.definitions.filter((d) => d.line > lastSampled).sort((a, b) => a.line - b.line);
+    assert.ok(unsampled.length >= 2, `kernels defined below line ${lastSampled} of ops.cpp`);
+    const lines = original.split("\n");
+    const bodyStart = lines.findIndex((text, i) => i >= unsampled[0].line - 1 && text.includes("{"));
+    lines.splice(bodyStart + 1, 0, "    // a line added inside the function in a newer version");
+    const edited = lines.join("\n");
+    assert.equal(isStale(checkFrames(edited, frames)), false, "the sampled frames alone do not see the change");
+    const copy = (dir: string, text: string): string => {
+      fs.mkdirSync(path.join(workspaceFile(), dir, GGML_CPU_DIR), { recursive: true });
+      fs.writeFileSync(path.join(workspaceFile(), dir, GGML_CPU_DIR, "ops.cpp"), text);
+      return path.join(workspaceFile(), dir, GGML_CPU_DIR, "ops.cpp");
+    };
+    try {
+      const same = await lensesOf(copy("same", original));
+      assert.ok(same.length > 1 && same.every((lens) => !/differs/.test(lens.command?.title ?? "")), "an unchanged copy gets its lenses");
+      const lenses = await lensesOf(copy("newer", edited));
+      assert.equal(lenses.length, 1, `one lens, got ${JSON.stringify(lenses.map((l) => l.command?.title))}`);
+      const title = lenses[0].command?.title ?? "";
+      assert.match(title, /differs from the profiled build/);
+      assert.match(title, new RegExp(`the definition of ${unsampled[1].function} is not at line ${unsampled[1].line} here`));
+    } finally {
+      for (const dir of ["same", "newer"]) fs.rmSync(path.join(workspaceFile(), dir), { recursive: true, force: true });
     }
   });
 
   test("no ggml source in the workspace: the run is still loaded, and the user is told where lenses would go", async () => {
     const aside = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-aside-"));
-    const ggml = path.join(workspaceDir(), "ggml");
+    const ggml = path.join(workspaceFile(), "ggml");
     fs.renameSync(ggml, path.join(aside, "ggml"));
     try {
       const result = await profileRun(tinyRun());

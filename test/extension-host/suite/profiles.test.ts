@@ -7,39 +7,15 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as vscode from "vscode";
-import type { GgmlLensApi } from "../../../extension/extension";
 import { diffProfiles } from "../../../extension/profile/diff";
 import { loadProfile } from "../../../extension/profile/file";
 import type { OpStat, Profile } from "../../../extension/profile/model";
 import type { CompareResult } from "../../../extension/views/compare";
 import type { ProfileRunResult } from "../../../extension/session/profileRun";
-import type { Fixtures } from "../../harness/fixtures";
 import { GGML_CPU_DIR } from "../../harness/workspace";
+import { api, fixtures, waitFor, workspaceFile } from "./common";
 
-const EXTENSION_ID = "ggml-lens.ggml-lens";
 const PROFILE_EDITOR = "ggmlLens.profileEditor";
-
-function fixtures(): Fixtures {
-  const json = process.env.GGML_LENS_TEST_FIXTURES;
-  assert.ok(json, "GGML_LENS_TEST_FIXTURES is not set: the test runner passes the fixture paths in it");
-  return JSON.parse(json) as Fixtures;
-}
-
-async function api(): Promise<GgmlLensApi> {
-  const extension = vscode.extensions.getExtension<GgmlLensApi>(EXTENSION_ID);
-  assert.ok(extension, `${EXTENSION_ID} is not loaded`);
-  return extension.activate();
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 async function record(out: string, threads: number): Promise<Profile> {
   const { llamaCompletion, tinyDense } = fixtures();
@@ -47,12 +23,6 @@ async function record(out: string, threads: number): Promise<Profile> {
   const result = await vscode.commands.executeCommand<ProfileRunResult>("ggmlLens.profileRun", { argv, mode: "full", out });
   assert.equal(result?.exitCode, 0, `the run failed: ${result?.error}`);
   return loadProfile(out);
-}
-
-function workspaceFile(...parts: string[]): string {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, "the test workspace is open");
-  return path.join(folder.uri.fsPath, ...parts);
 }
 
 /** 0-based line of `case GGML_OP_<op>:` in the op dispatch of ggml-cpu.c. */
