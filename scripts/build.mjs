@@ -4,6 +4,21 @@ import * as esbuild from "esbuild";
 const watch = process.argv.includes("--watch");
 const common = { bundle: true, sourcemap: true, logLevel: "warning", minify: !watch };
 
+/**
+ * One namespace object for `vscode`: esbuild copies an external CommonJS module's properties into a
+ * fresh namespace for every module that imports it (16 copies of ~200 names at activation, ~10 ms);
+ * re-exported by one ES module, they are copied once.
+ */
+const vscodeOnce = {
+  name: "vscode-once",
+  setup(build) {
+    build.onResolve({ filter: /^vscode$/ }, (args) =>
+      args.namespace === "vscode-once" ? { path: "vscode", external: true } : { path: "vscode", namespace: "vscode-once" },
+    );
+    build.onLoad({ filter: /.*/, namespace: "vscode-once" }, () => ({ contents: 'export * from "vscode";', loader: "js" }));
+  },
+};
+
 const node = {
   ...common,
   outdir: "dist",
@@ -11,6 +26,7 @@ const node = {
   format: "cjs",
   target: "node20",
   external: ["vscode", "@lydell/node-pty"],
+  plugins: [vscodeOnce],
 };
 
 const builds = [

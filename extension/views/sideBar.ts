@@ -10,7 +10,7 @@ import { OPEN_TIMELINE, SHOW_OP_BREAKDOWN } from "./codeLens";
 import { FINDINGS_ROOT, OPEN_EVIDENCE, findingsChildren, findingsTreeItem, isFindingsItem, openEvidence, type FindingsItem } from "./findingsItems";
 import type { ComparisonView } from "./compare";
 import { beforeAfter, changeKey } from "./compareData";
-import { breakdownMarkdown, displayName, formatDuration, formatShare, numberFormat } from "./opCosts";
+import { breakdownMarkdown, displayName, formatDuration, formatCount, formatShare } from "./opCosts";
 
 export const SELECT_RUN = "ggmlLens.selectRun";
 export const OPEN_PROFILE = "ggmlLens.openProfile";
@@ -94,7 +94,7 @@ export class OpsView implements vscode.TreeDataProvider<OpStat | FindingsItem>, 
     if (isFindingsItem(item)) return findingsTreeItem(item);
     const stat = item;
     const tree = new vscode.TreeItem(displayName(stat));
-    tree.description = `${formatShare(stat.share)} · ${numberFormat.format(stat.calls)} calls · ${formatDuration(stat.mean_ns)} avg`;
+    tree.description = `${formatShare(stat.share)} · ${formatCount(stat.calls)} calls · ${formatDuration(stat.mean_ns)} avg`;
     const profile = this.store.selected?.profile;
     const changes = profile && this.comparison?.changes(profile);
     const change = changes?.byOp.get(changeKey(stat.op, stat.fused));

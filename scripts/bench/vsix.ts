@@ -1,4 +1,6 @@
 // The VSIX's size and the extension's activation time:  node --import tsx scripts/bench/vsix.ts [--reuse]
+// Activation alone, side by side:  node --import tsx scripts/bench/vsix.ts --activation DIR [DIR...]
+// (each DIR an extension directory holding dist/extension.js; runs interleaved, ratios to the first).
 //
 // Builds the VSIX and the npm package (npm run package), unpacks the VSIX as VS Code installs it,
 // and times, in a fresh Node process per run, require() of the installed dist/extension.js and its
@@ -145,7 +147,34 @@ function kib(bytes: number): string {
   return `${(bytes / 1024).toFixed(0)} KiB`;
 }
 
+/** --activation DIR...: require + activate of each directory's dist/extension.js, interleaved, with ratios to the first. */
+function compareActivation(dirs: string[]): void {
+  const storage = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-activation-"));
+  try {
+    const builtins = [...new Set(dirs.flatMap((dir) => builtinsOf(path.join(dir, "dist", "extension.js"))))];
+    const runs = dirs.map((): RunResult[] => []);
+    for (let i = 0; i < RUNS; i++) dirs.forEach((dir, d) => runs[d].push(runOnce(dir, storage, builtins)));
+    const cpu = runs.map((r) => spread(r.map((x) => x.cpuMs)));
+    const wall = runs.map((r) => spread(r.map((x) => x.requireMs + x.activateMs)));
+    const lines = dirs.map((dir, d) => {
+      const ratio = (a: Spread | undefined, b: Spread | undefined): string => (a && b ? `${(a.median / b.median).toFixed(2)}x` : "n/a");
+      const bytes = fs.statSync(path.join(dir, "dist", "extension.js")).size;
+      return [
+        `${dir}: dist/extension.js ${kib(bytes)}`,
+        `  CPU time of require + activate: ${describe(cpu[d], ms)}; ${ratio(cpu[d], cpu[0])} of the first`,
+        `  wall time of require + activate: ${describe(wall[d], ms)}; ${ratio(wall[d], wall[0])} of the first`,
+        `  require ${describe(spread(runs[d].map((x) => x.requireMs)), ms)}, activate() ${describe(spread(runs[d].map((x) => x.activateMs)), ms)}`,
+      ].join("\n");
+    });
+    process.stdout.write(`${lines.join("\n")}\nload average ${os.loadavg()[0].toFixed(1)}; ${RUNS} interleaved runs each, Node built-ins preloaded\n`);
+  } finally {
+    fs.rmSync(storage, { recursive: true, force: true });
+  }
+}
+
 function main(): void {
+  const at = process.argv.indexOf("--activation");
+  if (at >= 0) return compareActivation(process.argv.slice(at + 1));
   // --reuse: time the VSIX that dist/package already holds.
   if (!process.argv.includes("--reuse")) sh("bash", ["scripts/package.sh"]);
   const out = path.join(repo, "dist", "package");
