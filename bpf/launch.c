@@ -247,6 +247,25 @@ static void mapped_files(struct target *t)
 		fclose(f);
 }
 
+size_t target_refresh_files(struct target *t)
+{
+	size_t before = t->n_files;
+	char path[64], line[PATH_MAX + 256];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)t->pid);
+	FILE *f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *file = strchr(line, '/');
+		if (!file || !strstr(line, " r-xp "))
+			continue;
+		file[strcspn(file, "\n")] = 0;
+		if (!strstr(file, " (deleted)"))
+			add_file(t, file);
+	}
+	if (f)
+		fclose(f);
+	return before;
+}
+
 int target_attach(struct target *t, const struct invoker *who, pid_t pid, char *err, size_t errlen)
 {
 	memset(t, 0, sizeof(*t));

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define LAUNCH_MAX_FILES 64
+#define LAUNCH_MAX_FILES 512
 
 struct invoker {
 	uid_t uid; /* the user who asked for the run (SUDO_UID / PKEXEC_UID when elevated) */
@@ -32,5 +32,8 @@ int target_launch(struct target *t, const struct invoker *who, char *const argv[
 int target_release(struct target *t);
 /* A running process the invoker owns, with the ELF files it maps. */
 int target_attach(struct target *t, const struct invoker *who, pid_t pid, char *err, size_t errlen);
+/* Adds the files whose code the target maps now and did not before (libraries it dlopened); returns
+ * the index of the first one added (n_files when none). */
+size_t target_refresh_files(struct target *t);
 void target_free(struct target *t);
 #endif

@@ -17,7 +17,8 @@ static const char *const PROBE_NAMES[GL_PROBE_COUNT] = {
 	[GL_PROBE_GRAPH_ENTER] = "graph_enter",	  [GL_PROBE_GRAPH_EXIT] = "graph_exit",
 	[GL_PROBE_OP_BEGIN] = "op_begin",	  [GL_PROBE_OP_FUSED] = "op_fused",
 	[GL_PROBE_OP_END] = "op_end",		  [GL_PROBE_SAMPLE] = "sample",
-	[GL_PROBE_SCHED] = "sched",
+	[GL_PROBE_SCHED] = "sched",		  [GL_PROBE_BACKEND_GRAPH] = "backend_graph",
+	[GL_PROBE_TENSOR_COPY] = "tensor_copy",	  [GL_PROBE_BACKEND_NAME] = "backend_name",
 };
 
 static uint64_t clock_ns(clockid_t id)
@@ -63,7 +64,7 @@ static void write_layout(struct json *j, const struct plan *plan)
 	json_open(j, "layout", '{');
 	json_str(j, "source", "dwarf");
 	json_str(j, "from", t->source);
-	json_str(j, "borrowed_from", plan->cpu->layout_donor);
+	json_str(j, "borrowed_from", plan->cpu ? plan->cpu->layout_donor : NULL);
 	json_open(j, "ggml_tensor", '{');
 	json_int(j, "type", t->type);
 	json_int(j, "ne", t->ne);
@@ -86,6 +87,8 @@ static void write_layout(struct json *j, const struct plan *plan)
 	json_int(j, "GGML_OP_NONE", t->op_none);
 	json_int(j, "GGML_OP_MUL_MAT_ID", t->op_mul_mat_id);
 	json_int(j, "GGML_TENSOR_FLAG_COMPUTE", t->flag_compute);
+	json_int(j, "ggml_backend.iface.graph_compute", t->backend_graph_compute);
+	json_int(j, "ggml_backend.device", t->backend_device);
 	json_close(j, '}');
 }
 
@@ -109,12 +112,13 @@ static void write_types(struct json *j, const struct gl_layout *l, const struct 
 	json_close(j, ']');
 }
 
-static void write_sites(struct json *j, const struct plan *plan)
+/* The op sites [from, to) of the plan. */
+static void write_sites(struct json *j, const struct plan *plan, size_t from, size_t to)
 {
 	static const char *const kinds[] = { [GL_SITE_OP_START] = "op_start", [GL_SITE_OP_FUSED] = "fused_start",
 					     [GL_SITE_OP_END] = "op_end" };
 	json_open(j, "sites", '[');
-	for (size_t i = 0; i < plan->n_sites; i++) {
+	for (size_t i = from; i < to; i++) {
 		const struct op_site *s = &plan->sites[i];
 		json_open(j, NULL, '{');
 		json_int(j, "index", (int64_t)i);
@@ -125,6 +129,25 @@ static void write_sites(struct json *j, const struct plan *plan)
 		json_uint(j, "file_offset", s->file_offset);
 		if (s->kind != GL_SITE_OP_END)
 			json_str(j, "tensor", gl_reg_name(s->tensor_reg));
+		json_close(j, '}');
+	}
+	json_close(j, ']');
+}
+
+/* CPU backends the target loaded after the start: their sites (indices after the header's) and
+ * when their probes were attached; what they computed before is not in the stream. */
+static void write_late_libraries(struct json *j, const struct plan *plan)
+{
+	json_open(j, "late_libraries", '[');
+	for (size_t i = 0; i < plan->n_late; i++) {
+		const struct late_library *late = &plan->late[i];
+		json_open(j, NULL, '{');
+		json_str(j, "path", late->lib->path);
+		json_str(j, "build_id", late->lib->build_id);
+		json_bool(j, "has_dwarf", late->lib->has_dwarf);
+		json_str(j, "op_method", strcmp(late->lib->sites_mode, "dwarf") == 0 ? "dwarf-inline" : "symbols");
+		json_uint(j, "attached_ns", late->attached_ns);
+		write_sites(j, plan, late->first_site, late->first_site + late->n_sites);
 		json_close(j, '}');
 	}
 	json_close(j, ']');
@@ -158,8 +181,22 @@ static void write_counters_info(struct json *j)
 		close(fd);
 }
 
+/* The processes traced with the target: their threads' records say which they are (THREAD records). */
+static void write_also_traced(struct json *j, const struct target *also, size_t n_also)
+{
+	json_open(j, "also_traced", '[');
+	for (size_t i = 0; i < n_also; i++) {
+		json_open(j, NULL, '{');
+		json_int(j, "pid", also[i].pid);
+		json_str(j, "exe", also[i].n_files ? also[i].files[0] : NULL);
+		json_close(j, '}');
+	}
+	json_close(j, ']');
+}
+
 static void write_header_json(struct json *j, struct output *out, const struct plan *plan,
-			      const struct target *target, const char *mode, long sample_hz)
+			      const struct target *target, const struct target *also, size_t n_also,
+			      const char *mode, long sample_hz)
 {
 	json_open(j, NULL, '{');
 	json_str(j, "format", "ggml-lens-stream");
@@ -174,6 +211,7 @@ static void write_header_json(struct json *j, struct output *out, const struct p
 	json_bool(j, "launched", target->launched);
 	json_str(j, "exe", target->n_files ? target->files[0] : NULL);
 	json_close(j, '}');
+	write_also_traced(j, also, n_also);
 	json_open(j, "libraries", '[');
 	for (size_t i = 0; i < plan->n_libs; i++)
 		write_library(j, plan, plan->libs[i]);
@@ -185,7 +223,7 @@ static void write_header_json(struct json *j, struct output *out, const struct p
 		json_str(j, NULL, plan->op_names->v[i]);
 	json_close(j, ']');
 	write_types(j, plan->traits_from, plan->cpu);
-	write_sites(j, plan);
+	write_sites(j, plan, 0, plan->n_sites);
 	write_counters_info(j);
 	json_close(j, '}');
 }
@@ -199,8 +237,8 @@ static void write_padded(struct output *out, const char *bytes, size_t len)
 	fwrite(zeros, 1, (8 - len % 8) % 8, out->f);
 }
 
-void output_header(struct output *out, const struct plan *plan, const struct target *target, const char *mode,
-		   long sample_hz)
+void output_header(struct output *out, const struct plan *plan, const struct target *target,
+		   const struct target *also, size_t n_also, const char *mode, long sample_hz)
 {
 	char *json = NULL;
 	size_t len = 0;
@@ -208,7 +246,7 @@ void output_header(struct output *out, const struct plan *plan, const struct tar
 	struct json j;
 	out->start_ns = clock_ns(CLOCK_MONOTONIC);
 	json_init(&j, mem, 0);
-	write_header_json(&j, out, plan, target, mode, sample_hz);
+	write_header_json(&j, out, plan, target, also, n_also, mode, sample_hz);
 	fclose(mem);
 	uint16_t major = GL_STREAM_VERSION_MAJOR, minor = GL_STREAM_VERSION_MINOR;
 	uint32_t json_len = (uint32_t)len;
@@ -272,7 +310,7 @@ static void write_counters(struct json *j, const char *key, int map_fd)
 }
 
 void output_trailer(struct output *out, int hits_map_fd, int lost_map_fd, int exit_status, int windows,
-		    struct samples *samples)
+		    struct samples *samples, const struct plan *plan)
 {
 	char *json = NULL;
 	size_t len = 0;
@@ -290,6 +328,8 @@ void output_trailer(struct output *out, int hits_map_fd, int lost_map_fd, int ex
 	json_uint(&j, "duration_ns", clock_ns(CLOCK_MONOTONIC) - out->start_ns);
 	json_uint(&j, "records", out->n_records);
 	samples_write_symbols(samples, &j);
+	samples_write_stacks(samples, &j);
+	write_late_libraries(&j, plan);
 	json_close(&j, '}');
 	fclose(mem);
 	struct gl_trailer t = { .hdr = { .type = GL_REC_TRAILER, .size = sizeof(t), .tid = 0,

@@ -6,7 +6,7 @@
 #include "launch.h"
 #include "plan.h"
 
-#define OUTPUT_RECORD_TYPES 16
+#define OUTPUT_RECORD_TYPES 32
 
 struct output {
 	FILE *f;
@@ -16,14 +16,17 @@ struct output {
 };
 
 int output_open(struct output *out, int fd);
-void output_header(struct output *out, const struct plan *plan, const struct target *target, const char *mode,
-		   long sample_hz);
+/* also: the n_also processes traced with the target (--also-pid) */
+void output_header(struct output *out, const struct plan *plan, const struct target *target,
+		   const struct target *also, size_t n_also, const char *mode, long sample_hz);
 void output_record(struct output *out, const void *data, size_t size);
 void output_window(struct output *out, int on);
 void output_flush(struct output *out);
 uint64_t output_lost_total(int lost_map_fd);
 struct samples;
+/* The trailer: probe hits and losses, exit status, sample symbols and the CPU backends the target
+ * loaded after the start (plan->late). */
 void output_trailer(struct output *out, int hits_map_fd, int lost_map_fd, int exit_status, int windows,
-		    struct samples *samples);
+		    struct samples *samples, const struct plan *plan);
 void output_close(struct output *out);
 #endif

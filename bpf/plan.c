@@ -1,10 +1,22 @@
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <elf.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "plan.h"
+
+const char *const PLAN_BACKEND_SYMBOLS[PLAN_BACKEND_FNS] = {
+	[PLAN_BACKEND_GRAPH] = "ggml_backend_graph_compute_async",
+	[PLAN_SCHED_GRAPH] = "ggml_backend_sched_graph_compute_async",
+	[PLAN_TENSOR_COPY] = "ggml_backend_tensor_copy",
+	[PLAN_TENSOR_COPY_ASYNC] = "ggml_backend_tensor_copy_async",
+	[PLAN_TENSOR_SET_ASYNC] = "ggml_backend_tensor_set_async",
+	[PLAN_BACKEND_NAME] = "ggml_backend_name",
+	[PLAN_DEVICE_NAME] = "ggml_backend_dev_name",
+};
 
 #define ERR(plan, ...) (snprintf((plan)->error, sizeof((plan)->error), __VA_ARGS__), -1)
 
@@ -79,7 +91,7 @@ static int fill_layout(struct plan *plan)
 	if (!tensor)
 		return ERR(plan, "no DWARF description of struct ggml_tensor in %s or its ggml libraries; "
 				 "build llama.cpp with -DCMAKE_BUILD_TYPE=RelWithDebInfo (or Debug) to profile it",
-			   plan->cpu->path);
+			   (plan->cpu ? plan->cpu : plan->base)->path);
 	struct tensor_layout *t = &plan->layout;
 	t->type = field_offset(tensor, "type");
 	t->ne = field_offset(tensor, "ne");
@@ -108,6 +120,11 @@ static int fill_layout(struct plan *plan)
 					 "this ggml version is not supported",
 				   from->path);
 	t->flag_compute = enum_value(from, "ggml_tensor_flag", "GGML_TENSOR_FLAG_COMPUTE");
+	const struct gl_struct *backend = found_struct(plan->base, "ggml_backend");
+	if (!backend)
+		backend = found_struct(plan->cpu, "ggml_backend");
+	t->backend_graph_compute = field_offset(backend, "iface.graph_compute");
+	t->backend_device = field_offset(backend, "device");
 	t->op_none = enum_value(from, "ggml_op", "GGML_OP_NONE");
 	if (t->op_none < 0)
 		t->op_none = name_index(plan->op_names, "NONE");
@@ -245,7 +262,20 @@ static int is_shared_object(const char *name)
 	return strstr(name, ".so") != NULL;
 }
 
-/* ggml loads CPU backend variants with dlopen from the directory of its own libraries. */
+/* Uprobes belong to files (inodes), whatever path names them: a library is known by its inode. */
+static int known_library(const struct plan *plan, const char *path)
+{
+	struct stat a, b;
+	if (stat(path, &a))
+		return 1; /* gone: nothing to probe */
+	for (size_t i = 0; i < plan->n_libs; i++)
+		if (stat(plan->libs[i]->path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+			return 1;
+	return 0;
+}
+
+/* ggml loads CPU backend variants with dlopen from the directory of its own libraries (each file
+ * once: libggml-cpu.so, .so.0 and .so.0.23.0 may be links to one). */
 static int add_dlopen_candidates(struct plan *plan)
 {
 	size_t n = plan->n_libs;
@@ -261,6 +291,8 @@ static int add_dlopen_candidates(struct plan *plan)
 			if (strncmp(e->d_name, "libggml-cpu", 11) != 0 || !is_shared_object(e->d_name))
 				continue;
 			snprintf(path, sizeof(path), "%s%s", dir, e->d_name);
+			if (known_library(plan, path))
+				continue;
 			if (add_library(plan, path)) {
 				closedir(d);
 				return -1;
@@ -296,20 +328,36 @@ static int open_donors(struct plan *plan, const char *dir)
 	return 0;
 }
 
+static int is_cpu_backend(const struct gl_layout *l)
+{
+	return gl_find_symbol(l, "ggml_graph_compute") != NULL;
+}
+
+static void add_cpu(struct plan *plan, const struct gl_layout *l)
+{
+	if (plan->n_cpus >= PLAN_MAX_CPUS)
+		return;
+	plan->graph_compute[plan->n_cpus] = symbol_point(l, "ggml_graph_compute");
+	plan->cpus[plan->n_cpus++] = l;
+}
+
 static void find_roles(struct plan *plan)
 {
 	for (size_t i = 0; i < plan->n_libs; i++) {
 		const struct gl_layout *l = plan->libs[i];
-		if (gl_find_symbol(l, "ggml_graph_compute") && plan->n_cpus < PLAN_MAX_CPUS) {
-			plan->graph_compute[plan->n_cpus] = symbol_point(l, "ggml_graph_compute");
-			plan->cpus[plan->n_cpus++] = l;
-		}
+		if (is_cpu_backend(l))
+			add_cpu(plan, l);
 		if (!plan->llama && gl_find_symbol(l, "llama_decode"))
 			plan->llama = l;
 		if (!plan->base && l->op_names.found)
 			plan->base = l;
 	}
 	plan->cpu = plan->n_cpus ? plan->cpus[0] : NULL;
+}
+
+static void set_op_method(struct plan *plan)
+{
+	plan->op_method = strcmp(plan->cpu->sites_mode, "dwarf") == 0 ? "dwarf-inline" : "symbols";
 }
 
 int plan_build(struct plan *plan, const char *const *paths, size_t n_paths, const char *layout_from)
@@ -323,7 +371,7 @@ int plan_build(struct plan *plan, const char *const *paths, size_t n_paths, cons
 	if (!lib_with_symbol(plan, "ggml_graph_compute") && add_dlopen_candidates(plan))
 		return -1;
 	find_roles(plan);
-	if (!plan->cpu)
+	if (!plan->cpu && !plan->base)
 		return ERR(plan, "%s: no ggml CPU backend (symbol ggml_graph_compute) in the program or its libraries; "
 				 "is it a ggml / llama.cpp program?",
 			   n_paths ? paths[0] : "target");
@@ -332,13 +380,44 @@ int plan_build(struct plan *plan, const char *const *paths, size_t n_paths, cons
 	plan->op_names = &plan->base->op_names;
 	plan->traits_from = plan->base;
 	plan->decode = symbol_point(plan->llama, "llama_decode");
+	for (size_t i = 0; i < PLAN_BACKEND_FNS; i++)
+		plan->backend_fns[i] = symbol_point(lib_with_symbol(plan, PLAN_BACKEND_SYMBOLS[i]), PLAN_BACKEND_SYMBOLS[i]);
 	if (fill_layout(plan))
 		return -1;
-	plan->op_method = strcmp(plan->cpu->sites_mode, "dwarf") == 0 ? "dwarf-inline" : "symbols";
+	if (plan->cpu)
+		set_op_method(plan);
 	for (size_t i = 0; i < plan->n_cpus; i++)
 		if (plan_sites(plan, plan->cpus[i]))
 			return -1;
 	return 0;
+}
+
+int plan_add_late_library(struct plan *plan, const char *path)
+{
+	char real[PATH_MAX];
+	if (!realpath(path, real) || known_library(plan, real))
+		return 0;
+	size_t n_libs = plan->n_libs, n_sites = plan->n_sites;
+	if (add_library(plan, real))
+		return -1;
+	if (plan->n_libs == n_libs || !is_cpu_backend(plan->libs[n_libs]))
+		return 0;
+	const struct gl_layout *lib = plan->libs[n_libs];
+	if (plan->n_cpus >= PLAN_MAX_CPUS)
+		return ERR(plan, "%.400s: more than %d CPU backends loaded; not probed", real, PLAN_MAX_CPUS);
+	int first_cpu = !plan->cpu;
+	if (plan_sites(plan, lib)) {
+		plan->n_sites = n_sites;
+		return -1;
+	}
+	add_cpu(plan, lib);
+	if (first_cpu) {
+		plan->cpu = lib;
+		plan->layout.params_ith = field_offset(found_struct(lib, "ggml_compute_params"), "ith");
+		set_op_method(plan);
+	}
+	plan->late[plan->n_late++] = (struct late_library){ .lib = lib, .first_site = n_sites, .n_sites = plan->n_sites - n_sites };
+	return 1;
 }
 
 void plan_free(struct plan *plan)

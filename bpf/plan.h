@@ -30,6 +30,20 @@ struct probe_point {
 	int found;
 };
 
+/* Functions of ggml's backend API (ggml-base) probed at entry and return: where graphs reach the
+ * backends and the scheduler, where tensors are copied between backends, where backends say their names. */
+enum plan_backend_fn {
+	PLAN_BACKEND_GRAPH,     /* ggml_backend_graph_compute_async */
+	PLAN_SCHED_GRAPH,       /* ggml_backend_sched_graph_compute_async */
+	PLAN_TENSOR_COPY,       /* ggml_backend_tensor_copy */
+	PLAN_TENSOR_COPY_ASYNC, /* ggml_backend_tensor_copy_async */
+	PLAN_TENSOR_SET_ASYNC,  /* ggml_backend_tensor_set_async */
+	PLAN_BACKEND_NAME,      /* ggml_backend_name */
+	PLAN_DEVICE_NAME,       /* ggml_backend_dev_name */
+	PLAN_BACKEND_FNS,
+};
+extern const char *const PLAN_BACKEND_SYMBOLS[PLAN_BACKEND_FNS];
+
 struct tensor_layout {
 	int64_t type, ne, nb, op, op_params, flags, src, data, name;
 	int64_t n_dims, n_src, name_len;
@@ -37,7 +51,15 @@ struct tensor_layout {
 	int64_t graph_uid; /* ggml_cgraph.uid (set when the scheduler splits a graph anew), -1 when absent */
 	int64_t op_none, op_mul_mat_id;
 	int64_t flag_compute; /* GGML_TENSOR_FLAG_COMPUTE, -1 when unknown */
+	int64_t backend_graph_compute, backend_device; /* struct ggml_backend: iface.graph_compute, device; -1 when unknown */
 	const char *source; /* library whose DWARF gave the offsets */
+};
+
+/* A CPU backend the target loaded after the helper attached (dlopen), and its op sites. */
+struct late_library {
+	const struct gl_layout *lib;
+	size_t first_site, n_sites;
+	uint64_t attached_ns; /* CLOCK_MONOTONIC, set by the helper once its probes are attached */
 };
 
 struct plan {
@@ -51,18 +73,27 @@ struct plan {
 	const struct gl_layout *cpus[PLAN_MAX_CPUS];
 	const struct gl_layout *cpu; /* the first: its layout and op method describe the run */
 	struct probe_point decode, graph_compute[PLAN_MAX_CPUS];
+	struct probe_point backend_fns[PLAN_BACKEND_FNS];
 	const char *op_method; /* "dwarf-inline" or "symbols" */
 	size_t n_sites;
 	struct op_site sites[PLAN_MAX_SITES];
 	struct tensor_layout layout;
 	const struct gl_names *op_names;
 	const struct gl_layout *traits_from;
+	size_t n_late;
+	struct late_library late[PLAN_MAX_CPUS];
 	char error[512];
 };
 
-/* Analyses the given files (executable and its libraries) and fills the plan. layout_from: NULL, or a
+/* Analyses the given files (executable and its libraries) and fills the plan. A program with ggml but
+ * no CPU backend yet (it will dlopen one) gets a plan with n_cpus == 0. layout_from: NULL, or a
  * directory holding a build of the same ggml with DWARF, whose layout files without DWARF borrow.
  * Returns 0, or -1 with plan->error naming what is missing and how to fix it. */
 int plan_build(struct plan *plan, const char *const *paths, size_t n_paths, const char *layout_from);
+/* A file the target mapped after plan_build: when it is a ggml CPU backend not probed yet, the plan
+ * gains it and its op sites (numbered after the others) as plan->late[plan->n_late - 1] and 1 is
+ * returned; 0 when it is something else; -1 with plan->error. A plan built before any CPU backend was
+ * loaded takes its layout details and op method from the first. */
+int plan_add_late_library(struct plan *plan, const char *path);
 void plan_free(struct plan *plan);
 #endif

@@ -17,6 +17,8 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 /* Set by the helper before load. */
 const volatile __u32 target_tgid = 0;
+/* Other processes traced with the target (--also-pid: e.g. the RPC server of a client), 0 = none */
+const volatile __u32 also_tgid[GL_MAX_ALSO_PIDS] = {};
 /* ggml_tensor field offsets */
 const volatile __u32 off_tensor_type = 0;
 const volatile __u32 off_tensor_ne = 0;
@@ -36,25 +38,32 @@ const volatile __u32 off_graph_nodes = 0;
 /* ggml_cgraph.uid: a new value each time the scheduler splits a graph anew (its shapes may have
  * changed while its address, size and end nodes stay the same); -1 when the target has none */
 const volatile __s32 off_graph_uid = -1;
-const volatile __s32 off_params_ith = -1;
+/* ggml_compute_params.ith, from the CPU backend's DWARF; mutable like the site table below, since
+ * the first CPU backend may be one the target loads later (dlopen) */
+volatile __s32 off_params_ith = -1;
 /* llama_batch.n_tokens; the batch is passed by value on the stack, -1 when unknown */
 const volatile __s32 off_batch_n_tokens = -1;
+/* struct ggml_backend: iface.graph_compute and device, -1 when the target's DWARF lacks them */
+const volatile __s32 off_backend_graph_compute = -1;
+const volatile __s32 off_backend_device = -1;
 /* GGML_OP_NONE's value in this target (the op of tensors that graphs read but do not compute) */
 const volatile __s32 op_none = -1;
 /* GGML_OP_MUL_MAT_ID's value in this target, -1 when not to be read */
 const volatile __s32 op_mul_mat_id = -1;
-/* Per op-begin site (the uprobe's cookie): where the tensor and params pointers live there.
+/* The op site table is mutable (.bss): the helper fills the entries of a CPU backend the target
+ * loads after the start (dlopen) before it attaches that library's op probes.
+ * Per op-begin site (the uprobe's cookie): where the tensor and params pointers live there.
  * A DWARF register number (x86-64 numbering), or -1 for the function-entry ABI (rdi, rsi). */
-const volatile __s32 site_tensor_reg[GL_MAX_SITES] = {};
-const volatile __s32 site_params_reg[GL_MAX_SITES] = {};
+volatile __s32 site_tensor_reg[GL_MAX_SITES] = {};
+volatile __s32 site_params_reg[GL_MAX_SITES] = {};
 /* Op-end sites at ggml_barrier's entry (symbols only, barrier_vaddr != 0): the op ends only when
  * the barrier is called from [caller_lo, caller_hi), the compute loop (link-time addresses). */
-const volatile __u64 site_barrier_vaddr[GL_MAX_SITES] = {};
-const volatile __u64 site_caller_lo[GL_MAX_SITES] = {};
-const volatile __u64 site_caller_hi[GL_MAX_SITES] = {};
+volatile __u64 site_barrier_vaddr[GL_MAX_SITES] = {};
+volatile __u64 site_caller_lo[GL_MAX_SITES] = {};
+volatile __u64 site_caller_hi[GL_MAX_SITES] = {};
 /* Kind of each op site (enum gl_site_kind in probe.h): one program serves them all, so that the op
  * probes of a library are one link, attached and detached in one step. */
-const volatile __u8 site_kind[GL_MAX_SITES] = {};
+volatile __u8 site_kind[GL_MAX_SITES] = {};
 const volatile bool trace_sched = false;
 /* Readers are woken early when the ring buffer holds more than this (half its size). */
 const volatile __u64 wake_bytes = 4 << 20;
@@ -81,10 +90,22 @@ struct {
 
 /* Per target thread: the op running (closed at the next barrier; also tags samples) and the
  * thread's software counters when its op and its llama_decode call began. */
+/* A copy call in progress on a thread (the outermost of nested ones: copy_async may call copy). */
+struct pending_copy {
+	__u64 start;
+	__u64 src, dst, backend, backend2, offset, size;
+	__u32 kind;
+	__u32 depth;
+};
+
 struct thread_state {
 	__u64 tensor;
 	struct gl_sw_counters op_start;
 	struct gl_sw_counters decode_start;
+	struct pending_copy copy;
+	__u64 name_object; /* argument of ggml_backend_name / ggml_backend_dev_name until it returns */
+	__u32 name_kind;
+	__u32 pad;
 };
 
 struct {
@@ -128,9 +149,19 @@ static __always_inline void count(__u32 kind, void *map)
 		*value += 1;
 }
 
+static __always_inline bool is_traced_tgid(__u32 tgid)
+{
+	if (tgid == target_tgid)
+		return true;
+	for (int i = 0; i < GL_MAX_ALSO_PIDS; i++)
+		if (also_tgid[i] && tgid == also_tgid[i])
+			return true;
+	return false;
+}
+
 static __always_inline bool is_target(void)
 {
-	return (bpf_get_current_pid_tgid() >> 32) == target_tgid;
+	return is_traced_tgid(bpf_get_current_pid_tgid() >> 32);
 }
 
 /* Reserves a record; counts it lost when the ring buffer is full. */
@@ -201,10 +232,23 @@ static __always_inline void read_name(__u64 tensor, char *name)
 	bpf_probe_read_user_str(name, n & (GL_NAME_CAP * 2 - 1), (void *)(tensor + off_tensor_name));
 }
 
-/* The calling thread's state, created on first use. */
+/* The calling thread's state, created on first use; a THREAD record then says its process. */
 static __always_inline struct thread_state *thread_state(void)
 {
-	return bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct thread_state *st = bpf_task_storage_get(&threads, task, 0, 0);
+	if (st)
+		return st;
+	st = bpf_task_storage_get(&threads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st)
+		return NULL;
+	struct gl_thread *rec = reserve(sizeof(*rec), GL_REC_THREAD, GL_PROBE_DECODE_ENTER);
+	if (rec) {
+		rec->pid = bpf_get_current_pid_tgid() >> 32;
+		rec->pad = 0;
+		bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+	}
+	return st;
 }
 
 /* The calling thread's state when it has one. */
@@ -373,7 +417,20 @@ static __always_inline __u64 graph_signature(__u64 graph, __u64 nodes, __s32 n_n
 	return h ^ (h >> 33);
 }
 
-SEC("uprobe")
+/* The nodes (and leaves) of a graph, once per distinct structure. */
+static __always_inline void emit_structure(__u64 signature, __u64 nodes, __s32 n_nodes)
+{
+	__u8 one = 1;
+	if (n_nodes <= 0 || bpf_map_lookup_elem(&seen_graphs, &signature))
+		return;
+	struct node_walk walk = { .signature = signature, .nodes = nodes, .n_nodes = n_nodes };
+	bpf_loop(n_nodes < GL_MAX_GRAPH_NODES ? n_nodes : GL_MAX_GRAPH_NODES, emit_node, &walk, 0);
+	bpf_map_update_elem(&seen_graphs, &signature, &one, BPF_ANY);
+}
+
+/* ggml_graph_compute of each CPU backend, attached as uprobe_multi links (also to a backend the
+ * target loads later, when the helper holds only CAP_BPF and CAP_PERFMON). */
+SEC("uprobe.multi")
 int BPF_UPROBE(graph_enter, __u64 graph)
 {
 	if (!is_target())
@@ -390,16 +447,11 @@ int BPF_UPROBE(graph_enter, __u64 graph)
 	rec->n_nodes = n_nodes;
 	rec->cpu = bpf_get_smp_processor_id();
 	submit(rec);
-	__u8 one = 1;
-	if (n_nodes > 0 && !bpf_map_lookup_elem(&seen_graphs, &signature)) {
-		struct node_walk walk = { .signature = signature, .nodes = nodes, .n_nodes = n_nodes };
-		bpf_loop(n_nodes < GL_MAX_GRAPH_NODES ? n_nodes : GL_MAX_GRAPH_NODES, emit_node, &walk, 0);
-		bpf_map_update_elem(&seen_graphs, &signature, &one, BPF_ANY);
-	}
+	emit_structure(signature, nodes, n_nodes);
 	return 0;
 }
 
-SEC("uretprobe")
+SEC("uretprobe.multi")
 int BPF_URETPROBE(graph_exit, int status)
 {
 	if (!is_target())
@@ -412,6 +464,195 @@ int BPF_URETPROBE(graph_exit, int status)
 	rec->status = status;
 	rec->cpu = bpf_get_smp_processor_id();
 	submit(rec);
+	return 0;
+}
+
+/* ---- backends -------------------------------------------------------------------------- */
+
+static __always_inline void emit_graph_begin(__u16 type, __u64 backend, __u64 graph, __u64 signature, __s32 n_nodes)
+{
+	struct gl_backend_graph_begin *rec = reserve(sizeof(*rec), type, GL_PROBE_BACKEND_GRAPH);
+	if (!rec)
+		return;
+	rec->backend = backend;
+	rec->graph = graph;
+	rec->signature = signature;
+	bool is_backend = type == GL_REC_BACKEND_GRAPH_BEGIN;
+	rec->compute_fn = is_backend && off_backend_graph_compute >= 0 ? read_ptr(backend + off_backend_graph_compute) : 0;
+	rec->device = is_backend && off_backend_device >= 0 ? read_ptr(backend + off_backend_device) : 0;
+	rec->n_nodes = n_nodes;
+	rec->cpu = bpf_get_smp_processor_id();
+	submit(rec);
+}
+
+static __always_inline void emit_graph_end(__u16 type, int status)
+{
+	struct gl_backend_graph_end *rec = reserve(sizeof(*rec), type, GL_PROBE_BACKEND_GRAPH);
+	if (!rec)
+		return;
+	rec->status = status;
+	rec->cpu = bpf_get_smp_processor_id();
+	submit(rec);
+}
+
+/* ggml_backend_graph_compute_async(backend, cgraph): one split of the scheduler's graph on one
+ * backend; its nodes are written here, so they are known whichever backend computes them. */
+SEC("uprobe")
+int BPF_UPROBE(backend_graph_enter, __u64 backend, __u64 graph)
+{
+	if (!is_target())
+		return 0;
+	count(GL_PROBE_BACKEND_GRAPH, &hits);
+	thread_state();
+	__s32 n_nodes = read_s32(graph + off_graph_n_nodes);
+	__u64 nodes = read_ptr(graph + off_graph_nodes);
+	__u64 signature = n_nodes > 0 ? graph_signature(graph, nodes, n_nodes) : 0;
+	emit_graph_begin(GL_REC_BACKEND_GRAPH_BEGIN, backend, graph, signature, n_nodes);
+	emit_structure(signature, nodes, n_nodes);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(backend_graph_exit, int status)
+{
+	if (is_target())
+		emit_graph_end(GL_REC_BACKEND_GRAPH_END, status);
+	return 0;
+}
+
+/* ggml_backend_sched_graph_compute_async(sched, graph): a whole graph, split by split. */
+SEC("uprobe")
+int BPF_UPROBE(sched_graph_enter, __u64 sched, __u64 graph)
+{
+	if (!is_target())
+		return 0;
+	count(GL_PROBE_BACKEND_GRAPH, &hits);
+	thread_state();
+	emit_graph_begin(GL_REC_SCHED_GRAPH_BEGIN, sched, graph, 0, read_s32(graph + off_graph_n_nodes));
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(sched_graph_exit, int status)
+{
+	if (is_target())
+		emit_graph_end(GL_REC_SCHED_GRAPH_END, status);
+	return 0;
+}
+
+/* Notes a copy call; only the outermost of nested ones (copy_async falls back to copy) is written. */
+static __always_inline void copy_enter(__u32 kind, __u64 src, __u64 dst, __u64 backend, __u64 backend2, __u64 offset, __u64 size)
+{
+	count(GL_PROBE_TENSOR_COPY, &hits);
+	struct thread_state *st = thread_state();
+	if (!st || st->copy.depth++ > 0)
+		return;
+	st->copy = (struct pending_copy){ .start = bpf_ktime_get_ns(), .src = src, .dst = dst, .backend = backend,
+					  .backend2 = backend2, .offset = offset, .size = size, .kind = kind, .depth = 1 };
+}
+
+SEC("uprobe")
+int BPF_UPROBE(copy_sync_enter, __u64 src, __u64 dst)
+{
+	if (is_target())
+		copy_enter(GL_COPY_SYNC, src, dst, 0, 0, 0, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_UPROBE(copy_async_enter, __u64 backend_src, __u64 backend_dst, __u64 src, __u64 dst)
+{
+	if (is_target())
+		copy_enter(GL_COPY_ASYNC, src, dst, backend_src, backend_dst, 0, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_UPROBE(set_async_enter, __u64 backend, __u64 tensor, __u64 data, __u64 offset, __u64 size)
+{
+	if (is_target())
+		copy_enter(GL_COPY_SET_ASYNC, 0, tensor, backend, 0, offset, size);
+	return 0;
+}
+
+/* Every copy call's return: the outermost one writes the copy, with dst's shape, strides and type. */
+SEC("uretprobe")
+int BPF_URETPROBE(copy_exit)
+{
+	if (!is_target())
+		return 0;
+	struct thread_state *st = existing_thread_state();
+	if (!st || st->copy.depth == 0 || --st->copy.depth > 0)
+		return 0;
+	struct gl_tensor_copy *rec = reserve(sizeof(*rec), GL_REC_TENSOR_COPY, GL_PROBE_TENSOR_COPY);
+	if (!rec)
+		return 0;
+	const struct pending_copy *c = &st->copy;
+	rec->hdr.ts = c->start;
+	rec->end_ts = bpf_ktime_get_ns();
+	rec->src = c->src;
+	rec->dst = c->dst;
+	rec->backend = c->backend;
+	rec->backend2 = c->backend2;
+	rec->offset = c->offset;
+	rec->size = c->size;
+	rec->kind = c->kind;
+	rec->type = read_s32(c->dst + off_tensor_type);
+	__builtin_memset(rec->ne, 0, sizeof(rec->ne));
+	__builtin_memset(rec->nb, 0, sizeof(rec->nb));
+	read_ne(c->dst, rec->ne);
+	read_nb(c->dst, rec->nb);
+	rec->name[0] = 0;
+	read_name(c->src ? c->src : c->dst, rec->name);
+	submit(rec);
+	return 0;
+}
+
+static __always_inline void name_enter(__u64 object, __u32 kind)
+{
+	count(GL_PROBE_BACKEND_NAME, &hits);
+	struct thread_state *st = thread_state();
+	if (st) {
+		st->name_object = object;
+		st->name_kind = kind;
+	}
+}
+
+SEC("uprobe")
+int BPF_UPROBE(backend_name_enter, __u64 backend)
+{
+	if (is_target())
+		name_enter(backend, GL_NAME_BACKEND);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_UPROBE(device_name_enter, __u64 device)
+{
+	if (is_target())
+		name_enter(device, GL_NAME_DEVICE);
+	return 0;
+}
+
+/* ggml_backend_name / ggml_backend_dev_name returned: the name the backend or device gave itself. */
+SEC("uretprobe")
+int BPF_URETPROBE(name_exit, __u64 name)
+{
+	if (!is_target())
+		return 0;
+	struct thread_state *st = existing_thread_state();
+	if (!st || !st->name_object || !name)
+		return 0;
+	struct gl_backend_name *rec = reserve(sizeof(*rec), GL_REC_BACKEND_NAME, GL_PROBE_BACKEND_NAME);
+	if (rec) {
+		rec->object = st->name_object;
+		rec->kind = st->name_kind;
+		rec->pad = 0;
+		rec->name[0] = 0;
+		bpf_probe_read_user_str(rec->name, sizeof(rec->name), (void *)name);
+		submit(rec);
+	}
+	st->name_object = 0;
 	return 0;
 }
 
@@ -562,6 +803,42 @@ int op_probe(struct pt_regs *ctx)
 
 /* ---- timer samples and thread states --------------------------------------------------- */
 
+/* The top of the thread's user stack, as much of GL_STACK_COPY_CAP as is mapped above the stack
+ * pointer (a read that crosses the end of the stack fails whole: halve it and try again). */
+static __always_inline void copy_user_stack(struct gl_sample_unwind *rec)
+{
+	rec->stack_len = 0;
+#pragma unroll
+	for (int i = 0; i < 6; i++) {
+		__u32 len = GL_STACK_COPY_CAP >> i;
+		if (bpf_probe_read_user(rec->stack, len, (void *)rec->regs[7]) == 0) {
+			rec->stack_len = len;
+			return;
+		}
+	}
+}
+
+#define GL_MAX_RETURN_INSTANCES 16
+
+/* A uretprobe (ours on llama_decode, ggml_graph_compute and the backend calls) replaces its
+ * function's return address on the stack with the uprobes trampoline: the copy gets the real one
+ * back from the kernel's list of pending returns, so the unwinder sees the real callers. */
+static __always_inline void restore_return_addresses(struct gl_sample_unwind *rec)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct return_instance *ri = BPF_CORE_READ(task, utask, return_instances);
+	__u64 sp = rec->regs[7];
+	for (int i = 0; i < GL_MAX_RETURN_INSTANCES && ri; i++) {
+		__u64 off = BPF_CORE_READ(ri, stack) - sp;
+		if ((off & 7) == 0 && off <= GL_STACK_COPY_CAP - 8 && off + 8 <= rec->stack_len)
+			*(__u64 *)(rec->stack + off) = BPF_CORE_READ(ri, orig_ret_vaddr);
+		ri = BPF_CORE_READ(ri, next);
+	}
+}
+
+/* A timer sample: the user IP, the op its thread runs, and the user registers and stack top, from
+ * which the helper unwinds the caller chain with the target's DWARF call frame information (frame
+ * pointers are not needed: ggml is built without them by default). */
 SEC("perf_event")
 int sample(struct bpf_perf_event_data *ctx)
 {
@@ -571,14 +848,20 @@ int sample(struct bpf_perf_event_data *ctx)
 	__u64 ips[1] = {};
 	if (bpf_get_stack(ctx, ips, sizeof(ips), BPF_F_USER_STACK) <= 0)
 		return 0;
-	struct gl_sample *rec = reserve(sizeof(*rec), GL_REC_SAMPLE, GL_PROBE_SAMPLE);
+	struct gl_sample_unwind *rec = reserve(sizeof(*rec), GL_REC_SAMPLE_UNWIND, GL_PROBE_SAMPLE);
 	if (!rec)
 		return 0;
 	struct thread_state *st = existing_thread_state();
-	rec->ip = ips[0];
-	rec->tensor = st ? st->tensor : 0;
-	rec->cpu = bpf_get_smp_processor_id();
-	rec->pad = 0;
+	rec->sample.ip = ips[0];
+	rec->sample.tensor = st ? st->tensor : 0;
+	rec->sample.cpu = bpf_get_smp_processor_id();
+	rec->sample.stack = 0;
+	struct pt_regs *user = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	for (int i = 0; i < 16; i++)
+		rec->regs[i] = dwarf_reg(user, i);
+	rec->regs[16] = BPF_CORE_READ(user, ip);
+	copy_user_stack(rec);
+	restore_return_addresses(rec);
 	submit(rec);
 	return 0;
 }
@@ -600,9 +883,9 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 {
 	if (!trace_sched)
 		return 0;
-	if (BPF_CORE_READ(prev, tgid) == target_tgid)
+	if (is_traced_tgid(BPF_CORE_READ(prev, tgid)))
 		emit_sched(BPF_CORE_READ(prev, pid), preempt ? GL_SCHED_OUT_PREEMPT : GL_SCHED_OUT_SLEEP);
-	if (BPF_CORE_READ(next, tgid) == target_tgid)
+	if (is_traced_tgid(BPF_CORE_READ(next, tgid)))
 		emit_sched(BPF_CORE_READ(next, pid), GL_SCHED_IN);
 	return 0;
 }
@@ -610,7 +893,7 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(sched_wakeup, struct task_struct *p)
 {
-	if (trace_sched && BPF_CORE_READ(p, tgid) == target_tgid)
+	if (trace_sched && is_traced_tgid(BPF_CORE_READ(p, tgid)))
 		emit_sched(BPF_CORE_READ(p, pid), GL_SCHED_WAKEUP);
 	return 0;
 }

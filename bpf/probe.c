@@ -50,6 +50,9 @@ static const char USAGE[] =
 	"                     that has DWARF (e.g. llama.cpp's build/bin), to borrow its layout from\n"
 	"  --pid PID          attach to a running process instead of starting COMMAND\n"
 	"  --duration S       with --pid: stop after S seconds (default: until the process exits or Ctrl-C)\n"
+	"  --also-pid PID     trace this running process too, on the same clock (e.g. the ggml-rpc-server\n"
+	"                     of an RPC client); repeatable, up to 4; its probes then fire system-wide and\n"
+	"                     are filtered by process"
 	"  -h, --help         this help\n";
 
 enum mode { MODE_DEFAULT, MODE_FULL, MODE_SAMPLE };
@@ -65,6 +68,8 @@ struct options {
 	long window_decodes;
 	pid_t pid;
 	double duration;
+	pid_t also_pids[GL_MAX_ALSO_PIDS];
+	size_t n_also;
 	char **argv;
 };
 
@@ -72,11 +77,12 @@ struct run {
 	struct options opt;
 	struct invoker who;
 	struct target target;
+	struct target also[GL_MAX_ALSO_PIDS]; /* --also-pid processes */
 	struct plan plan;
 	struct probe *skel;
 	struct ring_buffer *rb;
 	struct output out;
-	struct bpf_link *fixed_links[8 + 2 * PLAN_MAX_CPUS + MAX_CPUS];
+	struct bpf_link *fixed_links[8 + 2 * PLAN_BACKEND_FNS + 2 * PLAN_MAX_CPUS + MAX_CPUS];
 	size_t n_fixed_links;
 	struct bpf_link *op_links[PLAN_MAX_CPUS];
 	size_t n_op_links;
@@ -147,7 +153,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "sample-hz", required_argument, 0, 's' },    { "ringbuf-kb", required_argument, 0, 'r' },
 		{ "window-every", required_argument, 0, 'w' }, { "window-decodes", required_argument, 0, 'n' },
 		{ "pid", required_argument, 0, 'p' },	       { "duration", required_argument, 0, 'd' },
-		{ "layout-from", required_argument, 0, 'l' }, { "help", no_argument, 0, 'h' },
+		{ "layout-from", required_argument, 0, 'l' }, { "also-pid", required_argument, 0, 'a' },
+		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	*o = (struct options){ .mode = MODE_DEFAULT, .sample_hz = 19, .ringbuf_kb = 16384, .window_every = 2,
@@ -188,6 +195,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (parse_long(optarg, 1, 1 << 30, &pid))
 				return fail("--pid must be a process id"), -1;
 			o->pid = (pid_t)pid;
+			break;
+		case 'a':
+			if (parse_long(optarg, 1, 1 << 30, &pid))
+				return fail("--also-pid must be a process id"), -1;
+			if (o->n_also >= GL_MAX_ALSO_PIDS)
+				return fail("--also-pid is accepted at most %d times", GL_MAX_ALSO_PIDS), -1;
+			o->also_pids[o->n_also++] = (pid_t)pid;
 			break;
 		case 'd':
 			if (parse_seconds(optarg, &o->duration))
@@ -242,11 +256,32 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ar
 	return vfprintf(stderr, fmt, args);
 }
 
+/* The op site table from site `from` on (and what the first CPU backend tells), in the BPF side's
+ * mutable data: before load, and for a library loaded later before its probes attach. */
+static void configure_sites(struct run *r, size_t from)
+{
+	struct probe__bss *bss = r->skel->bss;
+	for (size_t i = from; i < r->plan.n_sites; i++) {
+		const struct op_site *site = &r->plan.sites[i];
+		bss->site_kind[i] = site->kind;
+		bss->site_tensor_reg[i] = site->tensor_reg;
+		bss->site_params_reg[i] = site->params_reg;
+		bss->site_barrier_vaddr[i] = site->barrier_vaddr;
+		bss->site_caller_lo[i] = site->caller_lo;
+		bss->site_caller_hi[i] = site->caller_hi;
+	}
+	r->skel->data->off_params_ith = r->plan.layout.params_ith;
+}
+
 static void configure(struct run *r)
 {
 	const struct tensor_layout *t = &r->plan.layout;
 	struct probe__rodata *ro = r->skel->rodata;
 	ro->target_tgid = r->target.pid;
+	for (size_t i = 0; i < r->opt.n_also; i++)
+		ro->also_tgid[i] = r->also[i].pid;
+	ro->off_backend_graph_compute = t->backend_graph_compute < 0 ? -1 : t->backend_graph_compute;
+	ro->off_backend_device = t->backend_device < 0 ? -1 : t->backend_device;
 	ro->off_tensor_type = t->type;
 	ro->off_tensor_ne = t->ne;
 	ro->off_tensor_nb = t->nb;
@@ -262,19 +297,10 @@ static void configure(struct run *r)
 	ro->off_graph_n_nodes = t->graph_n_nodes;
 	ro->off_graph_uid = t->graph_uid;
 	ro->off_graph_nodes = t->graph_nodes;
-	ro->off_params_ith = t->params_ith;
 	ro->off_batch_n_tokens = t->batch_n_tokens;
 	ro->op_none = t->op_none;
 	ro->op_mul_mat_id = t->data < 0 ? -1 : t->op_mul_mat_id;
-	for (size_t i = 0; i < r->plan.n_sites; i++) {
-		const struct op_site *site = &r->plan.sites[i];
-		ro->site_kind[i] = site->kind;
-		ro->site_tensor_reg[i] = site->tensor_reg;
-		ro->site_params_reg[i] = site->params_reg;
-		ro->site_barrier_vaddr[i] = site->barrier_vaddr;
-		ro->site_caller_lo[i] = site->caller_lo;
-		ro->site_caller_hi[i] = site->caller_hi;
-	}
+	configure_sites(r, 0);
 	ro->trace_sched = true;
 	bpf_map__set_max_entries(r->skel->maps.events, r->opt.ringbuf_kb * 1024);
 	ro->wake_bytes = r->opt.ringbuf_kb * 1024 / 2;
@@ -290,12 +316,55 @@ static int keep_link(struct run *r, struct bpf_link *link, const char *what)
 	return 0;
 }
 
+/* Uprobes fire for the target only, or, when other processes are traced too, for every process
+ * mapping the file (the programs keep those of the traced processes). */
+static pid_t probe_pid(const struct run *r)
+{
+	return r->opt.n_also ? -1 : r->target.pid;
+}
+
 static int attach_point(struct run *r, struct bpf_program *prog, const struct probe_point *p, int ret, const char *what)
 {
 	if (!p->found)
 		return 0;
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret);
-	return keep_link(r, bpf_program__attach_uprobe_opts(prog, r->target.pid, p->path, p->file_offset, &opts), what);
+	return keep_link(r, bpf_program__attach_uprobe_opts(prog, probe_pid(r), p->path, p->file_offset, &opts), what);
+}
+
+/* The backend API: graphs given to backends and to the scheduler, copies, names. A ggml without one
+ * of these functions is profiled without what it would tell. */
+static int attach_backends(struct run *r)
+{
+	struct probe *s = r->skel;
+	const struct probe_point *fn = r->plan.backend_fns;
+	struct { struct bpf_program *enter, *exit; } progs[PLAN_BACKEND_FNS] = {
+		[PLAN_BACKEND_GRAPH] = { s->progs.backend_graph_enter, s->progs.backend_graph_exit },
+		[PLAN_SCHED_GRAPH] = { s->progs.sched_graph_enter, s->progs.sched_graph_exit },
+		[PLAN_TENSOR_COPY] = { s->progs.copy_sync_enter, s->progs.copy_exit },
+		[PLAN_TENSOR_COPY_ASYNC] = { s->progs.copy_async_enter, s->progs.copy_exit },
+		[PLAN_TENSOR_SET_ASYNC] = { s->progs.set_async_enter, s->progs.copy_exit },
+		[PLAN_BACKEND_NAME] = { s->progs.backend_name_enter, s->progs.name_exit },
+		[PLAN_DEVICE_NAME] = { s->progs.device_name_enter, s->progs.name_exit },
+	};
+	for (size_t i = 0; i < PLAN_BACKEND_FNS; i++)
+		if (attach_point(r, progs[i].enter, &fn[i], 0, PLAN_BACKEND_SYMBOLS[i]) ||
+		    attach_point(r, progs[i].exit, &fn[i], 1, PLAN_BACKEND_SYMBOLS[i]))
+			return -1;
+	return 0;
+}
+
+/* A CPU backend's ggml_graph_compute, entry and return: uprobe_multi links, which need no more
+ * than CAP_BPF and CAP_PERFMON, so a backend loaded after the start is attached the same way. */
+static int attach_graph_probes(struct run *r, const struct probe_point *p)
+{
+	if (!p->found)
+		return 0;
+	unsigned long offset = p->file_offset;
+	LIBBPF_OPTS(bpf_uprobe_multi_opts, enter, .offsets = &offset, .cnt = 1);
+	LIBBPF_OPTS(bpf_uprobe_multi_opts, exit, .offsets = &offset, .cnt = 1, .retprobe = true);
+	struct probe *s = r->skel;
+	return keep_link(r, bpf_program__attach_uprobe_multi(s->progs.graph_enter, probe_pid(r), p->path, NULL, &enter), "ggml_graph_compute") ||
+	       keep_link(r, bpf_program__attach_uprobe_multi(s->progs.graph_exit, probe_pid(r), p->path, NULL, &exit), "ggml_graph_compute return");
 }
 
 static int attach_fixed(struct run *r)
@@ -306,9 +375,10 @@ static int attach_fixed(struct run *r)
 	    attach_point(r, s->progs.decode_exit, &p->decode, 1, "llama_decode return"))
 		return -1;
 	for (size_t i = 0; i < p->n_cpus; i++)
-		if (attach_point(r, s->progs.graph_enter, &p->graph_compute[i], 0, "ggml_graph_compute") ||
-		    attach_point(r, s->progs.graph_exit, &p->graph_compute[i], 1, "ggml_graph_compute return"))
+		if (attach_graph_probes(r, &p->graph_compute[i]))
 			return -1;
+	if (attach_backends(r))
+		return -1;
 	if (keep_link(r, bpf_program__attach(s->progs.sched_switch), "sched_switch") ||
 	    keep_link(r, bpf_program__attach(s->progs.sched_wakeup), "sched_wakeup"))
 		return -1;
@@ -334,7 +404,7 @@ static int attach_sites(struct run *r, const struct gl_layout *lib)
 	if (!n)
 		return 0;
 	LIBBPF_OPTS(bpf_uprobe_multi_opts, opts, .offsets = offsets, .cookies = cookies, .cnt = n);
-	struct bpf_link *link = bpf_program__attach_uprobe_multi(r->skel->progs.op_probe, r->target.pid, lib->path, NULL, &opts);
+	struct bpf_link *link = bpf_program__attach_uprobe_multi(r->skel->progs.op_probe, probe_pid(r), lib->path, NULL, &opts);
 	if (!link)
 		return fail("cannot attach the op probes in %s: %s", lib->path, strerror(errno)), -1;
 	r->op_links[r->n_op_links++] = link;
@@ -388,7 +458,8 @@ static int window_closed(struct run *r)
 
 static int op_probes_on(struct run *r)
 {
-	if (r->n_op_links)
+	/* No CPU backend loaded yet: a window opens once one is (follow_libraries). */
+	if (r->n_op_links || (!r->plan.n_cpus && !traced_throughout(r)))
 		return 0;
 	for (size_t i = 0; i < r->plan.n_cpus; i++) {
 		if (attach_sites(r, r->plan.cpus[i])) {
@@ -420,6 +491,41 @@ static void op_probes_off(struct run *r)
 		write_window(r, 0);
 }
 
+/* Probes a CPU backend the target loaded after the start: its graph probes, and its op probes
+ * when op tracing is on now (else the next window attaches them with the others). */
+static void attach_late(struct run *r, struct late_library *late)
+{
+	double t0 = now_s();
+	const struct probe_point *graph = &r->plan.graph_compute[r->plan.n_cpus - 1];
+	configure_sites(r, late->first_site);
+	if (attach_graph_probes(r, graph))
+		return;
+	if ((r->n_op_links || traced_throughout(r)) && r->opt.mode != MODE_SAMPLE && attach_sites(r, late->lib))
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	late->attached_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	fprintf(stderr, "ggml-lens-probe: probed %s, loaded after the start, in %.0f ms (%zu op sites)\n", late->lib->path,
+		(now_s() - t0) * 1e3, late->n_sites);
+}
+
+/* Libraries the target mapped since the last look (ggml dlopens its CPU backends, from any
+ * directory): a CPU backend not probed yet is analysed and probed now. /proc/PID/maps is read each
+ * turn of the event loop (at most every 100 ms; it sees a library however it was mapped); what the
+ * library computes before its probes are in place is not traced, and the trailer says when they were. */
+static void follow_libraries(struct run *r)
+{
+	for (size_t i = target_refresh_files(&r->target); i < r->target.n_files; i++) {
+		files_as_invoker(&r->who);
+		int added = plan_add_late_library(&r->plan, r->target.files[i]);
+		files_as_self();
+		if (added < 0)
+			fprintf(stderr, "ggml-lens-probe: warning: %s\n", r->plan.error);
+		else if (added)
+			attach_late(r, &r->plan.late[r->plan.n_late - 1]);
+	}
+}
+
 static int perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu)
 {
 	return (int)syscall(__NR_perf_event_open, attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
@@ -443,15 +549,31 @@ static int attach_sampling(struct run *r)
 	return 0;
 }
 
+/* A sample with its registers and stack top: unwound here, written as the stream's gl_sample. */
+static void write_sample(struct run *r, const struct gl_sample_unwind *raw)
+{
+	struct gl_sample sample = raw->sample;
+	sample.hdr.type = GL_REC_SAMPLE;
+	sample.hdr.size = sizeof(sample);
+	sample.stack = samples_add_stack(r->samples, r->target.pid, raw);
+	samples_add_ip(r->samples, sample.ip);
+	output_record(&r->out, &sample, sizeof(sample));
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct run *r = ctx;
 	const struct gl_record *rec = data;
+	if (rec->type == GL_REC_SAMPLE_UNWIND) {
+		if (size >= sizeof(struct gl_sample_unwind))
+			write_sample(r, data);
+		return 0;
+	}
 	output_record(&r->out, data, size);
 	if (rec->type == GL_REC_WINDOW)
 		note_window(r, ((const struct gl_window *)data)->on != 0);
-	if (rec->type == GL_REC_SAMPLE)
-		samples_add_ip(r->samples, ((const struct gl_sample *)data)->ip);
+	if (rec->type == GL_REC_BACKEND_GRAPH_BEGIN) /* the trailer's symbols name the backend's graph_compute */
+		samples_add_ip(r->samples, ((const struct gl_backend_graph_begin *)data)->compute_fn);
 	return 0;
 }
 
@@ -562,10 +684,38 @@ static void event_loop(struct run *r)
 		ring_buffer__consume(r->rb);
 		output_flush(&r->out);
 		samples_snapshot_maps(r->samples, r->target.pid); /* libraries may be dlopened at any time */
+		for (size_t i = 0; i < r->opt.n_also; i++)
+			samples_snapshot_maps(r->samples, r->also[i].pid);
+		follow_libraries(r);
 		duty_cycle(r);
 		report_progress(r, &last_progress);
 	}
 	ring_buffer__consume(r->rb);
+}
+
+/* --also-pid: each process is checked like --pid (it exists, the invoking user owns it). */
+static int attach_also(struct run *r)
+{
+	char err[512];
+	for (size_t i = 0; i < r->opt.n_also; i++) {
+		if (r->opt.also_pids[i] == r->target.pid)
+			return fail("--also-pid %d is the target itself", (int)r->target.pid), -1;
+		if (target_attach(&r->also[i], &r->who, r->opt.also_pids[i], err, sizeof(err)))
+			return fail("--also-pid: %s", err), -1;
+	}
+	return 0;
+}
+
+/* The target's files, then those of the --also-pid processes (plan_build skips repeats). */
+static size_t traced_files(const struct run *r, const char **files)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < r->target.n_files; i++)
+		files[n++] = r->target.files[i];
+	for (size_t p = 0; p < r->opt.n_also; p++)
+		for (size_t i = 0; i < r->also[p].n_files; i++)
+			files[n++] = r->also[p].files[i];
+	return n;
 }
 
 static int start(struct run *r)
@@ -577,9 +727,13 @@ static int start(struct run *r)
 			    : target_launch(&r->target, &r->who, r->opt.argv, err, sizeof(err));
 	if (rc)
 		return fail("%s", err), -1;
+	if (attach_also(r))
+		return -1;
+	const char *files[LAUNCH_MAX_FILES * (1 + GL_MAX_ALSO_PIDS)];
+	size_t n_files = traced_files(r, files);
 	/* The program's files and a --layout-from directory are read as the invoking user would read them. */
 	files_as_invoker(&r->who);
-	rc = plan_build(&r->plan, (const char *const *)r->target.files, r->target.n_files, r->opt.layout_from);
+	rc = plan_build(&r->plan, files, n_files, r->opt.layout_from);
 	files_as_self();
 	if (rc)
 		return fail("%s", r->plan.error), -1;
@@ -595,12 +749,15 @@ static int start(struct run *r)
 	configure(r);
 	if (probe__load(r->skel))
 		return fail("the kernel refused the BPF programs (see above); kernel 6.6 or newer is needed"), -1;
-	output_header(&r->out, &r->plan, &r->target, MODE_NAMES[r->opt.mode], r->opt.sample_hz);
+	output_header(&r->out, &r->plan, &r->target, r->also, r->opt.n_also, MODE_NAMES[r->opt.mode], r->opt.sample_hz);
 	double t0 = now_s();
 	if (attach_fixed(r) || attach_sampling(r) || (r->opt.mode != MODE_SAMPLE && op_probes_on(r)))
 		return -1;
 	fprintf(stderr, "ggml-lens-probe: attached in %.0f ms (%zu op sites in %zu CPU backend%s, method %s)\n",
-		(now_s() - t0) * 1e3, r->plan.n_sites, r->plan.n_cpus, r->plan.n_cpus == 1 ? "" : "s", r->plan.op_method);
+		(now_s() - t0) * 1e3, r->plan.n_sites, r->plan.n_cpus, r->plan.n_cpus == 1 ? "" : "s",
+		r->plan.n_cpus ? r->plan.op_method : "none yet");
+	if (!r->plan.n_cpus)
+		fprintf(stderr, "ggml-lens-probe: no ggml CPU backend loaded yet: it is probed when the program loads one\n");
 	r->window_started = now_s();
 	r->samples = samples_new();
 	pin_maps(r);
@@ -625,7 +782,7 @@ static void finish(struct run *r)
 	if (r->skel && r->out.f) {
 		int exit_known = r->target.launched && !target_alive(r);
 		output_trailer(&r->out, bpf_map__fd(r->skel->maps.hits), bpf_map__fd(r->skel->maps.lost),
-			       exit_known ? r->exit_status : -1, r->windows, r->samples);
+			       exit_known ? r->exit_status : -1, r->windows, r->samples, &r->plan);
 	}
 	output_close(&r->out);
 	ring_buffer__free(r->rb);
@@ -634,6 +791,9 @@ static void finish(struct run *r)
 	probe__destroy(r->skel);
 	plan_free(&r->plan);
 	target_free(&r->target);
+	for (size_t i = 0; i < r->opt.n_also; i++)
+		if (r->also[i].pid) /* attached (checked) */
+			target_free(&r->also[i]);
 }
 
 int main(int argc, char **argv)

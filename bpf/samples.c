@@ -1,14 +1,39 @@
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <dwarf.h>
+#include <elfutils/libdwfl.h>
 #include "samples.h"
 #include "target/symbolize.h"
 
 #define MAX_INLINE_DEPTH 16
 #define MAX_DISTINCT_IPS (1u << 22)
+#define MAX_FRAMES 64
+#define MAX_STACKS (1u << 20)
+
+struct stack {
+	uint64_t hash;
+	uint32_t n;
+	uint64_t *pcs; /* innermost first: the sampled IP, then each caller's return address - 1 */
+};
 
 struct samples {
 	uint64_t *slots; /* open addressing; 0 = empty (0 is never a sampled IP) */
 	size_t cap, n;
 	struct gl_symbolizer *symbolizer;
+	/* Caller chains, unwound with libdwfl from each sample's registers and stack top. */
+	int pid;
+	Dwfl *dwfl;
+	double dwfl_opened;
+	const struct gl_sample_unwind *current;
+	struct stack *stacks;
+	size_t n_stacks, stacks_cap;
+	uint32_t *stack_slots; /* open addressing of 1 + stack index; 0 = empty */
+	size_t stack_slots_cap;
+	uint64_t walks, walks_with_callers;
 };
 
 struct samples *samples_new(void)
@@ -104,10 +129,225 @@ void samples_write_symbols(struct samples *s, struct json *j)
 	json_close(j, ']');
 }
 
+/* ---- caller chains ------------------------------------------------------------------------ */
+
+static pid_t current_thread(Dwfl *dwfl, void *arg, void **thread_arg)
+{
+	(void)dwfl;
+	struct samples *s = arg;
+	if (*thread_arg)
+		return 0;
+	*thread_arg = s;
+	return (pid_t)s->current->sample.hdr.tid;
+}
+
+static bool get_current_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_arg)
+{
+	(void)dwfl;
+	(void)tid;
+	*thread_arg = arg;
+	return true;
+}
+
+/* Stack memory as it was when sampled: the copied top of the stack, nothing else. */
+static bool read_sampled_stack(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
+{
+	(void)dwfl;
+	const struct gl_sample_unwind *rec = ((struct samples *)arg)->current;
+	uint64_t sp = rec->regs[7];
+	if (addr < sp || addr + sizeof(*result) > sp + rec->stack_len)
+		return false;
+	memcpy(result, rec->stack + (addr - sp), sizeof(*result));
+	return true;
+}
+
+static bool sampled_registers(Dwfl_Thread *thread, void *arg)
+{
+	const struct gl_sample_unwind *rec = ((struct samples *)arg)->current;
+	Dwarf_Word regs[GL_UNWIND_REGS];
+	for (int i = 0; i < GL_UNWIND_REGS; i++)
+		regs[i] = rec->regs[i];
+	dwfl_thread_state_register_pc(thread, rec->regs[16]);
+	return dwfl_thread_state_registers(thread, 0, GL_UNWIND_REGS, regs);
+}
+
+static const Dwfl_Thread_Callbacks SAMPLED_THREAD = {
+	.next_thread = current_thread,
+	.get_thread = get_current_thread,
+	.memory_read = read_sampled_stack,
+	.set_initial_registers = sampled_registers,
+};
+
+static char *debuginfo_path;
+static const Dwfl_Callbacks PROCESS_FILES = {
+	.find_elf = dwfl_linux_proc_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.debuginfo_path = &debuginfo_path,
+};
+
+static double monotonic_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The target's modules as mapped now, for their call frame information (.eh_frame, .debug_frame). */
+static int open_dwfl(struct samples *s, int pid)
+{
+	if (s->dwfl)
+		dwfl_end(s->dwfl);
+	s->pid = pid;
+	s->dwfl_opened = monotonic_s();
+	s->dwfl = dwfl_begin(&PROCESS_FILES);
+	if (!s->dwfl)
+		return -1;
+	dwfl_report_begin(s->dwfl);
+	if (dwfl_linux_proc_report(s->dwfl, pid) != 0 || dwfl_report_end(s->dwfl, NULL, NULL) != 0 ||
+	    !dwfl_attach_state(s->dwfl, NULL, pid, &SAMPLED_THREAD, s)) {
+		dwfl_end(s->dwfl);
+		s->dwfl = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* The modules are read again when an IP falls outside them (a library loaded since), at most once a second. */
+static int ready_for(struct samples *s, int pid, uint64_t ip)
+{
+	if (s->dwfl && s->pid == pid && dwfl_addrmodule(s->dwfl, ip))
+		return 0;
+	if (s->dwfl && s->pid == pid && monotonic_s() - s->dwfl_opened < 1)
+		return -1;
+	return open_dwfl(s, pid);
+}
+
+struct walk {
+	uint64_t pcs[MAX_FRAMES];
+	uint32_t n;
+};
+
+static int on_frame(Dwfl_Frame *frame, void *arg)
+{
+	struct walk *w = arg;
+	Dwarf_Addr pc;
+	bool activation;
+	if (!dwfl_frame_pc(frame, &pc, &activation))
+		return DWARF_CB_ABORT;
+	if (!activation)
+		pc--; /* a return address: the call is the instruction before */
+	/* A frame in no mapped file is where the walk went wrong (or left the program): the chain ends. */
+	if (!dwfl_addrmodule(dwfl_thread_dwfl(dwfl_frame_thread(frame)), pc))
+		return DWARF_CB_ABORT;
+	w->pcs[w->n++] = pc;
+	return w->n < MAX_FRAMES ? DWARF_CB_OK : DWARF_CB_ABORT;
+}
+
+static uint64_t hash_frames(const uint64_t *pcs, uint32_t n)
+{
+	uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+	for (uint32_t i = 0; i < n; i++)
+		h = (h ^ pcs[i]) * 0xff51afd7ed558ccdull;
+	return h ^ (h >> 29);
+}
+
+static int grow_stack_slots(struct samples *s)
+{
+	size_t cap = s->stack_slots_cap ? s->stack_slots_cap * 2 : 1024;
+	uint32_t *slots = calloc(cap, sizeof(*slots));
+	if (!slots)
+		return -1;
+	for (size_t i = 0; i < s->n_stacks; i++) {
+		size_t k = s->stacks[i].hash & (cap - 1);
+		while (slots[k])
+			k = (k + 1) & (cap - 1);
+		slots[k] = (uint32_t)i + 1;
+	}
+	free(s->stack_slots);
+	s->stack_slots = slots;
+	s->stack_slots_cap = cap;
+	return 0;
+}
+
+/* 1 + the index of this chain in the table (added when new), 0 when the table is full. */
+static uint32_t intern_stack(struct samples *s, const struct walk *w)
+{
+	if (s->n_stacks * 2 >= s->stack_slots_cap && (s->n_stacks >= MAX_STACKS || grow_stack_slots(s)))
+		return 0;
+	uint64_t h = hash_frames(w->pcs, w->n);
+	size_t k = h & (s->stack_slots_cap - 1);
+	for (; s->stack_slots[k]; k = (k + 1) & (s->stack_slots_cap - 1)) {
+		const struct stack *known = &s->stacks[s->stack_slots[k] - 1];
+		if (known->hash == h && known->n == w->n && !memcmp(known->pcs, w->pcs, w->n * sizeof(uint64_t)))
+			return s->stack_slots[k];
+	}
+	if (s->n_stacks == s->stacks_cap) {
+		size_t cap = s->stacks_cap ? s->stacks_cap * 2 : 256;
+		struct stack *grown = realloc(s->stacks, cap * sizeof(*grown));
+		if (!grown)
+			return 0;
+		s->stacks = grown;
+		s->stacks_cap = cap;
+	}
+	uint64_t *pcs = malloc(w->n * sizeof(uint64_t));
+	if (!pcs)
+		return 0;
+	memcpy(pcs, w->pcs, w->n * sizeof(uint64_t));
+	s->stacks[s->n_stacks] = (struct stack){ .hash = h, .n = w->n, .pcs = pcs };
+	s->stack_slots[k] = (uint32_t)++s->n_stacks;
+	return s->stack_slots[k];
+}
+
+static int thread_of(int pid, uint32_t tid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task/%u", pid, tid);
+	return access(path, F_OK) == 0;
+}
+
+uint32_t samples_add_stack(struct samples *s, int pid, const struct gl_sample_unwind *rec)
+{
+	if (!s || !rec->stack_len || !thread_of(pid, rec->sample.hdr.tid) || ready_for(s, pid, rec->regs[16]))
+		return 0;
+	s->walks++;
+	s->current = rec;
+	struct walk w = { .n = 0 };
+	dwfl_getthread_frames(s->dwfl, (pid_t)rec->sample.hdr.tid, on_frame, &w); /* ends in an error where the chain stops */
+	s->current = NULL;
+	if (w.n < 2)
+		return 0;
+	s->walks_with_callers++;
+	for (uint32_t i = 0; i < w.n; i++)
+		samples_add_ip(s, w.pcs[i]);
+	return intern_stack(s, &w);
+}
+
+void samples_write_stacks(struct samples *s, struct json *j)
+{
+	json_open(j, "stacks", '[');
+	for (size_t i = 0; s && i < s->n_stacks; i++) {
+		json_open(j, NULL, '[');
+		for (uint32_t k = 0; k < s->stacks[i].n; k++)
+			json_uint(j, NULL, s->stacks[i].pcs[k]);
+		json_close(j, ']');
+	}
+	json_close(j, ']');
+	json_open(j, "stack_walks", '{');
+	json_uint(j, "samples", s ? s->walks : 0);
+	json_uint(j, "with_callers", s ? s->walks_with_callers : 0);
+	json_close(j, '}');
+}
+
 void samples_free(struct samples *s)
 {
 	if (!s)
 		return;
+	if (s->dwfl)
+		dwfl_end(s->dwfl);
+	for (size_t i = 0; i < s->n_stacks; i++)
+		free(s->stacks[i].pcs);
+	free(s->stacks);
+	free(s->stack_slots);
 	if (s->symbolizer)
 		gl_symbolizer_free(s->symbolizer);
 	free(s->slots);

@@ -4,6 +4,7 @@
 #define GGML_LENS_SAMPLES_H
 #include <stddef.h>
 #include <stdint.h>
+#include "probe.h"
 #include "target/jsonw.h"
 
 struct samples;
@@ -16,5 +17,12 @@ void samples_snapshot_maps(struct samples *s, int pid);
  * open object: function/file/line of the instruction itself, then the functions it was inlined
  * into, innermost first, each with the line of its call site. */
 void samples_write_symbols(struct samples *s, struct json *j);
+/* Unwinds a sample's caller chain from its user registers and stack top with the DWARF call frame
+ * information of the files process `pid` maps (no frame pointers needed), adds its frames to the IPs to
+ * symbolize and returns 1 + the chain's index in "stacks", or 0 when no caller was found. */
+uint32_t samples_add_stack(struct samples *s, int pid, const struct gl_sample_unwind *rec);
+/* Writes "stacks": [[ip, caller ip, ...], ...] (innermost first; callers as return address - 1) and
+ * "stack_walks": {samples, with_callers} under the open object. */
+void samples_write_stacks(struct samples *s, struct json *j);
 void samples_free(struct samples *s);
 #endif

@@ -5,7 +5,8 @@
  *   `llama_decode call > graph > op`;
  * - samples (count): the timer samples, each under the op its thread was running (when one was),
  *   ending in the sampled instruction's function, source file and line, with the functions it was
- *   inlined into as the location's further lines (innermost first, as pprof wants).
+ *   inlined into as the location's further lines (innermost first, as pprof wants); where the
+ *   helper unwound the sample's caller chain, its callers are the frames between.
  */
 import { gzipSync } from "node:zlib";
 import { Function as PprofFunction, Label, Line, Location, Mapping, Profile as PprofProfile, Sample, StringTable, ValueType } from "pprof-format";
@@ -116,10 +117,12 @@ function opAt(p: Profile, tid: number, ns: number): string | undefined {
 
 function addTimerSamples(p: Profile, frames: Frames, context: RunContext, totals: Totals): void {
   const symbols = new Map((p.trailer?.symbols ?? []).map((s) => [s.ip, s]));
+  const chains = p.trailer?.stacks ?? [];
   const { samples } = p;
   for (let i = 0; i < samples.count; i++) {
     const ip = samples.ip[i];
-    const stack = [frames.sampled(ip, symbols.get(ip)), ...contextStack(frames, context, samples.ts[i], opAt(p, samples.tid[i], samples.ts[i]))];
+    const chain = chains[samples.stack[i] - 1] ?? [ip];
+    const stack = [...chain.map((frame) => frames.sampled(frame, symbols.get(frame))), ...contextStack(frames, context, samples.ts[i], opAt(p, samples.tid[i], samples.ts[i]))];
     totals.add(stack, samples.tid[i], [0, 1]);
   }
 }

@@ -1,0 +1,98 @@
+/**
+ * A ggml CPU backend loaded with dlopen after the helper attached (needs root: eBPF): the program of
+ * test/fixtures/late-cpu-backend.c, linked against libggml-base alone, dlopens a copy of the real
+ * libggml-cpu from a directory the helper cannot know up front, then computes a small graph; the
+ * helper notices the library in /proc/PID/maps, plans and attaches it, and says so in the trailer.
+ */
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { buildProfile } from "../../extension/profile/model";
+import { decodeStream } from "../../extension/profile/stream";
+import { buildFixtureProgram } from "../harness/cPrograms";
+import { recordedFixtures } from "../harness/fixtures";
+
+const repo = path.resolve(__dirname, "../..");
+const probe = path.join(repo, "bpf/build/ggml-lens-probe");
+const fixtures = recordedFixtures();
+const isRoot = process.getuid?.() === 0;
+
+interface LateLibrary {
+  path: string;
+  build_id: string;
+  op_method: string;
+  attached_ns: number;
+  sites: { index: number; kind: string; library: string }[];
+}
+
+/** libggml-base alone in one directory (so nothing there hints at a CPU backend), a copy of libggml-cpu in another. */
+function stageLibraries(work: string): { lib: string; plugin: string } {
+  const bin = fixtures.llamaLibDir ?? "";
+  const lib = path.join(work, "lib");
+  const plugins = path.join(work, "plugins");
+  fs.mkdirSync(lib);
+  fs.mkdirSync(plugins);
+  const base = fs.realpathSync(path.join(bin, "libggml-base.so"));
+  const soname = path.basename(fs.realpathSync(path.join(bin, "libggml-base.so")).replace(/(\.so\.\d+)\..*$/, "$1"));
+  fs.copyFileSync(base, path.join(lib, soname));
+  fs.symlinkSync(soname, path.join(lib, "libggml-base.so"));
+  const plugin = path.join(plugins, "libggml-cpu.so");
+  fs.copyFileSync(fs.realpathSync(path.join(bin, "libggml-cpu.so")), plugin);
+  return { lib, plugin };
+}
+
+test("a CPU backend dlopened after the start is probed: op spans from the late library", { skip: !isRoot && "needs root (eBPF)", timeout: 300_000 }, (t) => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-late-"));
+  t.after(() => process.env.GGML_LENS_KEEP || fs.rmSync(work, { recursive: true, force: true }));
+  const { lib, plugin } = stageLibraries(work);
+  const include = path.join(fixtures.ggmlSource ?? "", "ggml", "include");
+  const program = buildFixtureProgram("late-cpu-backend", work, [`-I${include}`, `-L${lib}`, "-lggml-base", "-ldl", `-Wl,-rpath,${lib}`]);
+  const out = path.join(work, "late.stream");
+  const run = spawnSync(probe, ["--mode", "full", "--sample-hz", "0", "--out", out, "--", program, plugin, "1000", "3000"], { encoding: "utf8", timeout: 120_000 });
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stderr, /no ggml CPU backend loaded yet/);
+  assert.match(run.stderr, /probed \S*plugins\/libggml-cpu\.so, loaded after the start, in \d+ ms \(\d+ op sites\)/);
+  const computed = Number(/computed the graph (\d+) times \(3 nodes\)/.exec(run.stdout)?.[1]);
+  assert.ok(computed > 0, run.stdout);
+
+  const stream = decodeStream(new Uint8Array(fs.readFileSync(out)));
+  assert.ok(!stream.header.info.libraries.some((l) => l.path === plugin), "the plugin was not known when the run started");
+  const late = stream.trailer?.raw.late_libraries as LateLibrary[];
+  assert.equal(late.length, 1, "one library attached late");
+  assert.equal(late[0].path, plugin);
+  assert.equal(late[0].op_method, "dwarf-inline");
+  assert.ok(late[0].attached_ns > stream.header.info.start_ns, "attached after the start");
+  assert.ok(late[0].sites.length > 0 && late[0].sites.every((s) => s.library === plugin));
+
+  // Every op span comes from the late library's sites, after it was attached.
+  const begin = stream.tables.opBegin;
+  const lateSites = new Set(late[0].sites.map((s) => s.index));
+  assert.ok(begin.count > 0, "ops traced");
+  for (let i = 0; i < begin.count; i++) {
+    assert.ok(lateSites.has(begin.site[i]), `op begin ${i} at site ${begin.site[i]}`);
+    assert.ok(begin.ts[i] >= late[0].attached_ns, "no op before the probes were attached");
+  }
+  const profile = buildProfile(stream);
+  assert.deepEqual(profile.errors, []);
+  assert.ok(profile.graphs.length > 0 && profile.graphs.length <= computed, `${profile.graphs.length} graphs of ${computed} computed`);
+  // Each graph run once the library was probed: both threads ran its three nodes, one span each, in order.
+  const ops = new Set<string>();
+  const probed = profile.graphs.filter((g) => g.startNs >= late[0].attached_ns);
+  assert.ok(probed.length > 0, "graphs computed after the library was probed");
+  for (const g of probed) {
+    const nodes = profile.structures.get(g.signature);
+    assert.deepEqual(nodes?.map((n) => n.op), ["MUL_MAT", "ADD", "SOFT_MAX"], "the fixture's graph");
+    const byThread = new Map<number, number[]>();
+    for (let s = 0; s < profile.spans.count; s++) {
+      if (profile.spans.startNs[s] < g.startNs || profile.spans.startNs[s] > g.endNs) continue;
+      byThread.set(profile.spans.tid[s], [...(byThread.get(profile.spans.tid[s]) ?? []), Number(begin.tensor[profile.spans.row[s]])]);
+      ops.add(profile.labels[profile.spans.label[s]].name);
+    }
+    assert.equal(byThread.size, 2, "both worker threads traced");
+    for (const tensors of byThread.values()) assert.deepEqual(tensors, nodes!.map((n) => n.tensor));
+  }
+  assert.deepEqual([...ops].sort(), ["ADD", "MUL_MAT", "SOFT_MAX"]);
+});
