@@ -316,8 +316,8 @@ function report(command: string, spans: number, variants: Variant[], panelDataMs
 
 \`${command}\`, ${new Date().toISOString().slice(0, 10)},
 ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "unknown CPU"}), headless Chromium with --disable-gpu (software canvas).
-Load average (1 min) before and after: ${load[0].toFixed(1)} and ${load[1].toFixed(1)}: timings are wall clock, and other work
-on the machine stretches them.
+Load average (1 min) before and after: ${load[0].toFixed(1)} and ${load[1].toFixed(1)}, benchmark at nice ${os.getPriority()}: timings are
+wall clock, and other work on the machine stretches them.
 
 Synthetic profile: ${spans.toLocaleString("en")} op spans on 2 threads, llama-like decode calls with one 130-node graph each,
 built as a real stream and read by the real decoder, profile model and panel data code (host side: ${panelDataMs.toFixed(1)} ms).
