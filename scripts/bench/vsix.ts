@@ -242,7 +242,7 @@ function report(r: { date: string; machine: string; vsix: { file: string; bytes:
     `| the same in a bare Node process, CPU | ${describe(r.activation.bareCpuMs, ms)} |`,
     "",
     `Load average ${r.activation.loadAverage.toFixed(1)} when the runs ended (wall times stretch on a busy machine; CPU time much less). ` +
-      `Fresh Node process per run, with the built-in modules the bundle uses (${r.activation.builtins.map((b) => `\`${b}\``).join(", ")}) loaded first as the extension host has them, and, interleaved, in a bare Node process that loads them during require; the VSIX ` +
+      `Fresh Node process per run, with the built-in modules the bundle uses (${r.activation.builtins.map((b) => `\`${b}\``).join(", ")}) loaded first as the extension host has them, and, interleaved, in a bare Node process that loads them during require; ` +
       `the VSIX unpacked as VS Code installs it, \`vscode\` stubbed (its calls answer at once). ` +
       `Loaded by require + activate from node_modules: ${r.activation.nodeModules.length === 0 ? "nothing" : r.activation.nodeModules.map((f) => `\`${f}\``).join(", ")}; ` +
       `native modules: ${r.activation.native.length === 0 ? "none" : r.activation.native.map((f) => `\`${f}\``).join(", ")}. ` +
