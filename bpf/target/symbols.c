@@ -131,7 +131,8 @@ static int interesting(const char *name)
 	static const char *const exact[] = {
 		"ggml_graph_compute_thread", "ggml_graph_compute", "ggml_graph_compute_with_ctx",
 		"ggml_barrier", "ggml_cpu_extra_compute_forward", "llama_decode", "llama_encode",
-		"ggml_compute_forward",
+		"ggml_compute_forward", "ggml_backend_tensor_copy", "ggml_backend_tensor_copy_async",
+		"ggml_backend_tensor_set_async", "ggml_backend_name", "ggml_backend_dev_name",
 	};
 	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
 		if (base_is(name, exact[i]))
