@@ -493,9 +493,8 @@ static void op_probes_off(struct run *r)
 
 /* Probes a CPU backend the target loaded after the start: its graph probes, and its op probes
  * when op tracing is on now (else the next window attaches them with the others). */
-static void attach_late(struct run *r, struct late_library *late)
+static void attach_late(struct run *r, struct late_library *late, double noticed)
 {
-	double t0 = now_s();
 	const struct probe_point *graph = &r->plan.graph_compute[r->plan.n_cpus - 1];
 	configure_sites(r, late->first_site);
 	if (attach_graph_probes(r, graph))
@@ -505,8 +504,8 @@ static void attach_late(struct run *r, struct late_library *late)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	late->attached_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	fprintf(stderr, "ggml-lens-probe: probed %s, loaded after the start, in %.0f ms (%zu op sites)\n", late->lib->path,
-		(now_s() - t0) * 1e3, late->n_sites);
+	fprintf(stderr, "ggml-lens-probe: probed %s, loaded after the start, %.0f ms after it was seen (%zu op sites)\n",
+		late->lib->path, (now_s() - noticed) * 1e3, late->n_sites);
 }
 
 /* Libraries the target mapped since the last look (ggml dlopens its CPU backends, from any
@@ -516,13 +515,14 @@ static void attach_late(struct run *r, struct late_library *late)
 static void follow_libraries(struct run *r)
 {
 	for (size_t i = target_refresh_files(&r->target); i < r->target.n_files; i++) {
+		double noticed = now_s();
 		files_as_invoker(&r->who);
 		int added = plan_add_late_library(&r->plan, r->target.files[i]);
 		files_as_self();
 		if (added < 0)
 			fprintf(stderr, "ggml-lens-probe: warning: %s\n", r->plan.error);
 		else if (added)
-			attach_late(r, &r->plan.late[r->plan.n_late - 1]);
+			attach_late(r, &r->plan.late[r->plan.n_late - 1], noticed);
 	}
 }
 
