@@ -28,6 +28,14 @@ struct gl_ctx {
 	struct gl_reloc *relocs; /* sorted by where */
 	struct gl_symbols all;   /* every named function/object symbol */
 	void *dwarf_index;       /* dwarf_types.c: DIEs found at the top level */
+	struct gl_line_files *unit_files; /* source_lines.c: the file table of the unit last asked */
+	Dwarf_Off unit_files_at;          /* ... that unit's offset */
+};
+
+/* A unit's line-table file names by DW_AT_decl_file index (line_files.c). */
+struct gl_line_files {
+	size_t n;
+	char **path; /* NULL where an entry has no name */
 };
 
 /* util.c */
@@ -91,8 +99,13 @@ int gl_is_kernel_name(const char *name);
 void gl_source_definition(struct gl_ctx *c, Dwarf_Die *cudie, Dwarf_Die *d);
 void gl_source_inlined_call(struct gl_ctx *c, Dwarf_Die *d, const char *callee, const char *file, int line);
 void gl_source_call(struct gl_ctx *c, Dwarf_Die *d, const char *callee, uint64_t call_pc);
-void gl_source_lines_sort(struct gl_source_lines *v);
+void gl_source_lines_finish(struct gl_ctx *c);
 void gl_source_lines_free(struct gl_source_lines *v);
+
+/* line_files.c */
+int gl_line_files_read(Dwarf *dw, Dwarf_Die *cudie, struct gl_line_files *out);
+const char *gl_line_file(const struct gl_line_files *f, Dwarf_Word index);
+void gl_line_files_free(struct gl_line_files *f);
 
 /* plan.c */
 void gl_plan(struct gl_ctx *c);

@@ -143,7 +143,7 @@ struct gl_layout *gl_layout_analyze_with(const char *path, const struct gl_layou
 	gl_dwarf_types(&c);
 	gl_tables(&c);
 	gl_dwarf_sites(&c);
-	gl_source_lines_sort(&l->source_lines);
+	gl_source_lines_finish(&c);
 	gl_symbols_select(&c);
 	gl_donor(&c, donor);
 	gl_plan(&c);

@@ -60,6 +60,29 @@ static void add_line(struct gl_ctx *c, Dwarf_Die *cudie, const char *function, c
 	v->v[v->n++] = (struct gl_source_line){ name ? name : gl_xstrdup(function), path, line, is_call };
 }
 
+/* The file a DIE's DW_AT_decl_file names, from the file table of the unit holding the attribute
+ * (read once per unit, see line_files.c); libdw's own answer where that table cannot be read. */
+static const char *decl_file(struct gl_ctx *c, Dwarf_Die *d)
+{
+	Dwarf_Attribute a;
+	Dwarf_Word index;
+	Dwarf_Die unit;
+
+	if (dwarf_formudata(dwarf_attr_integrate(d, DW_AT_decl_file, &a), &index) != 0 ||
+	    !dwarf_cu_die(a.cu, &unit, NULL, NULL, NULL, NULL, NULL, NULL))
+		return NULL;
+	if (!c->unit_files || c->unit_files_at != dwarf_dieoffset(&unit)) {
+		if (c->unit_files)
+			gl_line_files_free(c->unit_files);
+		else
+			c->unit_files = gl_xcalloc(1, sizeof(*c->unit_files));
+		c->unit_files_at = dwarf_dieoffset(&unit);
+		gl_line_files_read(c->dw, &unit, c->unit_files);
+	}
+	const char *file = gl_line_file(c->unit_files, index);
+	return file ? file : dwarf_decl_file(d);
+}
+
 void gl_source_definition(struct gl_ctx *c, Dwarf_Die *cudie, Dwarf_Die *d)
 {
 	Dwarf_Attribute a;
@@ -70,7 +93,7 @@ void gl_source_definition(struct gl_ctx *c, Dwarf_Die *cudie, Dwarf_Die *d)
 	const char *name = dwarf_formstring(dwarf_attr_integrate(d, DW_AT_name, &a));
 	if (!gl_is_kernel_name(name) || dwarf_decl_line(d, &line) != 0)
 		return;
-	add_line(c, cudie, name, dwarf_decl_file(d), line, 0);
+	add_line(c, cudie, name, decl_file(c, d), line, 0);
 }
 
 void gl_source_inlined_call(struct gl_ctx *c, Dwarf_Die *d, const char *callee, const char *file, int line)
@@ -101,10 +124,17 @@ static int by_file_then_line(const void *pa, const void *pb)
 	return files ? files : a->line != b->line ? (a->line > b->line) - (a->line < b->line) : a->is_call - b->is_call;
 }
 
-void gl_source_lines_sort(struct gl_source_lines *v)
+/* Once the units are read: the lines in order, the file table cache freed. */
+void gl_source_lines_finish(struct gl_ctx *c)
 {
+	struct gl_source_lines *v = &c->l->source_lines;
+
 	if (v->n)
 		qsort(v->v, v->n, sizeof(*v->v), by_file_then_line);
+	if (c->unit_files)
+		gl_line_files_free(c->unit_files);
+	free(c->unit_files);
+	c->unit_files = NULL;
 }
 
 static void write_pairs(struct json *j, const char *key, const struct gl_source_line *from, const struct gl_source_line *to,

@@ -10,7 +10,7 @@ BPF_BUILD ?= $(TARGET_DIR)/../build
 TARGET_OBJDIR := $(BPF_BUILD)/target
 
 TARGET_SRCS := util.c elfimg.c symbols.c dwarf_types.c dwarf_loc.c dwarf_sites.c \
-	tables.c donor.c plan.c layout.c json.c jsonw.c symbolize.c source_lines.c
+	tables.c donor.c plan.c layout.c json.c jsonw.c symbolize.c source_lines.c line_files.c
 TARGET_OBJS := $(TARGET_SRCS:%.c=$(TARGET_OBJDIR)/%.o)
 TARGET_LIB := $(BPF_BUILD)/libggml-lens-target.a
 TARGET_CLI := $(BPF_BUILD)/ggml-lens-layout $(BPF_BUILD)/ggml-lens-symbolize

@@ -490,6 +490,29 @@ describe("ggml-lens-layout: a ggml program's layout from its ELF and DWARF", () 
     t.diagnostic(`${cpu.sourceLines?.length} files, ${cases.length} dispatch cases, ${dispatch.calls.length} calls from the switch`);
   });
 
+  it("source lines: read from DWARF 4 and DWARF 5 file tables alike, a definition in an included header under its own path", () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-lines-"));
+    try {
+      fs.mkdirSync(path.join(work, "inc"));
+      fs.writeFileSync(path.join(work, "inc", "kern.h"), "static inline int helper(int x) { return x + 1; }\n\nint ggml_compute_forward_in_header(int x) {\n    return helper(x) * 2;\n}\n");
+      fs.writeFileSync(path.join(work, "k.c"), '#include "inc/kern.h"\n\n\nint ggml_compute_forward_here(int x) {\n    return x * 3;\n}\n');
+      for (const dwarf of ["-gdwarf-4", "-gdwarf-5"]) {
+        const lib = path.join(work, `k${dwarf}.so`);
+        execFileSync("cc", ["-shared", "-fPIC", "-O1", "-g", dwarf, "k.c", "-o", lib], { cwd: work });
+        assert.deepEqual(
+          analyzeOne(lib).sourceLines,
+          [
+            { file: path.join(work, "inc", "kern.h"), definitions: [[3, "ggml_compute_forward_in_header"]], calls: [] },
+            { file: path.join(work, "k.c"), definitions: [[4, "ggml_compute_forward_here"]], calls: [] },
+          ],
+          dwarf,
+        );
+      }
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+
   it("the planned sites fire once per op when a ggml graph runs (gdb breakpoints)", (t) => {
     const plan = cpu.sites?.plan;
     assert.ok(plan?.opStart);
