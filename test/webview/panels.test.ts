@@ -336,6 +336,14 @@ test("panels in VS Code on real recordings: timeline, graph, roofline phases, co
       assert.ok(data.series[cpu].ops[n - 1] > 0, "the last call's op spans used CPU time");
       await screenshot(page, "webview-counters.png");
       await closeEditors(page);
+      // The side bar: the op table's title bar opens the same panel.
+      await runPaletteCommand(page, "View: Show GGML Lens");
+      const header = page.locator(".pane-header", { hasText: "Ops of the selected run" });
+      await header.hover();
+      await header.locator('.action-label[aria-label="Open counters"]').click();
+      await webviewFrame(page).locator(".counter-chart").first().waitFor({ timeout: 30_000 });
+      await screenshot(page, "webview-counters-from-side-bar.png");
+      await closeEditors(page);
     });
 
     await step("offload: a single-backend recording names its backend and says nothing was offloaded", "offload-single", async () => {
