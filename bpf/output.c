@@ -148,6 +148,8 @@ static void write_late_libraries(struct json *j, const struct plan *plan)
 		json_str(j, "op_method", strcmp(late->lib->sites_mode, "dwarf") == 0 ? "dwarf-inline" : "symbols");
 		json_uint(j, "attached_ns", late->attached_ns);
 		write_sites(j, plan, late->first_site, late->first_site + late->n_sites);
+		if (late->lib->source_lines.n) /* minor 4 */
+			gl_source_lines_write_json(j, "source_lines", &late->lib->source_lines);
 		json_close(j, '}');
 	}
 	json_close(j, ']');

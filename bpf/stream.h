@@ -5,8 +5,8 @@
  *                 (clock, target, mapped libraries with build ids, layout and where it came from,
  *                 mode, op method, probes; minor 4: per CPU library with DWARF its source_lines, the
  *                 lines of the ggml_compute_forward_* definitions and of their calls in the op
- *                 switch, per file, as [line, function] pairs), padded with zeros to a multiple of 8
- *                 so that the records are 8-aligned in the file
+ *                 switch, per file, as [line, function] pairs; the trailer's late_libraries too),
+ *                 padded with zeros to a multiple of 8 so that the records are 8-aligned in the file
  *   records       a sequence of records, each starting with struct gl_record; `size` counts the whole
  *                 record and is a multiple of 8. Readers skip record types they do not know.
  *   trailer       a GL_REC_TRAILER record carrying a JSON object (per-probe hits, events lost per

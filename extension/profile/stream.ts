@@ -587,7 +587,12 @@ function parseHeaderJson(bytes: Uint8Array): HeaderInfo {
 function libraryInfo(value: unknown): LibraryInfo {
   const lib = obj(value);
   const roles = typeof lib.role === "string" ? [lib.role] : list(lib.roles).map((r) => str(r));
-  return { path: str(lib.path), build_id: str(lib.build_id), roles, has_dwarf: lib.has_dwarf === true, source_lines: list(lib.source_lines).map(sourceFileLines) };
+  return { path: str(lib.path), build_id: str(lib.build_id), roles, has_dwarf: lib.has_dwarf === true, source_lines: librarySourceLines(lib) };
+}
+
+/** The source lines of a library entry of the header or of the trailer's late_libraries. */
+export function librarySourceLines(value: unknown): SourceFileLines[] {
+  return list(obj(value).source_lines).map(sourceFileLines);
 }
 
 function sourceFileLines(value: unknown): SourceFileLines {

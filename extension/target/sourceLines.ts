@@ -5,7 +5,7 @@
  * names at those lines has changed, even where no sample fell. Pure text work, shared with tests.
  */
 import type { Profile } from "../profile/model";
-import type { FunctionLine, SourceFileLines } from "../profile/stream";
+import { librarySourceLines, type FunctionLine, type SourceFileLines } from "../profile/stream";
 import { bestSuffixMatch, commonSuffixLength } from "./ggmlSource";
 
 /** A recorded path is a workspace file when they share the file name and at least its directory. */
@@ -19,9 +19,13 @@ export interface LineMismatch {
   text: string | undefined;
 }
 
-/** The lines the profile recorded for the source file `file` (a workspace path), merged over its CPU libraries. */
+/**
+ * The lines the profile recorded for the source file `file` (a workspace path), merged over its CPU
+ * libraries: those of the header, and those the program loaded later (the trailer's late_libraries).
+ */
 export function recordedLines(profile: Profile, file: string): SourceFileLines | undefined {
-  const recorded = profile.header.libraries.flatMap((library) => library.source_lines);
+  const late = profile.trailer?.raw.late_libraries;
+  const recorded = [...profile.header.libraries.flatMap((library) => library.source_lines), ...(Array.isArray(late) ? late.flatMap(librarySourceLines) : [])];
   const match = bestSuffixMatch(file, [...new Set(recorded.map((lines) => lines.file))]);
   if (!match || commonSuffixLength(match, file) < MIN_SUFFIX) return undefined;
   const same = recorded.filter((lines) => lines.file === match);

@@ -12,6 +12,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { buildProfile } from "../../extension/profile/model";
 import { decodeStream } from "../../extension/profile/stream";
+import { checkRecordedLines, recordedLines } from "../../extension/target/sourceLines";
 import { buildFixtureProgram } from "../harness/cPrograms";
 import { recordedFixtures } from "../harness/fixtures";
 
@@ -66,6 +67,10 @@ test("a CPU backend dlopened after the start is probed: op spans from the late l
   assert.equal(late[0].op_method, "dwarf-inline");
   assert.ok(late[0].attached_ns > stream.header.info.start_ns, "attached after the start");
   assert.ok(late[0].sites.length > 0 && late[0].sites.every((s) => s.library === plugin));
+  // Its source lines come with it: the lenses check ggml-cpu.c against the op switch's calls.
+  const dispatch = recordedLines(buildProfile(stream), path.join(fixtures.ggmlSource ?? "", "ggml", "src", "ggml-cpu", "ggml-cpu.c"));
+  assert.ok(dispatch && dispatch.calls.length > 0, "the late library's lines of ggml-cpu.c");
+  assert.deepEqual(checkRecordedLines(fs.readFileSync(dispatch.file, "utf8"), dispatch), [], "the source it was built from holds them");
 
   // Every op span comes from the late library's sites, after it was attached.
   const begin = stream.tables.opBegin;

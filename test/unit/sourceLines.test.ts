@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { buildProfile, type Profile } from "../../extension/profile/model";
 import { decodeStream } from "../../extension/profile/stream";
 import { checkRecordedLines, mismatchSummary, recordedLines } from "../../extension/target/sourceLines";
-import { DEFAULT_HEADER, StreamBuilder } from "./streamBuilder";
+import { DEFAULT_HEADER, DEFAULT_TRAILER, StreamBuilder } from "./streamBuilder";
 
 const DISPATCH = `#include "ops.h"
 
@@ -46,8 +46,8 @@ function recordedDispatch(): object {
   };
 }
 
-function profileWith(libraries: object[]): Profile {
-  return buildProfile(decodeStream(new StreamBuilder({ ...DEFAULT_HEADER, libraries }, 1, 4).trailer().bytes()));
+function profileWith(libraries: object[], trailer: object = DEFAULT_TRAILER): Profile {
+  return buildProfile(decodeStream(new StreamBuilder({ ...DEFAULT_HEADER, libraries }, 1, 4).trailer(trailer).bytes()));
 }
 
 const CPU_LIBRARY = { path: "/build/bin/libggml-cpu.so", build_id: "abcd", has_dwarf: true, roles: ["ggml-cpu"] };
@@ -107,4 +107,13 @@ test("files of other directories and other names are not matched; several CPU li
   assert.equal(recordedLines(profile, "/elsewhere/ggml-cpu.c"), undefined, "the file name alone is not enough");
   assert.equal(recordedLines(profile, "/home/me/llama.cpp/ggml/src/ggml-cpu/ops.cpp"), undefined);
   assert.equal(recordedLines(profile, WORKSPACE_FILE)?.definitions.length, 2);
+});
+
+test("a CPU library the program loaded after the start brings its lines in the trailer's late_libraries", () => {
+  const late = { path: "/build/bin/libggml-cpu-haswell.so", has_dwarf: true, op_method: "dwarf-inline", sites: [], source_lines: [recordedDispatch()] };
+  const profile = profileWith([{ path: "/build/bin/libggml-base.so", roles: ["ggml-base"] }], { ...DEFAULT_TRAILER, late_libraries: [late] });
+  const recorded = recordedLines(profile, WORKSPACE_FILE);
+  assert.equal(recorded?.calls.length, 2);
+  assert.deepEqual(checkRecordedLines(DISPATCH, recorded), []);
+  assert.equal(recordedLines(profileWith([]), WORKSPACE_FILE), undefined, "no lines anywhere: nothing to check against");
 });
