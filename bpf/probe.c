@@ -89,7 +89,8 @@ struct run {
 	int perf_fds[MAX_CPUS];
 	int n_perf_fds;
 	char pin_dir[128];
-	int pin_fd; /* pin_dir, opened before the privilege drop: its pins are removed through it */
+	pid_t pin_reaper;   /* the pin reaper, or 0 */
+	int pin_reaper_fd; /* the write end of its pipe */
 	int windows;
 	double window_started;
 	int window_on;         /* the last WINDOW record written says op tracing is on */
@@ -577,31 +578,6 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void pin_maps(struct run *r)
-{
-	if (!is_bpffs(PIN_ROOT_PARENT) || (mkdir(PIN_ROOT, 0700) != 0 && errno != EEXIST))
-		return;
-	snprintf(r->pin_dir, sizeof(r->pin_dir), PIN_ROOT "/%d", (int)getpid());
-	char path[192];
-	snprintf(path, sizeof(path), "%s/hits", r->pin_dir);
-	bpf_map__pin(r->skel->maps.hits, path);
-	snprintf(path, sizeof(path), "%s/lost", r->pin_dir);
-	bpf_map__pin(r->skel->maps.lost, path);
-	r->pin_fd = open(r->pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (r->pin_fd >= 0 && fchown(r->pin_fd, r->who.uid, r->who.gid))
-		fprintf(stderr, "ggml-lens-probe: warning: %s stays root's: %s\n", r->pin_dir, strerror(errno));
-}
-
-static void unpin_maps(struct run *r)
-{
-	if (!r->pin_dir[0])
-		return;
-	unlinkat(r->pin_fd, "hits", 0);
-	unlinkat(r->pin_fd, "lost", 0);
-	close(r->pin_fd);
-	rmdir(r->pin_dir); /* fails after a drop to another user (PIN_ROOT is root's): the next start removes it */
-}
-
 static void remove_pin_dir(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -613,7 +589,65 @@ static void remove_pin_dir(const char *dir)
 	rmdir(dir);
 }
 
-/* Pins of runs whose helper died (SIGKILL) are removed at the next start. */
+/* The helper gives up root once attached (privilege.c) and may then not remove its pins from root's
+ * PIN_ROOT, nor can it when it is SIGKILLed: a child that stays root for this one job waits for the
+ * helper's end (EOF on a pipe whose only writer is the helper) and removes them. It holds nothing else
+ * and reads nothing but that EOF. */
+static pid_t start_pin_reaper(const char *dir, int *write_end)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC))
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(fds[0]), close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		signal(SIGINT, SIG_IGN), signal(SIGTERM, SIG_IGN), signal(SIGHUP, SIG_IGN);
+		if (fds[0] > 0)
+			syscall(SYS_close_range, 0, fds[0] - 1, 0);
+		syscall(SYS_close_range, fds[0] + 1, ~0U, 0);
+		for (char c;;) {
+			ssize_t n = read(fds[0], &c, 1);
+			if (n == 0 || (n < 0 && errno != EINTR))
+				break;
+		}
+		remove_pin_dir(dir);
+		_exit(0);
+	}
+	close(fds[0]);
+	*write_end = fds[1];
+	return pid;
+}
+
+static void pin_maps(struct run *r)
+{
+	if (!is_bpffs(PIN_ROOT_PARENT) || (mkdir(PIN_ROOT, 0700) != 0 && errno != EEXIST))
+		return;
+	snprintf(r->pin_dir, sizeof(r->pin_dir), PIN_ROOT "/%d", (int)getpid());
+	char path[192];
+	snprintf(path, sizeof(path), "%s/hits", r->pin_dir);
+	bpf_map__pin(r->skel->maps.hits, path);
+	snprintf(path, sizeof(path), "%s/lost", r->pin_dir);
+	bpf_map__pin(r->skel->maps.lost, path);
+	r->pin_reaper = start_pin_reaper(r->pin_dir, &r->pin_reaper_fd);
+	if (r->pin_reaper < 0)
+		fprintf(stderr, "ggml-lens-probe: warning: %s stays until the next start: %s\n", r->pin_dir, strerror(errno));
+}
+
+/* Wakes the reaper and waits until the pins are gone. */
+static void unpin_maps(struct run *r)
+{
+	if (r->pin_reaper <= 0)
+		return;
+	close(r->pin_reaper_fd);
+	while (waitpid(r->pin_reaper, NULL, 0) < 0 && errno == EINTR)
+		;
+	r->pin_reaper = 0;
+}
+
+/* Pins of runs whose reaper died too are removed at the next start. */
 static void remove_stale_pins(void)
 {
 	DIR *d = opendir(PIN_ROOT);

@@ -2,6 +2,7 @@
 // asked for completions, and the probe helper attached to it by PID.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
 import net from "node:net";
 import assert from "node:assert/strict";
 
@@ -37,18 +38,34 @@ export async function startLlamaServer(server: string, model: string, port: numb
   throw new Error("llama-server did not become healthy");
 }
 
-/** A greedy completion of `prompt` (its prompt evaluated anew each time); a failure shows the end of the server's log. */
+/**
+ * A greedy completion of `prompt` (its prompt evaluated anew each time); a failure shows the end of the server's log.
+ * Each request has its own connection: fetch's pooled keep-alive connection could be one the server
+ * was just closing after an idle pause, and the request would fail without reaching it.
+ */
 export async function completion(port: number, prompt: string, log: string, nPredict = 16): Promise<string> {
-  const r = await fetch(`http://127.0.0.1:${port}/completion`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ prompt, n_predict: nPredict, temperature: 0, seed: 1, cache_prompt: false }),
-    signal: AbortSignal.timeout(60_000),
-  }).catch((err: Error) => {
+  const body = JSON.stringify({ prompt, n_predict: nPredict, temperature: 0, seed: 1, cache_prompt: false });
+  const { status, text } = await post(port, "/completion", body).catch((err: Error) => {
     throw new Error(`llama-server request failed (${err.message}); the end of its log:\n${fs.readFileSync(log, "utf8").slice(-2000)}`);
   });
-  if (!r.ok) throw new Error(`completion request failed: ${r.status} ${(await r.text()).slice(0, 300)}`);
-  return ((await r.json()) as { content: string }).content;
+  if (status !== 200) throw new Error(`completion request failed: ${status} ${text.slice(0, 300)}`);
+  return (JSON.parse(text) as { content: string }).content;
+}
+
+function post(port: number, route: string, body: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: "127.0.0.1", port, path: route, method: "POST", agent: false, timeout: 60_000,
+      headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (text += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error("no answer in 60 s")));
+    req.on("error", reject);
+    req.end(body);
+  });
 }
 
 /** Starts the probe helper and resolves once it says it is attached (or rejects when it exits first). */

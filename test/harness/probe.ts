@@ -1,5 +1,6 @@
 // The probe helper's traces in the kernel, for tests that check nothing is left behind.
 import { spawnSync } from "node:child_process";
+import fs from "node:fs";
 
 export const PROGRAMS = ["decode_enter", "decode_exit", "graph_enter", "graph_exit", "op_probe",
   "sample", "sched_switch", "sched_wakeup"];
@@ -24,3 +25,9 @@ export function helperRunning(): boolean {
   return spawnSync("pgrep", ["-x", "ggml-lens-probe"]).status === 0;
 }
 
+
+/** The program a launching helper started: its child that is not the helper's own pin reaper. */
+export function launchedTarget(helperPid: number): number {
+  const children = spawnSync("pgrep", ["-P", String(helperPid)], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean).map(Number);
+  return children.find((pid) => fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "ggml-lens-probe") ?? 0;
+}

@@ -13,7 +13,7 @@ import { decodeStream } from "../../extension/profile/stream";
 import { buildProfile } from "../../extension/profile/model";
 import { loadProfile } from "../../extension/profile/file";
 import { recordedFixtures } from "../harness/fixtures";
-import { linksLeftSince, probeLinks } from "../harness/probe";
+import { launchedTarget, linksLeftSince, probeLinks } from "../harness/probe";
 import { completion, exited, freePort, startHelper, startLlamaServer } from "../harness/llamaServer";
 
 const repo = path.resolve(__dirname, "../..");
@@ -91,11 +91,11 @@ test("reliability", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
       await load;
       assert.ok(served > 0, "the server answered requests while helpers were killed");
       assert.deepEqual(linksLeftSince(before), [], "no link of a killed helper is left");
-      // A killed helper cannot remove its pins: the next start does.
+      assert.deepEqual(deadPins(), [], "each killed helper's reaper removed its pins");
       const last = path.join(work, "after.stream");
       const run = spawnSync(probe, ["--pid", String(server.pid), "--mode", "full", "--duration", "1", "--out", last], { encoding: "utf8" });
       assert.equal(run.status, 0, run.stderr);
-      assert.deepEqual(deadPins(), [], "stale pins cleaned at the next start");
+      assert.deepEqual(deadPins(), []);
       assert.deepEqual(linksLeftSince(before), []);
       assert.equal(server.exitCode, null, "the server survived");
       const sites = decodeStream(new Uint8Array(fs.readFileSync(last))).header.info.raw.sites as { library: string; vaddr: number; file_offset: number }[];
@@ -140,7 +140,7 @@ test("reliability", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
     let err = "";
     helper.stderr!.on("data", (d: Buffer) => (err += d.toString()));
     while (!/progress decodes=([3-9]|\d\d)/.test(err) && helper.exitCode === null) await sleep(100);
-    const target = Number(spawnSync("pgrep", ["-P", String(helper.pid)], { encoding: "utf8" }).stdout.trim().split("\n")[0]);
+    const target = launchedTarget(helper.pid!);
     assert.ok(target > 0, "the target runs as the helper's child");
     process.kill(target, "SIGSEGV");
     const status = await new Promise<number | null>((resolve) => helper.once("exit", (code) => resolve(code)));
@@ -195,7 +195,7 @@ test("reliability", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
       let err = "";
       helper.stderr!.on("data", (d: Buffer) => (err += d.toString()));
       while (!/progress decodes=\d+/.test(err) && helper.exitCode === null) await sleep(100);
-      const target = Number(spawnSync("pgrep", ["-P", String(helper.pid)], { encoding: "utf8" }).stdout.trim().split("\n")[0]);
+      const target = launchedTarget(helper.pid!);
       const uids = fs.readFileSync(`/proc/${target}/status`, "utf8").match(/^Uid:\s+(\d+)\s+(\d+)\s+(\d+)/m);
       assert.deepEqual(uids?.slice(1), ["65534", "65534", "65534"], "the target runs as the invoking user, not as root");
       process.kill(target, "SIGINT");
