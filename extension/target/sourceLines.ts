@@ -24,12 +24,17 @@ export interface LineMismatch {
  * libraries: those of the header, and those the program loaded later (the trailer's late_libraries).
  */
 export function recordedLines(profile: Profile, file: string): SourceFileLines | undefined {
-  const late = profile.trailer?.raw.late_libraries;
-  const recorded = [...profile.header.libraries.flatMap((library) => library.source_lines), ...(Array.isArray(late) ? late.flatMap(librarySourceLines) : [])];
+  const recorded = allRecordedLines(profile);
   const match = bestSuffixMatch(file, [...new Set(recorded.map((lines) => lines.file))]);
   if (!match || commonSuffixLength(match, file) < MIN_SUFFIX) return undefined;
   const same = recorded.filter((lines) => lines.file === match);
   return { file: match, definitions: same.flatMap((lines) => lines.definitions), calls: same.flatMap((lines) => lines.calls) };
+}
+
+/** Every file's recorded lines, of the header's libraries and of the trailer's late_libraries. */
+export function allRecordedLines(profile: Profile): SourceFileLines[] {
+  const late = profile.trailer?.raw.late_libraries;
+  return [...profile.header.libraries.flatMap((library) => library.source_lines), ...(Array.isArray(late) ? late.flatMap(librarySourceLines) : [])];
 }
 
 /** The recorded lines that `text` does not hold (the function's name, as a whole word, at the line), first lines first. */

@@ -79,7 +79,7 @@ export class Panel implements vscode.Disposable {
         this.flushFilter();
         break;
       case "revealOp":
-        void revealOpSource(message.op);
+        void revealOpSource(message.op, this.store.selected?.profile);
         break;
       case "selectGraph":
         this.graphSignature = message.signature;

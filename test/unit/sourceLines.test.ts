@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { buildProfile, type Profile } from "../../extension/profile/model";
 import { decodeStream } from "../../extension/profile/stream";
-import { checkRecordedLines, mismatchSummary, recordedLines } from "../../extension/target/sourceLines";
+import { allRecordedLines, checkRecordedLines, mismatchSummary, recordedLines } from "../../extension/target/sourceLines";
+import { recordedKernelDefinition } from "../../extension/views/opSource";
 import { DEFAULT_HEADER, DEFAULT_TRAILER, StreamBuilder } from "./streamBuilder";
 
 const DISPATCH = `#include "ops.h"
@@ -116,4 +117,10 @@ test("a CPU library the program loaded after the start brings its lines in the t
   assert.equal(recorded?.calls.length, 2);
   assert.deepEqual(checkRecordedLines(DISPATCH, recorded), []);
   assert.equal(recordedLines(profileWith([]), WORKSPACE_FILE), undefined, "no lines anywhere: nothing to check against");
+});
+
+test("an op's kernel definition where the build's DWARF puts it; none for an op whose definition was not recorded", () => {
+  const profile = profileWith([{ ...CPU_LIBRARY, source_lines: [recordedDispatch()] }]);
+  assert.deepEqual(recordedKernelDefinition(allRecordedLines(profile), "MUL_MAT"), { file: BUILT_FILE, line: lineOf("void ggml_compute_forward_mul_mat(") });
+  assert.equal(recordedKernelDefinition(allRecordedLines(profile), "DUP"), undefined, "called from the switch, its definition not recorded");
 });
