@@ -8,6 +8,7 @@
  */
 import { CopyKind, MAX_DIMS_CAP, NameKind, readColumns, tensorName, type DecodedStream, type HeaderInfo, type SampleSymbol } from "./stream";
 import type { GraphLeaf, GraphNode } from "./model";
+import { lastAtOrBeforeBy } from "./sorted";
 
 /** A ggml backend (one backend object of one process) that computed at least one graph. */
 export interface BackendInfo {
@@ -326,14 +327,7 @@ function consumerOf(copy: TensorCopy, spans: BackendSpan[], structures: Map<stri
 
 /** Index of the last span started at or before `ns`, -1 when none. */
 function lastBefore(spans: BackendSpan[], ns: number): number {
-  let lo = 0;
-  let hi = spans.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (spans[mid].startNs <= ns) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo - 1;
+  return lastAtOrBeforeBy(spans, (span) => span.startNs, ns);
 }
 
 /** Time and work of one backend over the run. */

@@ -11,3 +11,15 @@ export function lastAtOrBefore(sorted: ArrayLike<number>, value: number, from = 
   }
   return lo - 1;
 }
+
+/** The same over a list sorted by `key` (spans by their start): index of the last with key <= `value`, -1 when none. */
+export function lastAtOrBeforeBy<T>(list: readonly T[], key: (item: T) => number, value: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (key(list[mid]) <= value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}

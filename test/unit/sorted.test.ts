@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { lastAtOrBefore } from "../../extension/profile/sorted";
+import { lastAtOrBefore, lastAtOrBeforeBy } from "../../extension/profile/sorted";
 
 test("lastAtOrBefore: the last element at or before a value, -1 before the first, the last one past the end", () => {
   const starts = Float64Array.of(10, 20, 20, 30);
@@ -13,4 +13,9 @@ test("lastAtOrBefore within a range: an index in [from, to), from - 1 when none 
   assert.equal(lastAtOrBefore(spans, 7, 3, 6), 4);
   assert.equal(lastAtOrBefore(spans, 1, 3, 6), 2, "nothing in the range: from - 1");
   assert.equal(lastAtOrBefore(spans, 99, 0, 3), 2);
+});
+
+test("lastAtOrBeforeBy: the same over objects sorted by a key", () => {
+  const spans = [{ startNs: 10 }, { startNs: 20 }, { startNs: 30 }];
+  assert.deepEqual([5, 10, 25, 99].map((ns) => lastAtOrBeforeBy(spans, (s) => s.startNs, ns)), [-1, 0, 1, 2]);
 });

@@ -3,6 +3,7 @@
  * (both found by start time; the exports nest op spans and samples under them).
  */
 import type { GraphRun, Profile, TokenCall } from "../model";
+import { lastAtOrBeforeBy } from "../sorted";
 
 interface Interval {
   startNs: number;
@@ -11,15 +12,8 @@ interface Interval {
 
 /** The interval of a list sorted by start that covers `ns` (the latest started one), or undefined. */
 function covering<T extends Interval>(list: T[], ns: number): T | undefined {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid].startNs <= ns) lo = mid + 1;
-    else hi = mid;
-  }
-  const found = lo > 0 ? list[lo - 1] : undefined;
-  return found && found.endNs >= ns ? found : undefined;
+  const at = lastAtOrBeforeBy(list, (interval) => interval.startNs, ns);
+  return at >= 0 && list[at].endNs >= ns ? list[at] : undefined;
 }
 
 export class RunContext {
