@@ -22,12 +22,14 @@ import type { GraphNode, Profile } from "./model";
 import { analyze, type OpClass } from "./roofline";
 import { MAX_DIMS_CAP } from "./stream";
 import { baseName, callAt, callsOf, layerOfName, opInstances, phaseProfile, type Instance, type Phase } from "./instances";
+import { offloadAnalysis, offloadFindingParts } from "./offload";
 
 /** Where to see a finding: a filtered timeline, a roofline point, a source symbol. */
 export type Evidence =
   | { kind: "timeline"; op: string; range?: [number, number] }
   | { kind: "roofline"; class: string }
-  | { kind: "source"; symbol: string; op: string };
+  | { kind: "source"; symbol: string; op: string }
+  | { kind: "offload"; op: string };
 
 export type Severity = "high" | "medium" | "low" | "info";
 
@@ -99,7 +101,7 @@ export function findings(profile: Profile, ceilings: MachineCeilings | null, opt
     ...attentionFindings(context),
     ...moeSkewFindings(context),
     ...coldWeightFindings(context),
-    offloadFinding(options.offload),
+    options.offload ? offloadFinding(options.offload) : offloadFindingOf(profile),
   ];
   return rank(list);
 }
@@ -594,6 +596,15 @@ export function offloadFinding(data: OffloadData | undefined): Finding {
   });
 }
 
+/** The offload finding from the profile's own backend records (offload.ts). */
+function offloadFindingOf(profile: Profile): Finding {
+  const backendNs = profile.backendSpans.reduce((n, s) => n + (s.endNs - s.startNs), 0);
+  const parts = profile.backends.length > 1 ? offloadFindingParts(offloadAnalysis(profile), backendNs) : null;
+  if (!parts) return offloadFinding(undefined);
+  const { subject, score, ...rest } = parts;
+  return finding("offload", subject, score, rest);
+}
+
 interface OffloadLoss {
   c: OffloadClass;
   backend: string;
@@ -630,6 +641,7 @@ export function findingsText(list: Finding[], originNs: number): string[] {
 export function evidenceText(e: Evidence, originNs: number): string {
   if (e.kind === "roofline") return `roofline ${e.class}`;
   if (e.kind === "source") return `source ${e.symbol}`;
+  if (e.kind === "offload") return `offload panel ${e.op}`;
   const range = e.range ? ` ${((e.range[0] - originNs) / 1e6).toFixed(1)}-${((e.range[1] - originNs) / 1e6).toFixed(1)} ms` : "";
   return `timeline ${e.op}${range}`;
 }

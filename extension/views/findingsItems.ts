@@ -12,6 +12,7 @@ import { revealOpSource } from "./revealOp";
 
 export const OPEN_EVIDENCE = "ggmlLens.openEvidence";
 const OPEN_ROOFLINE = "ggmlLens.openRoofline";
+const OPEN_OFFLOAD = "ggmlLens.openOffload";
 
 export type FindingsItem = { kind: "findings" } | { kind: "finding"; finding: Finding } | { kind: "evidence"; evidence: Evidence };
 
@@ -37,6 +38,8 @@ export function findingsChildren(item: FindingsItem, profile: Profile | undefine
   return [];
 }
 
+const EVIDENCE_ICONS: Record<Evidence["kind"], string> = { timeline: "graph-line", roofline: "graph-scatter", source: "symbol-function", offload: "split-horizontal" };
+
 const ICONS: Record<Finding["severity"], string> = { high: "error", medium: "warning", low: "info", info: "circle-outline" };
 
 export function findingsTreeItem(item: FindingsItem): vscode.TreeItem {
@@ -48,7 +51,7 @@ export function findingsTreeItem(item: FindingsItem): vscode.TreeItem {
   }
   if (item.kind === "evidence") {
     const tree = new vscode.TreeItem(evidenceLabel(item.evidence));
-    tree.iconPath = new vscode.ThemeIcon(item.evidence.kind === "timeline" ? "graph-line" : item.evidence.kind === "roofline" ? "graph-scatter" : "symbol-function");
+    tree.iconPath = new vscode.ThemeIcon(EVIDENCE_ICONS[item.evidence.kind]);
     tree.command = { title: "Open", command: OPEN_EVIDENCE, arguments: [item.evidence] };
     return tree;
   }
@@ -64,11 +67,13 @@ export function findingsTreeItem(item: FindingsItem): vscode.TreeItem {
 function evidenceLabel(e: Evidence): string {
   if (e.kind === "timeline") return `Timeline: ${e.op}`;
   if (e.kind === "roofline") return `Roofline: ${e.class}`;
+  if (e.kind === "offload") return `Offload: ${e.op}`;
   return `Source: ${e.symbol}`;
 }
 
 export async function openEvidence(e: Evidence): Promise<void> {
   if (e.kind === "timeline") await vscode.commands.executeCommand(OPEN_TIMELINE, { op: e.op, range: e.range });
   else if (e.kind === "roofline") await vscode.commands.executeCommand(OPEN_ROOFLINE, { op: e.class.split(" ")[0] });
+  else if (e.kind === "offload") await vscode.commands.executeCommand(OPEN_OFFLOAD);
   else await revealOpSource(e.op);
 }

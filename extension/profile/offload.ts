@@ -1,0 +1,394 @@
+/**
+ * Offload analysis: per op class, the time of the class on each backend that ran it, and per op the
+ * break-even by tensor shape: at which batch each backend took the op, and which was faster per
+ * call once the copies of its inputs are counted.
+ *
+ *   offloadAnalysis(profile) -> { classes, ops }       one profile
+ *   compareOffload(a, b)     -> OffloadComparison      the same classes across two profiles
+ *
+ * How a node's time on a backend is known:
+ * - measured: the backend's split ran through ggml_graph_compute, whose op spans the profile has
+ *   (the CPU backend): the node's time is its op instance's wall time (first start to last end);
+ * - apportioned: no op spans inside the split (BLAS, RPC, GPUs): the split's time (its
+ *   graph_compute call) is divided among its compute nodes by their FLOPs (else by their bytes,
+ *   else evenly), from cost.ts.
+ * The copies before a split (its inputs copied into the backend's memory) are attributed to the
+ * nodes of that split that read the copied tensor (through views), else evenly to its compute nodes.
+ *
+ * The "batch" of a node is ne[1] of its result: for MUL_MAT the rows of src1, the tokens of the batch
+ * (the BLAS backend takes a matmul only from a batch size on: ggml-blas.cpp's supports_op).
+ */
+import type { BackendSpan, TensorCopy } from "./backends";
+import { CostModel, type Tensor } from "./cost";
+import type { Evidence, Finding } from "./findings";
+import { opInstances, type Instance } from "./instances";
+import type { GraphNode, Profile } from "./model";
+
+/** Ops that compute nothing (views): they carry no time of their own. */
+const VIEW_OPS = new Set(["NONE", "VIEW", "RESHAPE", "PERMUTE", "TRANSPOSE"]);
+
+/** One node computed once on one backend. */
+interface NodeCall {
+  backend: number;
+  op: string;
+  classKey: string;
+  shape: string;
+  batch: number;
+  ns: number;
+  copyNs: number;
+  copyBytes: number;
+  measured: boolean;
+}
+
+/** Calls of a class or of an op at one batch on one backend. */
+export interface BackendCalls {
+  backend: number;
+  name: string;
+  calls: number;
+  /** Compute time of all calls, without copies. */
+  ns: number;
+  /** Time and bytes of the copies attributed to these calls. */
+  copyNs: number;
+  copyBytes: number;
+  /** Mean time per call including its copies. */
+  perCallNs: number;
+  /** Every call's time was measured by op spans (else apportioned from its split's time). */
+  measured: boolean;
+}
+
+export interface OffloadClassTimes {
+  /** As roofline.ts keys classes: "MUL_MAT f32[256,64] = q4_0[256,256] · f32[256,64]". */
+  key: string;
+  op: string;
+  batch: number;
+  /** Fastest per call (copies included) first. */
+  backends: BackendCalls[];
+}
+
+/** One op at one batch: the backends that took it, fastest per call (copies included) first. */
+export interface BatchRow {
+  batch: number;
+  backends: BackendCalls[];
+}
+
+/** Per op, where the batches went and where the same batch ran on more than one backend. */
+export interface OpBreakEven {
+  op: string;
+  /** Ascending batch. */
+  rows: BatchRow[];
+  /** Consecutive batches taken by the same backend(s): "CPU" 1-31, "BLAS" 32-512. */
+  ranges: { backends: string; from: number; to: number }[];
+}
+
+export interface OffloadAnalysis {
+  backends: { id: number; name: string; pid: number }[];
+  /** Classes that ran on a backend other than the CPU one, or on more than one; largest time first. */
+  classes: OffloadClassTimes[];
+  /** Ops any backend other than the CPU one took. */
+  ops: OpBreakEven[];
+}
+
+// ---- per node calls ----------------------------------------------------------------------
+
+export function offloadAnalysis(profile: Profile): OffloadAnalysis {
+  const calls = nodeCalls(profile);
+  const names = backendLabels(profile);
+  const offloadedOps = new Set(calls.filter((c) => !isCpu(names[c.backend])).map((c) => c.op));
+  const byClass = groupBy(calls, (c) => c.classKey);
+  const classes = [...byClass.values()]
+    .map((list): OffloadClassTimes => ({ key: list[0].classKey, op: list[0].op, batch: list[0].batch, backends: backendCalls(list, names) }))
+    .filter((c) => c.backends.length > 1 || !isCpu(c.backends[0].name))
+    .sort((a, b) => total(b) - total(a));
+  const ops = [...offloadedOps].sort().map((op) => breakEven(op, calls.filter((c) => c.op === op), names));
+  return { backends: profile.backends.map((b) => ({ id: b.id, name: names[b.id], pid: b.pid })), classes, ops };
+}
+
+/** Backend names, with the process where two backends of different processes share a name (an RPC server's CPU). */
+function backendLabels(profile: Profile): string[] {
+  const count = new Map<string, number>();
+  for (const b of profile.backends) count.set(b.name, (count.get(b.name) ?? 0) + 1);
+  return profile.backends.map((b) => ((count.get(b.name) ?? 0) > 1 ? `${b.name} (pid ${b.pid})` : b.name));
+}
+
+/** The CPU backend names itself "CPU" (ggml-cpu.cpp); the comparison is against it. */
+function isCpu(name: string): boolean {
+  return /^CPU\b/i.test(name);
+}
+
+function total(c: OffloadClassTimes): number {
+  return c.backends.reduce((n, b) => n + b.ns + b.copyNs, 0);
+}
+
+function nodeCalls(profile: Profile): NodeCall[] {
+  const cost = new CostModel(profile.header.types);
+  const instancesBySpan = instancesInSpans(profile, opInstances(profile));
+  const copiesBySpan = copiesBeforeSpans(profile.backendSpans, profile.copies);
+  const calls: NodeCall[] = [];
+  profile.backendSpans.forEach((span, s) => {
+    const nodes = profile.structures.get(span.signature) ?? [];
+    const measured = instancesBySpan.get(s);
+    const spanCalls = measured ? measuredCalls(span, measured) : apportionedCalls(span, nodes, cost);
+    attributeCopies(spanCalls, copiesBySpan.get(s) ?? [], nodes);
+    for (const c of spanCalls) calls.push(c.call);
+  });
+  return calls;
+}
+
+/** A call and the node it ran (what the copies are matched against). */
+interface SpanCall {
+  node: GraphNode;
+  call: NodeCall;
+}
+
+/** The op instances of graph runs inside each backend span, on its thread, by span index. */
+function instancesInSpans(profile: Profile, instances: Instance[]): Map<number, Instance[]> {
+  const spanOfGraph = profile.graphs.map((g) =>
+    profile.backendSpans.findIndex((s) => s.tid === g.tid && s.startNs <= g.startNs && g.startNs <= s.endNs),
+  );
+  const bySpan = new Map<number, Instance[]>();
+  for (const instance of instances) {
+    const s = spanOfGraph[instance.graph];
+    if (s === undefined || s < 0 || VIEW_OPS.has(instance.node.op)) continue;
+    let list = bySpan.get(s);
+    if (!list) bySpan.set(s, (list = []));
+    list.push(instance);
+  }
+  return bySpan;
+}
+
+function measuredCalls(span: BackendSpan, instances: Instance[]): SpanCall[] {
+  return instances.map((i) => ({ node: i.node, call: newCall(span.backend, i.node, i.endNs - i.startNs, true) }));
+}
+
+/** The span's time divided among its compute nodes by FLOPs, else bytes, else evenly. */
+function apportionedCalls(span: BackendSpan, nodes: GraphNode[], cost: CostModel): SpanCall[] {
+  const compute = nodes.filter((n) => !VIEW_OPS.has(n.op));
+  const costs = compute.map((n) => cost.cost({ op: n.op, dst: { type: n.type, ne: n.ne }, src: sourcesOf(n) }));
+  const weights = costs.every((c) => c.flops !== null && c.flops > 0)
+    ? costs.map((c) => c.flops as number)
+    : costs.every((c) => c.bytes !== null && c.bytes > 0)
+      ? costs.map((c) => c.bytes as number)
+      : compute.map(() => 1);
+  const sum = weights.reduce((a, b) => a + b, 0);
+  const spanNs = span.endNs - span.startNs;
+  return compute.map((node, k) => ({ node, call: newCall(span.backend, node, (spanNs * weights[k]) / sum, false) }));
+}
+
+function newCall(backend: number, node: GraphNode, ns: number, measured: boolean): NodeCall {
+  const shape = nodeShape(node);
+  return { backend, op: node.op, classKey: `${node.op} ${shape}`, shape, batch: node.ne[1] ?? 1, ns, copyNs: 0, copyBytes: 0, measured };
+}
+
+function sourcesOf(node: GraphNode): (Tensor | undefined)[] {
+  return node.src.map((address, i) => {
+    const type = node.srcTypes?.[i];
+    const ne = node.srcNe?.[i];
+    return address !== 0 && type && ne && ne.length > 0 ? { type, ne } : undefined;
+  });
+}
+
+/** "f32[256,9] = q4_0[256,256] · f32[256,9]", as roofline.ts writes a class's shape. */
+function nodeShape(node: GraphNode): string {
+  const text = (t: Tensor | undefined): string => (t ? `${t.type}${dims(t.ne)}` : "?");
+  return `${text({ type: node.type, ne: node.ne })} = ${sourcesOf(node).map(text).join(" · ")}`;
+}
+
+function dims(ne: number[]): string {
+  const shown = [...ne];
+  while (shown.length > 1 && shown[shown.length - 1] === 1) shown.pop();
+  return `[${shown.join(",")}]`;
+}
+
+// ---- copies ------------------------------------------------------------------------------
+
+/** Each copy goes to the first backend span on its thread that starts after it ended: the split it fed. */
+function copiesBeforeSpans(spans: BackendSpan[], copies: TensorCopy[]): Map<number, TensorCopy[]> {
+  const bySpan = new Map<number, TensorCopy[]>();
+  for (const copy of copies) {
+    const s = spans.findIndex((span) => span.tid === copy.tid && span.startNs >= copy.endNs);
+    if (s < 0) continue;
+    let list = bySpan.get(s);
+    if (!list) bySpan.set(s, (list = []));
+    list.push(copy);
+  }
+  return bySpan;
+}
+
+/** Copy time and bytes shared among the calls whose node reads the copied tensor (through views), else among all. */
+function attributeCopies(calls: SpanCall[], copies: TensorCopy[], nodes: GraphNode[]): void {
+  if (calls.length === 0) return;
+  const byTensor = new Map(nodes.map((n) => [n.tensor, n]));
+  const base = (tensor: number, depth = 0): number => {
+    const view = byTensor.get(tensor);
+    return view && VIEW_OPS.has(view.op) && view.src[0] && depth < nodes.length ? base(view.src[0], depth + 1) : tensor;
+  };
+  for (const copy of copies) {
+    const readers = calls.filter((c) => c.node.src.some((s) => s !== 0 && base(s) === copy.dst));
+    const shared = readers.length > 0 ? readers : calls;
+    for (const { call } of shared) {
+      call.copyNs += (copy.endNs - copy.startNs) / shared.length;
+      call.copyBytes += copy.bytes / shared.length;
+    }
+  }
+}
+
+// ---- aggregation -------------------------------------------------------------------------
+
+function groupBy<T, K>(list: T[], key: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of list) {
+    const k = key(item);
+    let group = groups.get(k);
+    if (!group) groups.set(k, (group = []));
+    group.push(item);
+  }
+  return groups;
+}
+
+/** Calls summed per backend, fastest per call (copies included) first. */
+function backendCalls(calls: NodeCall[], names: string[]): BackendCalls[] {
+  return [...groupBy(calls, (c) => c.backend).entries()]
+    .map(([backend, list]): BackendCalls => {
+      const sum = (f: (c: NodeCall) => number): number => list.reduce((n, c) => n + f(c), 0);
+      const [ns, copyNs] = [sum((c) => c.ns), sum((c) => c.copyNs)];
+      return { backend, name: names[backend], calls: list.length, ns, copyNs, copyBytes: sum((c) => c.copyBytes), perCallNs: (ns + copyNs) / list.length, measured: list.every((c) => c.measured) };
+    })
+    .sort((a, b) => a.perCallNs - b.perCallNs);
+}
+
+function breakEven(op: string, calls: NodeCall[], names: string[]): OpBreakEven {
+  const rows = [...groupBy(calls, (c) => c.batch).entries()]
+    .map(([batch, list]): BatchRow => ({ batch, backends: backendCalls(list, names) }))
+    .sort((a, b) => a.batch - b.batch);
+  const ranges: OpBreakEven["ranges"] = [];
+  for (const row of rows) {
+    const backends = row.backends.map((b) => b.name).sort().join("+");
+    const last = ranges[ranges.length - 1];
+    if (last && last.backends === backends) last.to = row.batch;
+    else ranges.push({ backends, from: row.batch, to: row.batch });
+  }
+  return { op, rows, ranges };
+}
+
+// ---- across two profiles -----------------------------------------------------------------
+
+/** One class in both profiles: the fastest backend of each, per call with copies. */
+export interface ClassComparison {
+  key: string;
+  op: string;
+  batch: number;
+  before: BackendCalls;
+  after: BackendCalls;
+  /** after / before per call: below 1 the after run was faster. */
+  ratio: number;
+}
+
+export interface OffloadComparison {
+  /** Classes whose fastest backend differs between the runs (one offloaded, one not, or two offload backends). */
+  classes: ClassComparison[];
+}
+
+/**
+ * The classes that ran on a backend other than the CPU one in either profile, matched by class key
+ * (op, types and shapes): a CPU-only run against an offload run gives the same shape on both.
+ */
+export function compareOffload(before: Profile, after: Profile): OffloadComparison {
+  const [a, b] = [classesByKey(before), classesByKey(after)];
+  const classes: ClassComparison[] = [];
+  for (const [key, x] of a) {
+    const y = b.get(key);
+    if (!y) continue;
+    const [first, second] = [x.backends[0], y.backends[0]];
+    if (first.name === second.name && isCpu(first.name)) continue;
+    classes.push({ key, op: x.op, batch: x.batch, before: first, after: second, ratio: second.perCallNs / first.perCallNs });
+  }
+  return { classes: classes.sort((p, q) => q.before.perCallNs * q.before.calls - p.before.perCallNs * p.before.calls) };
+}
+
+/** Every class of the profile (CPU-only ones too), by key. */
+function classesByKey(profile: Profile): Map<string, OffloadClassTimes> {
+  const names = backendLabels(profile);
+  const byClass = groupBy(nodeCalls(profile), (c) => c.classKey);
+  return new Map([...byClass].map(([key, list]) => [key, { key, op: list[0].op, batch: list[0].batch, backends: backendCalls(list, names) }]));
+}
+
+// ---- finding -----------------------------------------------------------------------------
+
+/** What findings.ts needs to make the offload finding. */
+export type OffloadFindingParts = Pick<Finding, "title" | "score" | "numbers" | "details" | "evidence"> & { subject: string };
+
+/**
+ * Per offloaded op: the batches each backend took, and where a batch ran on both the CPU backend and
+ * another, whether offloading paid (per call, copies included). Score: the share of all backend time
+ * the offloaded calls took.
+ */
+export function offloadFindingParts(analysis: OffloadAnalysis, backendNs: number): OffloadFindingParts | null {
+  if (analysis.ops.length === 0) return null;
+  const details: string[] = [];
+  const evidence: Evidence[] = [];
+  let [offloadedNs, lossNs, verdicts] = [0, 0, 0];
+  for (const op of analysis.ops) {
+    details.push(`${op.op}: ${op.ranges.map((r) => `batch ${r.from === r.to ? r.from : `${r.from}-${r.to}`} on ${r.backends}`).join(", ")}`);
+    for (const row of op.rows) {
+      const cpu = row.backends.find((b) => isCpu(b.name));
+      for (const other of row.backends.filter((b) => !isCpu(b.name))) {
+        offloadedNs += other.ns + other.copyNs;
+        details.push(`  batch ${row.batch}: ${other.name} ${callText(other)}${cpu ? ` vs ${cpu.name} ${callText(cpu)}: ${other.perCallNs < cpu.perCallNs ? "offload paid" : "offload did not pay"}` : ""}`);
+        if (!cpu) continue;
+        verdicts++;
+        lossNs += Math.max(0, (other.perCallNs - cpu.perCallNs) * other.calls);
+      }
+    }
+    evidence.push({ kind: "offload", op: op.op });
+  }
+  if (verdicts === 0) details.push("no batch ran on both the CPU backend and another here: 'ggml-lens diff' against a CPU-only run of the same prompt compares the same shapes");
+  const ops = analysis.ops.map((o) => o.op).join(", ");
+  const title = lossNs > 0 ? `offload did not pay off for some batches of ${ops}: with the copies they ran slower than on the CPU` : `offloaded ${ops}: ${analysis.ops.map(rangeSummary).join("; ")}`;
+  return {
+    subject: lossNs > 0 ? "loss" : "ops",
+    title,
+    score: backendNs > 0 ? Math.min(1, (lossNs > 0 ? lossNs : offloadedNs) / backendNs) : 0,
+    numbers: { offloaded_ms: offloadedNs / 1e6, loss_ms: lossNs / 1e6, compared_batches: verdicts },
+    details,
+    evidence,
+  };
+}
+
+function rangeSummary(op: OpBreakEven): string {
+  return `${op.op} ${op.ranges.map((r) => `${r.backends} at ${r.from === r.to ? r.from : `${r.from}-${r.to}`}`).join(", ")}`;
+}
+
+function callText(b: BackendCalls): string {
+  const copies = b.copyBytes > 0 ? ` incl. ${kib(b.copyBytes / b.calls)} of copies` : "";
+  return `${micros(b.perCallNs)}/call${copies} (${b.calls} call${b.calls === 1 ? "" : "s"}${b.measured ? "" : ", from split time"})`;
+}
+
+function micros(ns: number): string {
+  return ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : `${(ns / 1e3).toFixed(1)} µs`;
+}
+
+function kib(bytes: number): string {
+  return bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+// ---- text --------------------------------------------------------------------------------
+
+/** The break-even table of the report: per offloaded op and batch, each backend per call with copies. */
+export function breakEvenText(analysis: OffloadAnalysis): string[] {
+  if (analysis.ops.length === 0) return [];
+  const lines = ["Offload break-even (per op and batch = result ne[1]; per call, copies included; fastest first)"];
+  for (const op of analysis.ops) {
+    for (const row of op.rows) lines.push(`  ${op.op.padEnd(10)} batch ${String(row.batch).padStart(5)}  ${row.backends.map((b) => `${b.name} ${callText(b)}`).join("  |  ")}`);
+  }
+  return [...lines, ""];
+}
+
+export function comparisonText(c: OffloadComparison): string[] {
+  if (c.classes.length === 0) return [];
+  const lines = ["Offload (same op class in both runs, fastest backend of each, per call with copies):"];
+  for (const k of c.classes) {
+    lines.push(`  ${k.key}`);
+    lines.push(`    before ${k.before.name} ${callText(k.before)}  after ${k.after.name} ${callText(k.after)}  x${k.ratio.toFixed(2)}${k.ratio < 1 ? " (after faster)" : " (before faster)"}`);
+  }
+  return lines;
+}

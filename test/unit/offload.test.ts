@@ -1,0 +1,174 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { findings, findingsText } from "../../extension/profile/findings";
+import { buildProfile, type Profile } from "../../extension/profile/model";
+import { breakEvenText, compareOffload, comparisonText, offloadAnalysis } from "../../extension/profile/offload";
+import { CopyKind, decodeStream } from "../../extension/profile/stream";
+import { DEFAULT_HEADER, DEFAULT_TRAILER, OP, StreamBuilder } from "./streamBuilder";
+
+const HEADER = { ...DEFAULT_HEADER, ops: [...DEFAULT_HEADER.ops, "RESHAPE"] };
+const RESHAPE = 7;
+const [F32, Q4_0] = [0, 2];
+const CPU = 0xc000;
+const BLAS = 0xb000;
+const CPU_FN = 0x7f0000001000;
+const BLAS_FN = 0x7f0000002000;
+const TRAILER = {
+  ...DEFAULT_TRAILER,
+  symbols: [
+    { ip: CPU_FN, path: "/lib/libggml-cpu.so", function: "ggml_backend_cpu_graph_compute" },
+    { ip: BLAS_FN, path: "/lib/libggml-blas.so", function: "ggml_backend_blas_graph_compute" },
+  ],
+};
+const [W1, W2] = [0xf1, 0xf2];
+const weights = (b: StreamBuilder, signature: bigint): StreamBuilder =>
+  b
+    .graphLeaf({ tid: 7, ts: 1, signature, tensor: W1, type: Q4_0, ne: [256, 256, 1, 1], name: "w1" })
+    .graphLeaf({ tid: 7, ts: 1, signature, tensor: W2, type: Q4_0, ne: [256, 768, 1, 1], name: "w2" });
+
+/** A CPU split that ggml_graph_compute ran: each node an op span on threads 7 and 8, `ns` wall time apart. */
+function cpuSplit(b: StreamBuilder, t: number, signature: bigint, nodes: { tensor: number; op: number; ne: number[]; src: number[]; ns: number[] }[]): number {
+  weights(b, signature);
+  b.schedGraphBegin({ tid: 7, ts: t, backend: 0x5000, nNodes: nodes.length });
+  b.backendGraphBegin({ tid: 7, ts: t + 1, backend: CPU, computeFn: CPU_FN, signature, nNodes: nodes.length });
+  b.graphBegin({ tid: 7, ts: t + 2, signature, nNodes: nodes.length });
+  nodes.forEach((n, index) => b.graphNode({ tid: 7, ts: t + 2, signature, tensor: n.tensor, index, op: n.op, ne: n.ne, src: n.src }));
+  let at = t + 10;
+  for (const n of nodes) {
+    n.ns.forEach((ns, k) => b.opBegin({ tid: 7 + k, ts: at, tensor: n.tensor, op: n.op, ne: n.ne }).opEnd({ tid: 7 + k, ts: at + ns, tensor: n.tensor }));
+    at += Math.max(...n.ns) + 10;
+  }
+  b.graphEnd({ tid: 7, ts: at }).backendGraphEnd({ tid: 7, ts: at + 1 });
+  return at + 2;
+}
+
+/**
+ * Batch 64: RMS_NORM on the CPU (wall 400 ns), its result copied (100 ns, f32[256,64]) and w1 set
+ * (20 ns, 4096 B) into a BLAS split of 1000 ns with two MUL_MATs of 1:3 FLOPs, the second reading
+ * the copy through a RESHAPE.
+ */
+function blasPrefill(b: StreamBuilder, t: number): number {
+  const end = cpuSplit(b, t, 0x11n, [{ tensor: 0xa1, op: OP.RMS_NORM, ne: [256, 64, 1, 1], src: [0xe1], ns: [300, 400] }]);
+  b.tensorCopy({ tid: 7, ts: end + 10, endTs: end + 110, src: 0xa1, dst: 0xd1, ne: [256, 64, 1, 1], nb: [4, 1024, 65536, 65536], type: F32, kind: CopyKind.Sync, name: "norm" });
+  b.tensorCopy({ tid: 7, ts: end + 120, endTs: end + 140, dst: W1, size: 4096, kind: CopyKind.SetAsync, name: "w1" });
+  const s = end + 200;
+  weights(b, 0x22n)
+    .graphLeaf({ tid: 7, ts: 1, signature: 0x22n, tensor: 0xd1, type: F32, ne: [256, 64, 1, 1], name: "BLAS#norm" })
+    .backendGraphBegin({ tid: 7, ts: s, backend: BLAS, computeFn: BLAS_FN, signature: 0x22n, nNodes: 3 })
+    .graphNode({ tid: 7, ts: s, signature: 0x22n, tensor: 0xb1, index: 0, op: OP.MUL_MAT, ne: [256, 64, 1, 1], src: [W1, 0xd1] })
+    .graphNode({ tid: 7, ts: s, signature: 0x22n, tensor: 0xb3, index: 1, op: RESHAPE, ne: [256, 64, 1, 1], src: [0xd1] })
+    .graphNode({ tid: 7, ts: s, signature: 0x22n, tensor: 0xb2, index: 2, op: OP.MUL_MAT, ne: [768, 64, 1, 1], src: [W2, 0xb3] })
+    .backendGraphEnd({ tid: 7, ts: s + 1000 })
+    .schedGraphEnd({ tid: 7, ts: s + 1010 });
+  return s + 1100;
+}
+
+/** Batch 1 on the CPU: MUL_MATs of wall 80 and 120 ns. */
+function cpuDecode(b: StreamBuilder, t: number): number {
+  const end = cpuSplit(b, t, 0x33n, [
+    { tensor: 0xc1, op: OP.MUL_MAT, ne: [256, 1, 1, 1], src: [W1, 0xe2], ns: [80, 60] },
+    { tensor: 0xc2, op: OP.MUL_MAT, ne: [768, 1, 1, 1], src: [W2, 0xe2], ns: [100, 120] },
+  ]);
+  b.schedGraphEnd({ tid: 7, ts: end });
+  return end + 100;
+}
+
+/** Batch 64 of w1 on the CPU: wall 600 ns. */
+function cpuPrefill(b: StreamBuilder, t: number): number {
+  const end = cpuSplit(b, t, 0x44n, [{ tensor: 0xc3, op: OP.MUL_MAT, ne: [256, 64, 1, 1], src: [W1, 0xe3], ns: [600, 550] }]);
+  b.schedGraphEnd({ tid: 7, ts: end });
+  return end + 100;
+}
+
+function profileOf(...parts: ((b: StreamBuilder, t: number) => number)[]): Profile {
+  const b = new StreamBuilder(HEADER, 1, 3);
+  // Sources the split does not compute are described by leaves; these ones are activations.
+  for (const signature of [0x11n, 0x33n, 0x44n]) for (const tensor of [0xe1, 0xe2, 0xe3]) b.graphLeaf({ tid: 7, ts: 1, signature, tensor, type: F32, ne: [256, tensor === 0xe2 ? 1 : 64, 1, 1] });
+  let t = 1000;
+  for (const part of parts) t = part(b, t);
+  return buildProfile(decodeStream(b.trailer(TRAILER).bytes()));
+}
+
+const W1_64 = "MUL_MAT f32[256,64] = q4_0[256,256] · f32[256,64]";
+const W2_64 = "MUL_MAT f32[768,64] = q4_0[256,768] · f32[256,64]";
+
+test("per class: the BLAS split's time split by FLOPs, copies to the nodes that read them (through views); CPU time from op spans", () => {
+  const a = offloadAnalysis(profileOf(blasPrefill, cpuDecode, cpuPrefill));
+  assert.deepEqual(a.backends.map((b) => b.name), ["CPU", "BLAS"]);
+  const byKey = new Map(a.classes.map((c) => [c.key, c]));
+  assert.deepEqual([...byKey.keys()].sort(), [W1_64, W2_64].sort(), "CPU-only classes are left out");
+  const w1 = byKey.get(W1_64)!;
+  // BLAS: 1000 ns x 1/4 of the FLOPs; copies: half of the 100 ns norm copy (both MUL_MATs read it) and all of w1's 20 ns set.
+  assert.deepEqual(
+    w1.backends.map((b) => [b.name, b.calls, b.ns, b.copyNs, b.copyBytes, b.perCallNs, b.measured]),
+    [
+      ["BLAS", 1, 250, 70, 65536 / 2 + 4096, 320, false],
+      ["CPU", 1, 600, 0, 0, 600, true],
+    ],
+  );
+  const w2 = byKey.get(W2_64)!;
+  assert.deepEqual(w2.backends.map((b) => [b.name, b.ns, b.copyNs, b.copyBytes]), [["BLAS", 750, 50, 65536 / 2]]);
+});
+
+test("break-even per op and batch: batch 1 stayed on the CPU, batch 64 ran on both, BLAS faster per call with its copies", () => {
+  const a = offloadAnalysis(profileOf(blasPrefill, cpuDecode, cpuPrefill));
+  assert.deepEqual(a.ops.map((o) => o.op), ["MUL_MAT"], "RMS_NORM never left the CPU");
+  const [mulMat] = a.ops;
+  assert.deepEqual(mulMat.ranges, [
+    { backends: "CPU", from: 1, to: 1 },
+    { backends: "BLAS+CPU", from: 64, to: 64 },
+  ]);
+  assert.deepEqual(
+    mulMat.rows.map((r) => [r.batch, r.backends.map((b) => [b.name, b.calls, b.perCallNs])]),
+    [
+      [1, [["CPU", 2, (80 + 120) / 2]]],
+      [64, [["BLAS", 2, (1000 + 100 + 20) / 2], ["CPU", 1, 600]]],
+    ],
+  );
+  assert.match(breakEvenText(a).join("\n"), /MUL_MAT\s+batch\s+64\s+BLAS 0\.6 µs\/call incl\. 34\.0 KiB of copies \(2 calls, from split time\)\s+\|\s+CPU 0\.6 µs\/call \(1 call\)/);
+});
+
+test("the offload finding: batches per backend, and the verdict where a batch ran on both; evidence opens the offload panel", () => {
+  const p = profileOf(blasPrefill, cpuDecode, cpuPrefill);
+  const offload = findings(p, null).find((f) => f.kind === "offload")!;
+  assert.equal(offload.title, "offloaded MUL_MAT: MUL_MAT CPU at 1, BLAS+CPU at 64");
+  assert.deepEqual(offload.evidence, [{ kind: "offload", op: "MUL_MAT" }]);
+  assert.equal(offload.numbers.compared_batches, 1);
+  assert.equal(offload.numbers.loss_ms, 0);
+  assert.ok(offload.details.some((d) => /batch 64: BLAS 0\.6 µs\/call .* vs CPU 0\.6 µs\/call .*: offload paid/.test(d)), offload.details.join("\n"));
+  assert.match(findingsText([offload], 0).join("\n"), /evidence: offload panel MUL_MAT/);
+});
+
+test("the finding says when the offload lost: the CPU split faster than BLAS with its copies", () => {
+  const slowCpu = (b: StreamBuilder, t: number): number => {
+    const end = cpuSplit(b, t, 0x44n, [{ tensor: 0xc3, op: OP.MUL_MAT, ne: [256, 64, 1, 1], src: [W1, 0xe3], ns: [200, 150] }]);
+    b.schedGraphEnd({ tid: 7, ts: end });
+    return end + 100;
+  };
+  const offload = findings(profileOf(blasPrefill, slowCpu), null).find((f) => f.kind === "offload")!;
+  assert.match(offload.title, /^offload did not pay off for some batches of MUL_MAT/);
+  // BLAS 560 ns per call x 2 calls against the CPU's 200.
+  assert.equal(offload.numbers.loss_ms, ((560 - 200) * 2) / 1e6);
+  assert.ok(offload.details.some((d) => d.includes("offload did not pay")));
+});
+
+test("a profile where no batch ran on both backends says so and points at diff", () => {
+  const offload = findings(profileOf(blasPrefill, cpuDecode), null).find((f) => f.kind === "offload")!;
+  assert.equal(offload.numbers.compared_batches, 0);
+  assert.ok(offload.details.some((d) => d.includes("'ggml-lens diff' against a CPU-only run")));
+});
+
+test("a CPU-only profile has no offload", () => {
+  const p = profileOf(cpuDecode, cpuPrefill);
+  assert.deepEqual(offloadAnalysis(p).ops, []);
+  assert.equal(findings(p, null).find((f) => f.kind === "offload")?.title, "no offload in this profile");
+});
+
+test("across two profiles: the CPU-only run's class against the offload run's, per call with copies", () => {
+  const c = compareOffload(profileOf(cpuPrefill), profileOf(blasPrefill));
+  assert.deepEqual(
+    c.classes.map((k) => [k.key, k.before.name, k.before.perCallNs, k.after.name, k.after.perCallNs, k.ratio]),
+    [[W1_64, "CPU", 600, "BLAS", 320, 320 / 600]],
+  );
+  assert.match(comparisonText(c).join("\n"), /before CPU 0\.6 µs\/call \(1 call\)\s+after BLAS 0\.3 µs\/call incl\. 36\.0 KiB of copies \(1 call, from split time\)\s+x0\.53 \(after faster\)/);
+});
