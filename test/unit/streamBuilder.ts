@@ -241,11 +241,13 @@ export class StreamBuilder {
     });
   }
 
-  sample(c: Common & { ip: number; tensor?: number }): this {
+  /** `stack`: 1 + index of its caller chain in the trailer's stacks, 0 (default) for none. */
+  sample(c: Common & { ip: number; tensor?: number; stack?: number }): this {
     return this.record(9, 40, c, (v) => {
       v.setBigUint64(16, BigInt(c.ip), true);
       v.setBigUint64(24, BigInt(c.tensor ?? 0), true);
       v.setUint32(32, 1, true);
+      v.setUint32(36, c.stack ?? 0, true);
     });
   }
 
