@@ -19,6 +19,7 @@ import { ProfileFormatError } from "./profile/stream";
 import { checkSystem, liveSystemView, systemReady, systemReport } from "./profile/system";
 import { isExecutable } from "./profile/executable";
 import { backendTimes, copyVolume } from "./profile/backends";
+import { breakEvenText, compareOffload, comparisonText, offloadAnalysis } from "./profile/offload";
 
 const HELP = `ggml-lens ${version}: profile llama.cpp / ggml inference with eBPF
 
@@ -71,7 +72,12 @@ bytes by each op's definition over each op run's wall time (first thread's start
 thread's end). The ceilings used are those the profile carries, else this machine's cached
 ones, else measured now; the report says which. --json prints the same as JSON, with
 "classes", per-op rates in "ops", "ceilings", "assumptions", "findings", "backends"
-(time per backend) and "copies" (bytes and time, per direction).
+(time per backend), "copies" (bytes and time, per direction) and "offload" (the break-even).
+
+When more than one backend ran, the report shows the offload break-even: per op that a backend
+other than the CPU one took, per batch (the result's ne[1]; for MUL_MAT the rows of src1), each
+backend's time per call including the copies of its inputs (a backend without op spans, such as
+BLAS or RPC, has its split's time divided among the split's nodes by FLOPs).
 
 report starts with the findings, ranked by the share of op thread time each concerns: the op
 classes that dominate prefill and decode with their bound and distance to the roof, threads
@@ -100,7 +106,10 @@ timer samples with source lines) or the op table as CSV, to --out F or to standa
 
 diff compares B (after) with A (before): per op, mean time per token and share, the change, and
 a Mann-Whitney U test on the op's time per decode call (p < 0.05 marked *); then what differs
-in the run: command line, model, threads, weight types, library build ids, mode.
+in the run: command line, model, threads, weight types, library build ids, mode. When either
+run has more than one backend, the op classes that ran on another backend than the CPU one in
+either run, each run's fastest backend per call with copies (a CPU-only run against an offload
+run compares the same shapes); --json adds them as "offload".
 
 scale records CMD once per thread count (default 1, 2, 4, ... and the number of CPUs), with
 llama.cpp's -t/--threads (and -tb/--threads-batch where given) set to the count, or -t added,
@@ -421,6 +430,7 @@ function reportJson(file: string, p: Profile, analysis: Analysis, ceilingsSource
     findings: found,
     backends: backendTimes(p),
     copies: copyVolume(p.copies),
+    offload: p.backends.length > 1 ? offloadAnalysis(p) : null,
     lost_events: p.lostEvents,
     counters_available: countersAvailable(p),
     counters_unavailable: countersUnavailable(p),
@@ -449,6 +459,7 @@ function reportText(file: string, p: Profile, analysis: Analysis, ceilingsSource
     ...findingsText(found, p.calls[0]?.startNs ?? p.header.start_ns),
     "",
     ...backendsText(p),
+    ...(p.backends.length > 1 ? breakEvenText(offloadAnalysis(p)) : []),
     ...opTable(analysis.ops),
     "",
     ...classTable(analysis.classes),
@@ -628,7 +639,13 @@ async function diffCommand(args: string[]): Promise<number> {
   if (files.length !== 2) throw new UsageError("diff needs two profile files: ggml-lens diff BEFORE AFTER [--json]");
   const [a, b] = await Promise.all(files.map(loadProfile));
   const diff = diffProfiles(a, b);
-  process.stdout.write(args.includes("--json") ? `${JSON.stringify({ before: files[0], after: files[1], ...diff }, null, 2)}\n` : diffText(files[0], files[1], diff));
+  const offload = a.backends.length > 1 || b.backends.length > 1 ? compareOffload(a, b) : null;
+  const offloadLines = offload ? comparisonText(offload) : [];
+  process.stdout.write(
+    args.includes("--json")
+      ? `${JSON.stringify({ before: files[0], after: files[1], ...diff, offload }, null, 2)}\n`
+      : diffText(files[0], files[1], diff) + (offloadLines.length ? `\n${offloadLines.join("\n")}\n` : ""),
+  );
   return 0;
 }
 
