@@ -15,6 +15,9 @@
  * The copies before a split (its inputs copied into the backend's memory) are attributed to the
  * nodes of that split that read the copied tensor (through views), else evenly to its compute nodes.
  *
+ * Break-even and verdicts compare the target process's own backends; the backends of another traced
+ * process (an RPC server) are listed per class only.
+ *
  * The "batch" of a node is ne[1] of its result: for MUL_MAT the rows of src1, the tokens of the batch
  * (the BLAS backend takes a matmul only from a batch size on: ggml-blas.cpp's supports_op).
  */
@@ -93,14 +96,24 @@ export interface OffloadAnalysis {
 export function offloadAnalysis(profile: Profile): OffloadAnalysis {
   const calls = nodeCalls(profile);
   const names = backendLabels(profile);
-  const offloadedOps = new Set(calls.filter((c) => !isCpu(names[c.backend])).map((c) => c.op));
+  const local = localCalls(profile, calls);
+  const offloadedOps = new Set(local.filter((c) => !isCpu(names[c.backend])).map((c) => c.op));
   const byClass = groupBy(calls, (c) => c.classKey);
   const classes = [...byClass.values()]
     .map((list): OffloadClassTimes => ({ key: list[0].classKey, op: list[0].op, batch: list[0].batch, backends: backendCalls(list, names) }))
     .filter((c) => c.backends.length > 1 || !isCpu(c.backends[0].name))
     .sort((a, b) => total(b) - total(a));
-  const ops = [...offloadedOps].sort().map((op) => breakEven(op, calls.filter((c) => c.op === op), names));
+  const ops = [...offloadedOps].sort().map((op) => breakEven(op, local.filter((c) => c.op === op), names));
   return { backends: profile.backends.map((b) => ({ id: b.id, name: names[b.id], pid: b.pid })), classes, ops };
+}
+
+/**
+ * The calls of the target's own backends: a backend of another traced process (an RPC server's
+ * CPU backend) computes the inside of a client's remote backend, not an alternative to it.
+ */
+function localCalls(profile: Profile, calls: NodeCall[]): NodeCall[] {
+  const pid = profile.header.target.pid;
+  return calls.filter((c) => profile.backends[c.backend]?.pid === pid);
 }
 
 /** Backend names, with the process where two backends of different processes share a name (an RPC server's CPU). */

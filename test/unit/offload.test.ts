@@ -27,18 +27,18 @@ const weights = (b: StreamBuilder, signature: bigint): StreamBuilder =>
     .graphLeaf({ tid: 7, ts: 1, signature, tensor: W2, type: Q4_0, ne: [256, 768, 1, 1], name: "w2" });
 
 /** A CPU split that ggml_graph_compute ran: each node an op span on threads 7 and 8, `ns` wall time apart. */
-function cpuSplit(b: StreamBuilder, t: number, signature: bigint, nodes: { tensor: number; op: number; ne: number[]; src: number[]; ns: number[] }[]): number {
+function cpuSplit(b: StreamBuilder, t: number, signature: bigint, nodes: { tensor: number; op: number; ne: number[]; src: number[]; ns: number[] }[], tid = 7): number {
   weights(b, signature);
-  b.schedGraphBegin({ tid: 7, ts: t, backend: 0x5000, nNodes: nodes.length });
-  b.backendGraphBegin({ tid: 7, ts: t + 1, backend: CPU, computeFn: CPU_FN, signature, nNodes: nodes.length });
-  b.graphBegin({ tid: 7, ts: t + 2, signature, nNodes: nodes.length });
-  nodes.forEach((n, index) => b.graphNode({ tid: 7, ts: t + 2, signature, tensor: n.tensor, index, op: n.op, ne: n.ne, src: n.src }));
+  b.schedGraphBegin({ tid, ts: t, backend: 0x5000, nNodes: nodes.length });
+  b.backendGraphBegin({ tid, ts: t + 1, backend: CPU, computeFn: CPU_FN, signature, nNodes: nodes.length });
+  b.graphBegin({ tid, ts: t + 2, signature, nNodes: nodes.length });
+  nodes.forEach((n, index) => b.graphNode({ tid, ts: t + 2, signature, tensor: n.tensor, index, op: n.op, ne: n.ne, src: n.src }));
   let at = t + 10;
   for (const n of nodes) {
-    n.ns.forEach((ns, k) => b.opBegin({ tid: 7 + k, ts: at, tensor: n.tensor, op: n.op, ne: n.ne }).opEnd({ tid: 7 + k, ts: at + ns, tensor: n.tensor }));
+    n.ns.forEach((ns, k) => b.opBegin({ tid: tid + k, ts: at, tensor: n.tensor, op: n.op, ne: n.ne }).opEnd({ tid: tid + k, ts: at + ns, tensor: n.tensor }));
     at += Math.max(...n.ns) + 10;
   }
-  b.graphEnd({ tid: 7, ts: at }).backendGraphEnd({ tid: 7, ts: at + 1 });
+  b.graphEnd({ tid, ts: at }).backendGraphEnd({ tid, ts: at + 1 });
   return at + 2;
 }
 
@@ -171,4 +171,17 @@ test("across two profiles: the CPU-only run's class against the offload run's, p
     [[W1_64, "CPU", 600, "BLAS", 320, 320 / 600]],
   );
   assert.match(comparisonText(c).join("\n"), /before CPU 0\.6 µs\/call \(1 call\)\s+after BLAS 0\.3 µs\/call incl\. 36\.0 KiB of copies \(1 call, from split time\)\s+x0\.53 \(after faster\)/);
+});
+
+test("a backend of another traced process (an RPC server's CPU) is listed per class but not compared: it computes the inside of the remote backend", () => {
+  const serverPrefill = (b: StreamBuilder, t: number): number => {
+    b.thread({ tid: 20, ts: t, pid: 5555 }).thread({ tid: 21, ts: t, pid: 5555 });
+    const end = cpuSplit(b, t, 0x44n, [{ tensor: 0xc3, op: OP.MUL_MAT, ne: [256, 64, 1, 1], src: [W1, 0xe3], ns: [100, 90] }], 20);
+    b.schedGraphEnd({ tid: 20, ts: end });
+    return end + 100;
+  };
+  const a = offloadAnalysis(profileOf(blasPrefill, serverPrefill));
+  assert.deepEqual(a.backends.map((b) => [b.name, b.pid]), [["CPU (pid 4242)", 4242], ["BLAS", 4242], ["CPU (pid 5555)", 5555]]);
+  assert.deepEqual(a.classes.find((c) => c.key === W1_64)?.backends.map((b) => [b.name, b.perCallNs]), [["CPU (pid 5555)", 100], ["BLAS", 320]]);
+  assert.deepEqual(a.ops[0].rows.map((r) => [r.batch, r.backends.map((b) => b.name)]), [[64, ["BLAS"]]], "the server's calls are not a CPU alternative");
 });

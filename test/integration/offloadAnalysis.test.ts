@@ -1,0 +1,91 @@
+/**
+ * The offload analysis on a real BLAS run: llama.cpp's offload build (BLAS backend) records a long
+ * prompt (prefill matrix products large enough for ggml-blas) and a few decode tokens (batch 1),
+ * and the analysis must put MUL_MAT's batches where ggml-blas.cpp's supports_op puts them, with the
+ * threshold read from that source. Needs root and setup's offload build (build-offload).
+ */
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { findings } from "../../extension/profile/findings";
+import { buildProfile, type Profile } from "../../extension/profile/model";
+import { breakEvenText, offloadAnalysis } from "../../extension/profile/offload";
+import { decodeStream } from "../../extension/profile/stream";
+import { recordedFixtures } from "../harness/fixtures";
+
+const repo = path.resolve(__dirname, "../..");
+const probe = path.join(repo, "bpf/build/ggml-lens-probe");
+const fixtures = recordedFixtures() as ReturnType<typeof recordedFixtures> & { offload?: { llamaCompletion?: string; libDir?: string } };
+const offload = fixtures.offload;
+const model = fixtures.models?.tinyDense;
+const blasSource = fixtures.ggmlSource ? path.join(fixtures.ggmlSource, "ggml/src/ggml-blas/ggml-blas.cpp") : undefined;
+/** About 150 tokens: one prefill batch well past any small threshold. */
+const LONG_PROMPT = Array.from({ length: 12 }, (_, i) => `Sentence ${i} tells the quick brown fox to jump over the lazy dog.`).join(" ");
+
+function skipReason(): string | false {
+  if (process.getuid?.() !== 0) return "needs root (eBPF)";
+  if (!offload?.llamaCompletion) return "no offload build of llama.cpp (build-offload with the BLAS backend): run 'npm run setup' to build it";
+  if (!model) return "no tinyDense model: run 'npm run setup'";
+  if (!blasSource || !fs.existsSync(blasSource)) return "no ggml source (ggml-blas.cpp): run 'npm run setup'";
+  return false;
+}
+
+/** ggml-blas.cpp's supports_op: MUL_MAT goes to BLAS when ne0, ne1 and src1's ne0 are all >= min_batch. */
+function blasMinBatch(): number {
+  const source = fs.readFileSync(blasSource!, "utf8");
+  const match = /min_batch\s*=\s*(\d+)\s*;/.exec(source);
+  assert.ok(match, `min_batch found in ${blasSource}`);
+  assert.match(source, /ne0 >= min_batch && ne1 >= min_batch && ne10 >= min_batch/, "the condition this test assumes is still the source's");
+  return Number(match[1]);
+}
+
+function recordBlasRun(): Profile {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-offload-analysis-"));
+  const out = path.join(work, "blas.stream");
+  const command = [offload!.llamaCompletion!, "-m", model!, "-p", LONG_PROMPT, "-n", "6", "-t", "2", "-no-cnv", "--temp", "0", "--no-warmup"];
+  const env = { ...process.env, LD_LIBRARY_PATH: [offload!.libDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(":") };
+  const run = spawnSync(probe, ["--mode", "full", "--sample-hz", "0", "--out", out, "--", ...command], { encoding: "utf8", timeout: 120_000, env });
+  assert.equal(run.status, 0, run.stderr);
+  return buildProfile(decodeStream(new Uint8Array(fs.readFileSync(out))));
+}
+
+test("offload analysis of a real BLAS run: MUL_MAT batches split where ggml-blas.cpp's condition puts them", { skip: skipReason() }, (t) => {
+  const minBatch = blasMinBatch();
+  const p = recordBlasRun();
+  assert.ok(p.tokens.prefill.tokens >= 2 * minBatch, `a prompt of ${p.tokens.prefill.tokens} tokens`);
+  assert.ok(p.tokens.decode.calls >= 3, `${p.tokens.decode.calls} decode calls`);
+  const a = offloadAnalysis(p);
+  t.diagnostic(breakEvenText(a).join("\n"));
+  const blas = a.backends.find((b) => p.backends[b.id].library?.includes("libggml-blas"));
+  const cpu = a.backends.find((b) => p.backends[b.id].library?.includes("libggml-cpu"));
+  assert.ok(blas && cpu, `a BLAS and a CPU backend among ${JSON.stringify(a.backends)}`);
+  const mulMat = a.ops.find((o) => o.op === "MUL_MAT");
+  assert.ok(mulMat, `MUL_MAT offloaded (ops: ${a.ops.map((o) => o.op)})`);
+  for (const row of mulMat.rows) {
+    const on = new Set(row.backends.map((b) => b.name));
+    if (row.batch < minBatch) assert.deepEqual([...on], [cpu.name], `batch ${row.batch} < ${minBatch} stays on the CPU`);
+    if (on.has(blas.name)) assert.ok(row.batch >= minBatch, `BLAS took batch ${row.batch}`);
+    for (const b of row.backends) assert.ok(b.calls > 0 && b.perCallNs > 0, `${b.name} at batch ${row.batch}: ${b.calls} calls, ${b.perCallNs} ns`);
+  }
+  assert.ok(mulMat.rows.some((r) => r.batch === 1 && r.backends.some((b) => b.name === cpu.name && b.measured)), "decode's batch 1 measured on the CPU");
+  const prefill = mulMat.rows.filter((r) => r.backends.some((b) => b.name === blas.name));
+  assert.ok(prefill.length > 0 && prefill.every((r) => r.batch >= minBatch), "BLAS took prefill batches");
+  // Every MUL_MAT the BLAS splits hold meets the three dimensions of the condition.
+  for (const span of p.backendSpans.filter((s) => s.backend === blas.id)) {
+    for (const node of p.structures.get(span.signature)?.filter((n) => n.op === "MUL_MAT") ?? []) {
+      assert.ok(node.ne[0] >= minBatch && node.ne[1] >= minBatch && (node.srcNe[1]?.[0] ?? 0) >= minBatch, `${node.name} ${JSON.stringify(node.ne)} on BLAS`);
+    }
+  }
+  // The BLAS calls' time adds up to the BLAS splits' time: apportioned, nothing lost.
+  const blasClassNs = a.classes.flatMap((c) => c.backends).filter((b) => b.name === blas.name).reduce((n, b) => n + b.ns, 0);
+  const blasSpanNs = p.backendSpans.filter((s) => s.backend === blas.id).reduce((n, s) => n + s.endNs - s.startNs, 0);
+  assert.ok(Math.abs(blasClassNs - blasSpanNs) <= 1e-6 * blasSpanNs, `BLAS class time ${blasClassNs} = split time ${blasSpanNs}`);
+  const finding = findings(p, null).find((f) => f.kind === "offload");
+  assert.ok(finding && finding.id !== "offload:none", `an offload finding: ${finding?.title}`);
+  assert.deepEqual(finding.evidence, [{ kind: "offload", op: "MUL_MAT" }]);
+  assert.ok(finding.details.some((d) => d.startsWith("MUL_MAT: ") && d.includes(`on ${blas.name}`)), finding.details.join("\n"));
+  t.diagnostic(`${finding.title}\n${finding.details.join("\n")}`);
+});
