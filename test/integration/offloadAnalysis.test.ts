@@ -45,7 +45,9 @@ function blasMinBatch(): number {
 function recordBlasRun(): Profile {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-offload-analysis-"));
   const out = path.join(work, "blas.stream");
-  const command = [offload!.llamaCompletion!, "-m", model!, "-p", LONG_PROMPT, "-n", "6", "-t", "2", "-no-cnv", "--temp", "0", "--no-warmup"];
+  // -nr: repacked weights live in the CPU backend's own buffer type, which BLAS cannot read, so
+  // their matrix products would all stay on the CPU.
+  const command = [offload!.llamaCompletion!, "-m", model!, "-p", LONG_PROMPT, "-n", "6", "-t", "2", "-nr", "-no-cnv", "--temp", "0", "--no-warmup"];
   const env = { ...process.env, LD_LIBRARY_PATH: [offload!.libDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(":") };
   const run = spawnSync(probe, ["--mode", "full", "--sample-hz", "0", "--out", out, "--", ...command], { encoding: "utf8", timeout: 120_000, env });
   assert.equal(run.status, 0, run.stderr);
