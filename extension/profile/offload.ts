@@ -356,7 +356,7 @@ export function offloadFindingParts(analysis: OffloadAnalysis, backendNs: number
   }
   if (verdicts === 0) details.push("no batch ran on both the CPU backend and another here: 'ggml-lens diff' against a CPU-only run of the same prompt compares the same shapes");
   const ops = analysis.ops.map((o) => o.op).join(", ");
-  const title = lossNs > 0 ? `offload did not pay off for some batches of ${ops}: with the copies they ran slower than on the CPU` : `offloaded ${ops}: ${analysis.ops.map(rangeSummary).join("; ")}`;
+  const title = lossNs > 0 ? `offload did not pay off for some batches of ${ops}: with the copies they ran slower than on the CPU` : `offload: ${analysis.ops.map(rangeSummary).join("; ")}`;
   return {
     subject: lossNs > 0 ? "loss" : "ops",
     title,
@@ -368,7 +368,7 @@ export function offloadFindingParts(analysis: OffloadAnalysis, backendNs: number
 }
 
 function rangeSummary(op: OpBreakEven): string {
-  return `${op.op} ${op.ranges.map((r) => `${r.backends} at ${r.from === r.to ? r.from : `${r.from}-${r.to}`}`).join(", ")}`;
+  return `${op.op} ran on ${op.ranges.map((r) => `${r.backends} at batch ${r.from === r.to ? r.from : `${r.from}-${r.to}`}`).join(", ")}`;
 }
 
 function callText(b: BackendCalls): string {

@@ -131,7 +131,7 @@ test("break-even per op and batch: batch 1 stayed on the CPU, batch 64 ran on bo
 test("the offload finding: batches per backend, and the verdict where a batch ran on both; evidence opens the offload panel", () => {
   const p = profileOf(blasPrefill, cpuDecode, cpuPrefill);
   const offload = findings(p, null).find((f) => f.kind === "offload")!;
-  assert.equal(offload.title, "offloaded MUL_MAT: MUL_MAT CPU at 1, BLAS+CPU at 64");
+  assert.equal(offload.title, "offload: MUL_MAT ran on CPU at batch 1, BLAS+CPU at batch 64");
   assert.deepEqual(offload.evidence, [{ kind: "offload", op: "MUL_MAT" }]);
   assert.equal(offload.numbers.compared_batches, 1);
   assert.equal(offload.numbers.loss_ms, 0);
