@@ -591,8 +591,8 @@ function graphLeaves(stream: DecodedStream): Map<string, Map<number, GraphLeaf>>
     byTensor.set(t.tensor[i], {
       tensor: t.tensor[i],
       type: typeName(header, t.type[i]),
-      ne: Array.from(t.ne.subarray(i * MAX_DIMS_CAP, (i + 1) * MAX_DIMS_CAP)),
-      nb: Array.from(t.nb.subarray(i * MAX_DIMS_CAP, (i + 1) * MAX_DIMS_CAP)),
+      ne: rowOf(t.ne, i, MAX_DIMS_CAP),
+      nb: rowOf(t.nb, i, MAX_DIMS_CAP),
       name: tensorName(stream, "graphLeaf", i),
     });
     leaves.set(signature, byTensor);
@@ -600,10 +600,18 @@ function graphLeaves(stream: DecodedStream): Map<string, Map<number, GraphLeaf>>
   return leaves;
 }
 
+/** The first `used` values of row i of a flattened array column of n per row (Array.from of a subarray costs several times more). */
+function rowOf(column: Float64Array, i: number, n: number, used = n): number[] {
+  const row: number[] = [];
+  for (let k = i * n, end = k + used; k < end; k++) row.push(column[k]);
+  return row;
+}
+
 function graphNode(stream: DecodedStream, header: HeaderInfo, i: number): GraphNode {
   const n = stream.tables.graphNode;
-  const src = Array.from(n.src.subarray(i * MAX_SRC_CAP, (i + 1) * MAX_SRC_CAP));
-  while (src.length && src[src.length - 1] === 0) src.pop();
+  let used = MAX_SRC_CAP;
+  while (used > 0 && n.src[i * MAX_SRC_CAP + used - 1] === 0) used--;
+  const src = rowOf(n.src, i, MAX_SRC_CAP, used);
   return {
     index: n.index[i],
     tensor: n.tensor[i],
@@ -612,8 +620,8 @@ function graphNode(stream: DecodedStream, header: HeaderInfo, i: number): GraphN
     type: typeName(header, n.type[i]),
     flags: n.flags[i],
     opParams0: n.opParams0[i],
-    ne: Array.from(n.ne.subarray(i * MAX_DIMS_CAP, (i + 1) * MAX_DIMS_CAP)),
-    nb: Array.from(n.nb.subarray(i * MAX_DIMS_CAP, (i + 1) * MAX_DIMS_CAP)),
+    ne: rowOf(n.ne, i, MAX_DIMS_CAP),
+    nb: rowOf(n.nb, i, MAX_DIMS_CAP),
     src,
     srcTypes: [],
     srcNe: [],

@@ -440,9 +440,12 @@ function align8(n: number): number {
 
 /** A NUL-terminated string of at most `cap` bytes at `at`. */
 export function cString(bytes: Uint8Array, at: number, cap: number): string {
-  const end = Math.min(at + cap, bytes.length);
-  const nul = bytes.subarray(at, end).indexOf(0);
-  return utf8.decode(bytes.subarray(at, nul < 0 ? end : at + nul));
+  const limit = Math.min(at + cap, bytes.length);
+  let end = at;
+  let ascii = true;
+  for (; end < limit && bytes[end] !== 0; end++) if (bytes[end] >= 0x80) ascii = false;
+  // Tensor names are ASCII: String.fromCharCode is several times faster than a TextDecoder call.
+  return ascii ? String.fromCharCode.apply(null, bytes.subarray(at, end) as unknown as number[]) : utf8.decode(bytes.subarray(at, end));
 }
 
 /** The name carried by row `row` of a table with a name field (a tensor's; a backend's for BACKEND_NAME). */
@@ -672,6 +675,9 @@ function regionOf(bytes: Uint8Array, start: number, base: number): Region {
 const LAYOUT_BY_TYPE: (RecordLayout | undefined)[] = Array.from({ length: Math.max(...Object.values(LAYOUTS).map((l) => l.type)) + 1 }, (_, type) =>
   Object.values(LAYOUTS).find((l) => l.type === type),
 );
+
+/** The size of each known table record type (its struct's sizeof), 0 for the other types. */
+const MIN_SIZE_BY_TYPE = Uint32Array.from(LAYOUT_BY_TYPE, (layout) => layout?.size ?? 0);
 
 /** Where a walk over the records stopped, and why. */
 interface Walk {
@@ -923,16 +929,28 @@ function collectOffsets(region: Region, errors: ErrorLog): Collected {
   const unknown = new Map<number, number>();
   const walk = walkRecords(region, counts, unknown, errors);
   const offsets = Array.from(counts, (n) => new Uint32Array(n));
-  const filled = new Uint32Array(counts.length);
-  const { u32 } = region;
-  for (let pos = 0; pos < walk.end; pos += u32[pos >>> 2] >>> 16) {
-    const type = u32[pos >>> 2] & 0xffff;
-    if (type < counts.length && filled[type] < counts[type] && fitsSize(region, pos, type)) offsets[type][filled[type]++] = pos;
-  }
+  fillOffsets(region.u32, walk.end, offsets);
   let count = walk.skipped;
   for (const n of unknown.values()) count += n;
   for (const n of counts) count += n;
   return { walk, offsets, unknown, count };
+}
+
+/**
+ * Fills `offsets` with the position of each known record of [0, end) that fits its layout: the
+ * records walkRecords counted, so each array is filled exactly. The loop stays free of calls and
+ * object reads, as it runs once per record, mostly before the JIT has compiled it.
+ */
+function fillOffsets(u32: Uint32Array, end: number, offsets: Uint32Array[]): void {
+  const filled = new Uint32Array(offsets.length);
+  const known = MIN_SIZE_BY_TYPE.length;
+  for (let pos = 0; pos < end; ) {
+    const word = u32[pos >>> 2];
+    const type = word & 0xffff;
+    const size = word >>> 16;
+    if (type < known && MIN_SIZE_BY_TYPE[type] !== 0 && size >= MIN_SIZE_BY_TYPE[type]) offsets[type][filled[type]++] = pos;
+    pos += size;
+  }
 }
 
 /**
@@ -943,6 +961,7 @@ function collectOffsets(region: Region, errors: ErrorLog): Collected {
 function walkRecords(region: Region, counts: Uint32Array, unknown: Map<number, number>, errors: ErrorLog): Walk & { skipped: number } {
   const { u32 } = region;
   const length = region.bytes.length;
+  const known = MIN_SIZE_BY_TYPE.length;
   let pos = 0;
   let skipped = 0;
   let stop: Walk | undefined;
@@ -950,11 +969,12 @@ function walkRecords(region: Region, counts: Uint32Array, unknown: Map<number, n
     const word = u32[pos >>> 2];
     const type = word & 0xffff;
     const size = word >>> 16;
-    if (size < RECORD_HEADER.size || size % 8 !== 0) stop = corruptRecord(region, pos, size);
+    if (size < RECORD_HEADER.size || (size & 7) !== 0) stop = corruptRecord(region, pos, size);
     else if (type === RecordType.Trailer) stop = { end: pos, trailerAt: pos, cut: false, corrupt: undefined };
     if (stop || pos + size > length) break;
-    if (LAYOUT_BY_TYPE[type] === undefined) unknown.set(type, (unknown.get(type) ?? 0) + 1);
-    else if (fitsSize(region, pos, type)) counts[type]++;
+    const minSize = type < known ? MIN_SIZE_BY_TYPE[type] : 0;
+    if (minSize === 0) unknown.set(type, (unknown.get(type) ?? 0) + 1);
+    else if (size >= minSize) counts[type]++;
     else {
       reportSmall(region, pos, type, errors);
       skipped++;
@@ -962,11 +982,6 @@ function walkRecords(region: Region, counts: Uint32Array, unknown: Map<number, n
     pos += size;
   }
   return { ...(stop ?? { end: pos, trailerAt: -1, cut: pos < length, corrupt: undefined }), skipped };
-}
-
-/** Whether a known record is at least as large as its struct (a smaller one is skipped and reported). */
-function fitsSize(region: Region, pos: number, type: number): boolean {
-  return recordSize(region, pos) >= (LAYOUT_BY_TYPE[type] as RecordLayout).size;
 }
 
 function reportSmall(region: Region, pos: number, type: number, errors: ErrorLog): void {
