@@ -46,6 +46,7 @@ Record options (defaults are the probe helper's):
                                sample: no op probes
   --out FILE                   profile to write (default: ggml-lens-<date>_<time>.ggmlprof here)
   --sample-hz N                timer samples per second per CPU (0: none)
+  --stack-kb N                 KiB of stack copied per sample to unwind its callers (0-48, 0: none)
   --ringbuf-kb N               ring buffer size in KiB, a power of two
   --window-every S             default mode: seconds between op-tracing windows
   --window-decodes N           default mode: llama_decode calls traced per window
@@ -75,9 +76,9 @@ ones, else measured now; the report says which. --json prints the same as JSON, 
 (time per backend), "copies" (bytes and time, per direction) and "offload" (the break-even).
 
 When more than one backend ran, the report shows the offload break-even: per op that a backend
-other than the CPU one took, per batch (the result's ne[1]; for MUL_MAT the rows of src1), each
-backend's time per call including the copies of its inputs (a backend without op spans, such as
-BLAS or RPC, has its split's time divided among the split's nodes by FLOPs).
+other than the CPU one took, per shape and batch (the result's ne[1]; for MUL_MAT the rows of
+src1), each backend's time per call including the copies of its inputs (a backend without op
+spans, such as BLAS or RPC, has its split's time divided among the split's nodes by FLOPs).
 
 report starts with the findings, ranked by the share of op thread time each concerns: the op
 classes that dominate prefill and decode with their bound and distance to the roof, threads
@@ -171,6 +172,7 @@ const oneOf =
 const PROBE_OPTIONS: Record<string, Check> = {
   "--mode": oneOf(["default", "full", "sample"]),
   "--sample-hz": integer(0),
+  "--stack-kb": integer(0),
   "--ringbuf-kb": integer(4),
   "--window-every": seconds,
   "--window-decodes": integer(1),

@@ -1,7 +1,7 @@
 /**
  * Offload analysis: per op class, the time of the class on each backend that ran it, and per op the
- * break-even by tensor shape: at which batch each backend took the op, and which was faster per
- * call once the copies of its inputs are counted.
+ * break-even by tensor shape: at which batch each backend took the op, and, where the same shape
+ * ran on two backends, which was faster per call once the copies of its inputs are counted.
  *
  *   offloadAnalysis(profile) -> { classes, ops }       one profile
  *   compareOffload(a, b)     -> OffloadComparison      the same classes across two profiles
@@ -68,18 +68,25 @@ export interface OffloadClassTimes {
   backends: BackendCalls[];
 }
 
-/** One op at one batch: the backends that took it, fastest per call (copies included) first. */
-export interface BatchRow {
+/** One op at one shape (a class): the backends that took it, fastest per call (copies included) first. */
+export interface ShapeRow {
   batch: number;
+  /** The class key and its types and shapes. */
+  key: string;
+  shape: string;
   backends: BackendCalls[];
 }
 
-/** Per op, where the batches went and where the same batch ran on more than one backend. */
+/** Per op, where the batches went and where the same shape ran on more than one backend. */
 export interface OpBreakEven {
   op: string;
-  /** Ascending batch. */
-  rows: BatchRow[];
-  /** Consecutive batches taken by the same backend(s): "CPU" 1-31, "BLAS" 32-512. */
+  /** Ascending batch, then shape. */
+  rows: ShapeRow[];
+  /**
+   * Consecutive batches taken by the same backend(s), over the op's shapes at each batch: "CPU"
+   * 1-31, "BLAS+CPU" 150 (some shapes of that batch on each, e.g. a matrix product of two
+   * activations that BLAS does not take).
+   */
   ranges: { backends: string; from: number; to: number }[];
 }
 
@@ -270,17 +277,24 @@ function backendCalls(calls: NodeCall[], names: string[]): BackendCalls[] {
 }
 
 function breakEven(op: string, calls: NodeCall[], names: string[]): OpBreakEven {
-  const rows = [...groupBy(calls, (c) => c.batch).entries()]
-    .map(([batch, list]): BatchRow => ({ batch, backends: backendCalls(list, names) }))
-    .sort((a, b) => a.batch - b.batch);
+  const rows = [...groupBy(calls, (c) => c.classKey).values()]
+    .map((list): ShapeRow => ({ batch: list[0].batch, key: list[0].classKey, shape: list[0].shape, backends: backendCalls(list, names) }))
+    .sort((a, b) => a.batch - b.batch || a.key.localeCompare(b.key));
   const ranges: OpBreakEven["ranges"] = [];
-  for (const row of rows) {
-    const backends = row.backends.map((b) => b.name).sort().join("+");
+  for (const [batch, atBatch] of groupBy(rows, (r) => r.batch)) {
+    const backends = [...new Set(atBatch.flatMap((r) => r.backends.map((b) => b.name)))].sort().join("+");
     const last = ranges[ranges.length - 1];
-    if (last && last.backends === backends) last.to = row.batch;
-    else ranges.push({ backends, from: row.batch, to: row.batch });
+    if (last && last.backends === backends) last.to = batch;
+    else ranges.push({ backends, from: batch, to: batch });
   }
   return { op, rows, ranges };
+}
+
+/** The calls of several shapes on one backend as one. */
+function merged(list: BackendCalls[]): BackendCalls {
+  const sum = (f: (b: BackendCalls) => number): number => list.reduce((n, b) => n + f(b), 0);
+  const [calls, ns, copyNs] = [sum((b) => b.calls), sum((b) => b.ns), sum((b) => b.copyNs)];
+  return { ...list[0], calls, ns, copyNs, copyBytes: sum((b) => b.copyBytes), perCallNs: (ns + copyNs) / calls, measured: list.every((b) => b.measured) };
 }
 
 // ---- across two profiles -----------------------------------------------------------------
@@ -331,9 +345,10 @@ function classesByKey(profile: Profile): Map<string, OffloadClassTimes> {
 export type OffloadFindingParts = Pick<Finding, "title" | "score" | "numbers" | "details" | "evidence"> & { subject: string };
 
 /**
- * Per offloaded op: the batches each backend took, and where a batch ran on both the CPU backend and
- * another, whether offloading paid (per call, copies included). Score: the share of all backend time
- * the offloaded calls took.
+ * Per offloaded op: the batches each backend took, its offloaded calls per batch, and where the same
+ * shape ran on both the CPU backend and another, whether offloading paid (per call, copies
+ * included). Score: the share of all backend time the offloaded calls took, or the time lost where
+ * offloading did not pay.
  */
 export function offloadFindingParts(analysis: OffloadAnalysis, backendNs: number): OffloadFindingParts | null {
   if (analysis.ops.length === 0) return null;
@@ -342,26 +357,33 @@ export function offloadFindingParts(analysis: OffloadAnalysis, backendNs: number
   let [offloadedNs, lossNs, verdicts] = [0, 0, 0];
   for (const op of analysis.ops) {
     details.push(`${op.op}: ${op.ranges.map((r) => `batch ${r.from === r.to ? r.from : `${r.from}-${r.to}`} on ${r.backends}`).join(", ")}`);
+    for (const [batch, rows] of groupBy(op.rows, (r) => r.batch)) {
+      const offloaded = rows.flatMap((r) => r.backends).filter((b) => !isCpu(b.name));
+      for (const [, list] of groupBy(offloaded, (b) => b.name)) {
+        const all = merged(list);
+        offloadedNs += all.ns + all.copyNs;
+        details.push(`  batch ${batch}: ${all.name} ${callText(all)} over ${list.length} shape(s)`);
+      }
+    }
     for (const row of op.rows) {
       const cpu = row.backends.find((b) => isCpu(b.name));
+      if (!cpu) continue;
       for (const other of row.backends.filter((b) => !isCpu(b.name))) {
-        offloadedNs += other.ns + other.copyNs;
-        details.push(`  batch ${row.batch}: ${other.name} ${callText(other)}${cpu ? ` vs ${cpu.name} ${callText(cpu)}: ${other.perCallNs < cpu.perCallNs ? "offload paid" : "offload did not pay"}` : ""}`);
-        if (!cpu) continue;
+        details.push(`  ${row.shape}: ${other.name} ${callText(other)} vs ${cpu.name} ${callText(cpu)}: ${other.perCallNs < cpu.perCallNs ? "offload paid" : "offload did not pay"}`);
         verdicts++;
         lossNs += Math.max(0, (other.perCallNs - cpu.perCallNs) * other.calls);
       }
     }
     evidence.push({ kind: "offload", op: op.op });
   }
-  if (verdicts === 0) details.push("no batch ran on both the CPU backend and another here: 'ggml-lens diff' against a CPU-only run of the same prompt compares the same shapes");
+  if (verdicts === 0) details.push("no shape ran on both the CPU backend and another here: 'ggml-lens diff' against a CPU-only run of the same prompt compares the same shapes");
   const ops = analysis.ops.map((o) => o.op).join(", ");
   const title = lossNs > 0 ? `offload did not pay off for some batches of ${ops}: with the copies they ran slower than on the CPU` : `offload: ${analysis.ops.map(rangeSummary).join("; ")}`;
   return {
     subject: lossNs > 0 ? "loss" : "ops",
     title,
     score: backendNs > 0 ? Math.min(1, (lossNs > 0 ? lossNs : offloadedNs) / backendNs) : 0,
-    numbers: { offloaded_ms: offloadedNs / 1e6, loss_ms: lossNs / 1e6, compared_batches: verdicts },
+    numbers: { offloaded_ms: offloadedNs / 1e6, loss_ms: lossNs / 1e6, compared_shapes: verdicts },
     details,
     evidence,
   };
@@ -389,9 +411,12 @@ function kib(bytes: number): string {
 /** The break-even table of the report: per offloaded op and batch, each backend per call with copies. */
 export function breakEvenText(analysis: OffloadAnalysis): string[] {
   if (analysis.ops.length === 0) return [];
-  const lines = ["Offload break-even (per op and batch = result ne[1]; per call, copies included; fastest first)"];
+  const lines = ["Offload break-even (per op and shape, batch = result ne[1]; per call, copies included; fastest first)"];
   for (const op of analysis.ops) {
-    for (const row of op.rows) lines.push(`  ${op.op.padEnd(10)} batch ${String(row.batch).padStart(5)}  ${row.backends.map((b) => `${b.name} ${callText(b)}`).join("  |  ")}`);
+    for (const row of op.rows) {
+      lines.push(`  ${op.op.padEnd(10)} batch ${String(row.batch).padStart(5)}  ${row.shape}`);
+      lines.push(`        ${row.backends.map((b) => `${b.name} ${callText(b)}`).join("  |  ")}`);
+    }
   }
   return [...lines, ""];
 }

@@ -110,7 +110,7 @@ test("per class: the BLAS split's time split by FLOPs, copies to the nodes that 
   assert.deepEqual(w2.backends.map((b) => [b.name, b.ns, b.copyNs, b.copyBytes]), [["BLAS", 750, 50, 65536 / 2]]);
 });
 
-test("break-even per op and batch: batch 1 stayed on the CPU, batch 64 ran on both, BLAS faster per call with its copies", () => {
+test("break-even per op and shape: batch 1 stayed on the CPU, batch 64 ran on both, BLAS faster per call with its copies", () => {
   const a = offloadAnalysis(profileOf(blasPrefill, cpuDecode, cpuPrefill));
   assert.deepEqual(a.ops.map((o) => o.op), ["MUL_MAT"], "RMS_NORM never left the CPU");
   const [mulMat] = a.ops;
@@ -119,13 +119,18 @@ test("break-even per op and batch: batch 1 stayed on the CPU, batch 64 ran on bo
     { backends: "BLAS+CPU", from: 64, to: 64 },
   ]);
   assert.deepEqual(
-    mulMat.rows.map((r) => [r.batch, r.backends.map((b) => [b.name, b.calls, b.perCallNs])]),
+    mulMat.rows.map((r) => [r.batch, r.key, r.backends.map((b) => [b.name, b.calls, b.perCallNs])]),
     [
-      [1, [["CPU", 2, (80 + 120) / 2]]],
-      [64, [["BLAS", 2, (1000 + 100 + 20) / 2], ["CPU", 1, 600]]],
+      [1, "MUL_MAT f32[256] = q4_0[256,256] · f32[256]", [["CPU", 1, 80]]],
+      [1, "MUL_MAT f32[768] = q4_0[256,768] · f32[256]", [["CPU", 1, 120]]],
+      [64, W1_64, [["BLAS", 1, 320], ["CPU", 1, 600]]],
+      [64, W2_64, [["BLAS", 1, 800]]],
     ],
   );
-  assert.match(breakEvenText(a).join("\n"), /MUL_MAT\s+batch\s+64\s+BLAS 0\.6 µs\/call incl\. 34\.0 KiB of copies \(2 calls, from split time\)\s+\|\s+CPU 0\.6 µs\/call \(1 call\)/);
+  assert.match(
+    breakEvenText(a).join("\n"),
+    /MUL_MAT\s+batch\s+64\s+f32\[256,64\] = q4_0\[256,256\] · f32\[256,64\]\n\s+BLAS 0\.3 µs\/call incl\. 36\.0 KiB of copies \(1 call, from split time\)\s+\|\s+CPU 0\.6 µs\/call \(1 call\)/,
+  );
 });
 
 test("the offload finding: batches per backend, and the verdict where a batch ran on both; evidence opens the offload panel", () => {
@@ -133,9 +138,10 @@ test("the offload finding: batches per backend, and the verdict where a batch ra
   const offload = findings(p, null).find((f) => f.kind === "offload")!;
   assert.equal(offload.title, "offload: MUL_MAT ran on CPU at batch 1, BLAS+CPU at batch 64");
   assert.deepEqual(offload.evidence, [{ kind: "offload", op: "MUL_MAT" }]);
-  assert.equal(offload.numbers.compared_batches, 1);
+  assert.equal(offload.numbers.compared_shapes, 1);
   assert.equal(offload.numbers.loss_ms, 0);
-  assert.ok(offload.details.some((d) => /batch 64: BLAS 0\.6 µs\/call .* vs CPU 0\.6 µs\/call .*: offload paid/.test(d)), offload.details.join("\n"));
+  assert.ok(offload.details.includes("  batch 64: BLAS 0.6 µs/call incl. 34.0 KiB of copies (2 calls, from split time) over 2 shape(s)"), offload.details.join("\n"));
+  assert.ok(offload.details.some((d) => /^ {2}f32\[256,64\] = q4_0\[256,256\] · f32\[256,64\]: BLAS 0\.3 µs\/call .* vs CPU 0\.6 µs\/call .*: offload paid$/.test(d)), offload.details.join("\n"));
   assert.match(findingsText([offload], 0).join("\n"), /evidence: offload panel MUL_MAT/);
 });
 
@@ -147,14 +153,14 @@ test("the finding says when the offload lost: the CPU split faster than BLAS wit
   };
   const offload = findings(profileOf(blasPrefill, slowCpu), null).find((f) => f.kind === "offload")!;
   assert.match(offload.title, /^offload did not pay off for some batches of MUL_MAT/);
-  // BLAS 560 ns per call x 2 calls against the CPU's 200.
-  assert.equal(offload.numbers.loss_ms, ((560 - 200) * 2) / 1e6);
+  // w1 at batch 64: BLAS 320 ns per call with its copies against the CPU's 200.
+  assert.equal(offload.numbers.loss_ms, (320 - 200) / 1e6);
   assert.ok(offload.details.some((d) => d.includes("offload did not pay")));
 });
 
 test("a profile where no batch ran on both backends says so and points at diff", () => {
   const offload = findings(profileOf(blasPrefill, cpuDecode), null).find((f) => f.kind === "offload")!;
-  assert.equal(offload.numbers.compared_batches, 0);
+  assert.equal(offload.numbers.compared_shapes, 0);
   assert.ok(offload.details.some((d) => d.includes("'ggml-lens diff' against a CPU-only run")));
 });
 
@@ -183,5 +189,5 @@ test("a backend of another traced process (an RPC server's CPU) is listed per cl
   const a = offloadAnalysis(profileOf(blasPrefill, serverPrefill));
   assert.deepEqual(a.backends.map((b) => [b.name, b.pid]), [["CPU (pid 4242)", 4242], ["BLAS", 4242], ["CPU (pid 5555)", 5555]]);
   assert.deepEqual(a.classes.find((c) => c.key === W1_64)?.backends.map((b) => [b.name, b.perCallNs]), [["CPU (pid 5555)", 100], ["BLAS", 320]]);
-  assert.deepEqual(a.ops[0].rows.map((r) => [r.batch, r.backends.map((b) => b.name)]), [[64, ["BLAS"]]], "the server's calls are not a CPU alternative");
+  assert.deepEqual(a.ops[0].rows.map((r) => [r.batch, r.backends.map((b) => b.name)]), [[64, ["BLAS"]], [64, ["BLAS"]]], "the server's calls are not a CPU alternative");
 });
