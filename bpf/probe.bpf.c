@@ -67,6 +67,9 @@ volatile __u8 site_kind[GL_MAX_SITES] = {};
 const volatile bool trace_sched = false;
 /* Readers are woken early when the ring buffer holds more than this (half its size). */
 const volatile __u64 wake_bytes = 4 << 20;
+/* Bytes of user stack copied with each timer sample for the caller chain (at most
+ * GL_STACK_COPY_CAP); 0: samples carry the IP alone. */
+const volatile __u32 sample_stack_bytes = GL_STACK_COPY_CAP;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -810,7 +813,9 @@ static __always_inline void copy_user_stack(struct gl_sample_unwind *rec)
 	rec->stack_len = 0;
 #pragma unroll
 	for (int i = 0; i < 6; i++) {
-		__u32 len = GL_STACK_COPY_CAP >> i;
+		__u32 len = sample_stack_bytes >> i;
+		if (len > GL_STACK_COPY_CAP || len < 512)
+			return;
 		if (bpf_probe_read_user(rec->stack, len, (void *)rec->regs[7]) == 0) {
 			rec->stack_len = len;
 			return;
@@ -848,10 +853,21 @@ int sample(struct bpf_perf_event_data *ctx)
 	__u64 ips[1] = {};
 	if (bpf_get_stack(ctx, ips, sizeof(ips), BPF_F_USER_STACK) <= 0)
 		return 0;
+	struct thread_state *st = existing_thread_state();
+	if (!sample_stack_bytes) {
+		struct gl_sample *plain = reserve(sizeof(*plain), GL_REC_SAMPLE, GL_PROBE_SAMPLE);
+		if (!plain)
+			return 0;
+		plain->ip = ips[0];
+		plain->tensor = st ? st->tensor : 0;
+		plain->cpu = bpf_get_smp_processor_id();
+		plain->stack = 0;
+		submit(plain);
+		return 0;
+	}
 	struct gl_sample_unwind *rec = reserve(sizeof(*rec), GL_REC_SAMPLE_UNWIND, GL_PROBE_SAMPLE);
 	if (!rec)
 		return 0;
-	struct thread_state *st = existing_thread_state();
 	rec->sample.ip = ips[0];
 	rec->sample.tensor = st ? st->tensor : 0;
 	rec->sample.cpu = bpf_get_smp_processor_id();

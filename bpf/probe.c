@@ -42,6 +42,8 @@ static const char USAGE[] =
 	"                     op probes in windows; full: every op of every token; sample: no op probes\n"
 	"  --out FILE         write the stream to FILE (created as the invoking user); default stdout\n"
 	"  --sample-hz N      timer samples per second per CPU (0 disables; default 19)\n"
+	"  --stack-kb N       KiB of user stack copied per sample to unwind its caller chain, 0 to 48\n"
+	"                     (0: no chains; default 48)\n"
 	"  --ringbuf-kb N     ring buffer size in KiB, a power of two >= 4 (default 16384)\n"
 	"  --window-every S   default mode: seconds between op-tracing windows (default 2); the first\n"
 	"                     window opens at the first llama_decode call\n"
@@ -63,6 +65,7 @@ struct options {
 	const char *out;
 	const char *layout_from;
 	long sample_hz;
+	long stack_kb;
 	long ringbuf_kb;
 	double window_every;
 	long window_decodes;
@@ -151,14 +154,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
 		{ "mode", required_argument, 0, 'm' },	       { "out", required_argument, 0, 'o' },
-		{ "sample-hz", required_argument, 0, 's' },    { "ringbuf-kb", required_argument, 0, 'r' },
+		{ "sample-hz", required_argument, 0, 's' },    { "stack-kb", required_argument, 0, 'k' },    { "ringbuf-kb", required_argument, 0, 'r' },
 		{ "window-every", required_argument, 0, 'w' }, { "window-decodes", required_argument, 0, 'n' },
 		{ "pid", required_argument, 0, 'p' },	       { "duration", required_argument, 0, 'd' },
 		{ "layout-from", required_argument, 0, 'l' }, { "also-pid", required_argument, 0, 'a' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
-	*o = (struct options){ .mode = MODE_DEFAULT, .sample_hz = 19, .ringbuf_kb = 16384, .window_every = 2,
+	*o = (struct options){ .mode = MODE_DEFAULT, .sample_hz = 19, .stack_kb = GL_STACK_COPY_CAP / 1024, .ringbuf_kb = 16384, .window_every = 2,
 			       .window_decodes = 2 };
 	long pid = 0;
 	int c;
@@ -179,6 +182,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 's':
 			if (parse_long(optarg, 0, 10000, &o->sample_hz))
 				return fail("--sample-hz must be an integer from 0 to 10000"), -1;
+			break;
+		case 'k':
+			if (parse_long(optarg, 0, GL_STACK_COPY_CAP / 1024, &o->stack_kb))
+				return fail("--stack-kb must be an integer from 0 to %d", GL_STACK_COPY_CAP / 1024), -1;
 			break;
 		case 'r':
 			if (parse_long(optarg, 4, 1 << 20, &o->ringbuf_kb) || (o->ringbuf_kb & (o->ringbuf_kb - 1)))
@@ -303,6 +310,7 @@ static void configure(struct run *r)
 	ro->op_mul_mat_id = t->data < 0 ? -1 : t->op_mul_mat_id;
 	configure_sites(r, 0);
 	ro->trace_sched = true;
+	ro->sample_stack_bytes = (__u32)r->opt.stack_kb * 1024;
 	bpf_map__set_max_entries(r->skel->maps.events, r->opt.ringbuf_kb * 1024);
 	ro->wake_bytes = r->opt.ringbuf_kb * 1024 / 2;
 	/* Op probes attach in windows (default) or not at all (sample): they are not autoattached. */
@@ -550,13 +558,29 @@ static int attach_sampling(struct run *r)
 	return 0;
 }
 
+/* The process of a traced thread: the target, unless --also-pid traces others too. */
+static pid_t process_of(const struct run *r, unsigned int tid)
+{
+	pid_t tgid = r->target.pid;
+	if (!r->opt.n_also)
+		return tgid;
+	char path[64], line[128];
+	snprintf(path, sizeof(path), "/proc/%u/status", tid);
+	FILE *f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f) && sscanf(line, "Tgid: %d", &tgid) != 1)
+		;
+	if (f)
+		fclose(f);
+	return tgid;
+}
+
 /* A sample with its registers and stack top: unwound here, written as the stream's gl_sample. */
 static void write_sample(struct run *r, const struct gl_sample_unwind *raw)
 {
 	struct gl_sample sample = raw->sample;
 	sample.hdr.type = GL_REC_SAMPLE;
 	sample.hdr.size = sizeof(sample);
-	sample.stack = samples_add_stack(r->samples, r->target.pid, raw);
+	sample.stack = samples_add_stack(r->samples, process_of(r, sample.hdr.tid), raw);
 	samples_add_ip(r->samples, sample.ip);
 	output_record(&r->out, &sample, sizeof(sample));
 }

@@ -70,4 +70,12 @@ test("sample mode: caller chains unwound with DWARF reach llama_decode above ggm
     const decode = s.frames.findIndex((f) => /(^| < )llama_decode( |$)/.test(f));
     return decode > 0 && s.frames.slice(0, decode).some((f) => /(^| < )ggml_/.test(f));
   }), "a pprof sample with ggml frames under llama_decode");
+
+  // --stack-kb 0: samples with their IP alone.
+  const plainOut = path.join(work, "plain.stream");
+  const plain = spawnSync(probe, ["--mode", "sample", "--sample-hz", "199", "--stack-kb", "0", "--out", plainOut, "--", ...command.slice(0, 5), "-n", "100", ...command.slice(7)], { encoding: "utf8", timeout: 240_000 });
+  assert.equal(plain.status, 0, plain.stderr);
+  const plainStream = decodeStream(new Uint8Array(fs.readFileSync(plainOut)));
+  assert.ok(plainStream.tables.sample.count > 0);
+  assert.ok([...plainStream.tables.sample.stack].every((k) => k === 0) && plainStream.trailer!.stacks.length === 0, "no chains");
 });
