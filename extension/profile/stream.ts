@@ -405,7 +405,19 @@ export interface Trailer {
   symbols: SampleSymbol[];
   /** Caller chains of the samples, innermost first (the sampled IP, then each caller's return address - 1; all in symbols). */
   stacks: number[][];
+  /** CPU backends the target loaded after the helper attached: probed from attached_ns on. */
+  late_libraries: LateLibrary[];
   raw: Record<string, unknown>;
+}
+
+export interface LateLibrary {
+  path: string;
+  build_id: string;
+  op_method: string;
+  /** When its probes were in place (the stream's clock); what it computed before is not recorded. */
+  attached_ns: number;
+  /** Its op sites' indices (gl_op_begin.site), numbered after the header's sites. */
+  sites: number[];
 }
 
 export interface DecodedStream extends RecordBatch {
@@ -632,7 +644,19 @@ function parseTrailerJson(bytes: Uint8Array): Trailer {
     duration_ns: num(raw.duration_ns),
     symbols: sampleSymbols(raw.symbols),
     stacks: list(raw.stacks).map((frames) => list(frames).filter((ip): ip is number => typeof ip === "number")),
+    late_libraries: list(raw.late_libraries).map(lateLibrary),
     raw,
+  };
+}
+
+function lateLibrary(value: unknown): LateLibrary {
+  const lib = obj(value);
+  return {
+    path: str(lib.path),
+    build_id: str(lib.build_id),
+    op_method: str(lib.op_method),
+    attached_ns: num(lib.attached_ns),
+    sites: list(lib.sites).map((site) => num(obj(site).index, -1)).filter((index) => index >= 0),
   };
 }
 

@@ -21,14 +21,6 @@ const probe = path.join(repo, "bpf/build/ggml-lens-probe");
 const fixtures = recordedFixtures();
 const isRoot = process.getuid?.() === 0;
 
-interface LateLibrary {
-  path: string;
-  build_id: string;
-  op_method: string;
-  attached_ns: number;
-  sites: { index: number; kind: string; library: string }[];
-}
-
 /** libggml-base alone in one directory (so nothing there hints at a CPU backend), a copy of libggml-cpu in another. */
 function stageLibraries(work: string): { lib: string; plugin: string } {
   const bin = fixtures.llamaLibDir ?? "";
@@ -61,12 +53,15 @@ test("a CPU backend dlopened after the start is probed: op spans from the late l
 
   const stream = decodeStream(new Uint8Array(fs.readFileSync(out)));
   assert.ok(!stream.header.info.libraries.some((l) => l.path === plugin), "the plugin was not known when the run started");
-  const late = stream.trailer?.raw.late_libraries as LateLibrary[];
+  const late = stream.trailer!.late_libraries;
   assert.equal(late.length, 1, "one library attached late");
   assert.equal(late[0].path, plugin);
   assert.equal(late[0].op_method, "dwarf-inline");
   assert.ok(late[0].attached_ns > stream.header.info.start_ns, "attached after the start");
-  assert.ok(late[0].sites.length > 0 && late[0].sites.every((s) => s.library === plugin));
+  const rawSites = (stream.trailer!.raw.late_libraries as { sites: { index: number; library: string }[] }[])[0].sites;
+  assert.ok(late[0].sites.length > 0 && rawSites.every((s) => s.library === plugin), "its sites are in it");
+  const headerSites = stream.header.info.raw.sites as unknown[];
+  assert.ok(late[0].sites.every((index) => index >= headerSites.length), "numbered after the header's sites");
   // Its source lines come with it: the lenses check ggml-cpu.c against the op switch's calls.
   const dispatch = recordedLines(buildProfile(stream), path.join(fixtures.ggmlSource ?? "", "ggml", "src", "ggml-cpu", "ggml-cpu.c"));
   assert.ok(dispatch && dispatch.calls.length > 0, "the late library's lines of ggml-cpu.c");
@@ -74,7 +69,7 @@ test("a CPU backend dlopened after the start is probed: op spans from the late l
 
   // Every op span comes from the late library's sites, after it was attached.
   const begin = stream.tables.opBegin;
-  const lateSites = new Set(late[0].sites.map((s) => s.index));
+  const lateSites = new Set(late[0].sites);
   assert.ok(begin.count > 0, "ops traced");
   for (let i = 0; i < begin.count; i++) {
     assert.ok(lateSites.has(begin.site[i]), `op begin ${i} at site ${begin.site[i]}`);

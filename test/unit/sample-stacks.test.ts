@@ -1,7 +1,8 @@
 /**
  * Caller chains of timer samples (the trailer's stacks, indexed by each sample's stack field) as the
  * stream decoder reads them and as the pprof export lays them out: the sampled line, then its
- * callers outward, then the run's context frames (op, graph, decode call).
+ * callers outward, then the run's context frames (op, graph, decode call); and the trailer's CPU
+ * backends loaded after the start.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -27,7 +28,8 @@ function recording() {
     .sample({ tid: 1, ts: 1_020_000, ip: LEAF, stack: 1 })
     .sample({ tid: 2, ts: 1_030_000, ip: LEAF })
     .decodeEnd({ tid: 1, ts: 1_100_000 });
-  const trailer = { hits: {}, lost: {}, exit_status: 0, windows: 0, duration_ns: 1, symbols: SYMBOLS, stacks: [[LEAF, CALLER, DECODE], "not a chain"] };
+  const late = { path: "/plugins/libggml-cpu.so", build_id: "ab", has_dwarf: true, op_method: "dwarf-inline", attached_ns: 1_005_000, sites: [{ index: 4 }, { index: 5 }, { kind: "op_end" }] };
+  const trailer = { hits: {}, lost: {}, exit_status: 0, windows: 0, duration_ns: 1, symbols: SYMBOLS, stacks: [[LEAF, CALLER, DECODE], "not a chain"], late_libraries: [late] };
   const stream = decodeStream(b.trailer(trailer).bytes());
   return { stream, profile: buildProfile(stream), meta: undefined };
 }
@@ -36,6 +38,12 @@ test("sample stacks: decoded from the sample records and the trailer", () => {
   const { stream } = recording();
   assert.deepEqual([...stream.tables.sample.stack], [1, 1, 0]);
   assert.deepEqual(stream.trailer?.stacks, [[LEAF, CALLER, DECODE], []], "a malformed chain reads as empty");
+});
+
+test("late libraries: the trailer's CPU backends loaded after the start, their sites by index", () => {
+  assert.deepEqual(recording().stream.trailer?.late_libraries, [
+    { path: "/plugins/libggml-cpu.so", build_id: "ab", op_method: "dwarf-inline", attached_ns: 1_005_000, sites: [4, 5] },
+  ]);
 });
 
 test("sample stacks: pprof samples run from the sampled line through its callers to the context frames", () => {
