@@ -7,6 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { pprofProfile } from "../../extension/profile/export/pprof";
+import { decodeContainer, encodeContainer } from "../../extension/profile/format";
 import { buildProfile } from "../../extension/profile/model";
 import { decodeStream } from "../../extension/profile/stream";
 import { readPprof, stacks } from "./exportReaders";
@@ -54,4 +55,12 @@ test("sample stacks: pprof samples run from the sampled line through its callers
     { frames: ["ggml_barrier ggml-cpu.c:600", "ggml_graph_compute ggml-cpu.c:3453", "llama_decode llama-context.cpp:3100", ...context], count: 2, thread: 1 },
     { frames: ["ggml_barrier ggml-cpu.c:600", ...context], count: 1, thread: 2 },
   ]);
+});
+
+test("sample stacks and late libraries survive a .ggmlprof container", () => {
+  const raw = recording().stream;
+  const { stream } = decodeContainer(encodeContainer(raw, { tool: { name: "ggml-lens", version: "0" } }));
+  assert.deepEqual([...stream.tables.sample.stack], [...raw.tables.sample.stack]);
+  assert.deepEqual(stream.trailer?.stacks, raw.trailer?.stacks);
+  assert.deepEqual(stream.trailer?.late_libraries, raw.trailer?.late_libraries);
 });
