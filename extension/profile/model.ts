@@ -362,6 +362,14 @@ class LaneNumbers {
     this.index.set(tid, tids.length);
     return tids.push(tid) - 1;
   }
+
+  /** The lane of a thread already numbered, else -1. */
+  find(tid: number): number {
+    const tids = this.tids;
+    const scan = Math.min(tids.length, LINEAR_LANES);
+    for (let lane = 0; lane < scan; lane++) if (tids[lane] === tid) return lane;
+    return this.index.get(tid) ?? -1;
+  }
 }
 
 /** Times at which op tracing was switched off, ascending. */
@@ -787,15 +795,6 @@ class EndBlock {
     readRowsInto(t, "nivcsw", this.first, this.end, this.nivcsw);
     readRowsInto(t, "cpuNs", this.first, this.end, this.cpuNs);
   }
-
-  /** Adds the counters of block row k to `sum`. */
-  addCounters(k: number, sum: SoftwareCounters): void {
-    sum.minor_faults += this.minFlt[k];
-    sum.major_faults += this.majFlt[k];
-    sum.voluntary_switches += this.nvcsw[k];
-    sum.involuntary_switches += this.nivcsw[k];
-    sum.cpu_ns += this.cpuNs[k];
-  }
 }
 
 /** OP_BEGIN records per thread lane (an upper bound of its spans). */
@@ -832,29 +831,60 @@ function lanesByTid(tids: number[]): number[] {
   return tids.map((_, lane) => lane).sort((a, b) => tids[a] - tids[b]);
 }
 
+/** Software counters summed per label, five numbers per label in the order of SoftwareCounters. */
+class CounterSums {
+  private sums = new Float64Array(5 * 64);
+
+  add(label: number, e: EndBlock, k: number): void {
+    const at = 5 * label;
+    if (at + 5 > this.sums.length) this.grow(at + 5);
+    const sums = this.sums;
+    sums[at] += e.minFlt[k];
+    sums[at + 1] += e.majFlt[k];
+    sums[at + 2] += e.nvcsw[k];
+    sums[at + 3] += e.nivcsw[k];
+    sums[at + 4] += e.cpuNs[k];
+  }
+
+  of(label: number): SoftwareCounters {
+    const at = 5 * label;
+    const s = at + 5 <= this.sums.length ? this.sums : new Float64Array(at + 5);
+    return { minor_faults: s[at], major_faults: s[at + 1], voluntary_switches: s[at + 2], involuntary_switches: s[at + 3], cpu_ns: s[at + 4] };
+  }
+
+  private grow(size: number): void {
+    const sums = new Float64Array(Math.max(size, 2 * this.sums.length));
+    sums.set(this.sums);
+    this.sums = sums;
+  }
+}
+
 /**
  * One walk over the OP_BEGIN and OP_END records in stream order, a block of rows at a time (no
- * column of the whole tables is made): pairs them (Pairing), labels each span when it begins, and
- * writes it straight to its thread's place (spans are grouped by thread id, in begin order within a
- * thread, and a lane's pairs close in the order they began); each end's counters are added to its
- * span's label.
+ * column of the whole tables is made): pairs them by the rules of Pairing, labels each span when it
+ * begins, and writes it straight to its thread's place (spans are grouped by thread id, in begin
+ * order within a thread, and a lane's pairs close in the order they began); each end's counters are
+ * added to its span's label. The rules are spelled out here on typed arrays rather than called on
+ * a Pairing: this loop runs once per op record, much of it before the JIT has compiled it, where
+ * each call and property read counts.
  */
 function opSpans(t: RecordTables, labels: LabelTable, windowOffs: Float64Array): OpScan {
   const [begins, ends] = [t.opBegin, t.opEnd];
   const lanes = new LaneNumbers();
   const capacity = beginsPerLane(begins, lanes);
-  const order = lanesByTid(lanes.tids);
-  const start: number[] = [];
+  const { tids } = lanes;
+  const order = lanesByTid(tids);
+  const start = new Uint32Array(tids.length);
   order.reduce((at, lane) => ((start[lane] = at), at + capacity[lane]), 0);
   const next = start.slice();
   const spans = newSpans(begins.count);
-  const sums: SoftwareCounters[] = [];
-  const pairing = new Pairing(windowOffs);
-  /** Per lane, the open begin's label and time. */
-  const openLabel: number[] = [];
-  const openNs: number[] = [];
+  const sums = new CounterSums();
+  const counts: PairingCounts = { paired: 0, unterminated: 0, unmatchedEnds: 0, openAtEnd: 0, cutByWindow: 0 };
+  /** Per lane, the open begin's row (-1 when none), time and label. */
+  const openRow = new Int32Array(tids.length).fill(-1);
+  const openNs = new Float64Array(tids.length);
+  const openLabel = new Uint32Array(tids.length);
   const { tid: spanTid, startNs: spanStart, endNs: spanEnd, row: spanRow, label: spanLabel, unterminated, endRow: spanEndRow } = spans;
-  const tids = lanes.tids;
   const write = (lane: number, row: number, endNs: number, endRow: number): void => {
     const s = next[lane]++;
     spanTid[s] = tids[lane];
@@ -866,48 +896,56 @@ function opSpans(t: RecordTables, labels: LabelTable, windowOffs: Float64Array):
     spanEndRow[s] = endRow;
   };
   const [b, e] = [new BeginBlock(begins), new EndBlock(ends)];
-  const [bOffset, eOffset] = [begins.offset, ends.offset];
-  for (let i = 0, j = 0; i < begins.count || j < ends.count; ) {
-    if (j >= ends.count || (i < begins.count && bOffset[i] < eOffset[j])) {
+  const { ts: bTs, tid: bTid, op: bOp, flags: bFlags, tensor2: bTensor2 } = b;
+  const { ts: eTs, tid: eTid } = e;
+  const [bOffset, eOffset, nBegins, nEnds] = [begins.offset, ends.offset, begins.count, ends.count];
+  for (let i = 0, j = 0; i < nBegins || j < nEnds; ) {
+    if (j >= nEnds || (i < nBegins && bOffset[i] < eOffset[j])) {
       if (i >= b.end) b.load(i);
       const k = i - b.first;
-      const lane = lanes.of(b.tid[k]);
-      const closed = pairing.begin(lane, i, b.ts[k]);
-      if (closed >= 0) write(lane, closed, b.ts[k], -1);
-      openLabel[lane] = labels.of(b.op[k], b.flags[k], b.tensor2[k], b.ts[k]);
-      openNs[lane] = b.ts[k];
+      const lane = lanes.of(bTid[k]);
+      const ts = bTs[k];
+      const previous = openRow[lane];
+      if (previous >= 0 && windowEndedBetween(windowOffs, openNs[lane], ts)) counts.cutByWindow++;
+      else if (previous >= 0) {
+        counts.unterminated++;
+        write(lane, previous, ts, -1);
+      }
+      openRow[lane] = i;
+      openNs[lane] = ts;
+      openLabel[lane] = labels.of(bOp[k], bFlags[k], bTensor2[k], ts);
       i++;
     } else {
       if (j >= e.end) e.load(j);
       const k = j - e.first;
-      const lane = lanes.of(e.tid[k]);
-      const closed = pairing.end(lane);
-      if (closed >= 0) {
-        write(lane, closed, e.ts[k], j);
-        e.addCounters(k, (sums[openLabel[lane]] ??= zeroCounters()));
+      const lane = lanes.find(eTid[k]);
+      const open = lane < 0 ? -1 : openRow[lane];
+      if (open < 0) counts.unmatchedEnds++;
+      else {
+        openRow[lane] = -1;
+        counts.paired++;
+        write(lane, open, eTs[k], j);
+        sums.add(openLabel[lane], e, k);
       }
       j++;
     }
   }
+  counts.openAtEnd = openRow.filter((row) => row >= 0).length;
   const count = packLanes(spans, order, start, next);
   const numbered = numberLabels(spans.label.subarray(0, count), labels.list);
   return {
     spans: count === spans.count ? spans : trimmed(spans, count),
-    counts: pairing.finish(),
+    counts,
     labels: numbered.labels,
-    counters: numbered.old.map((label) => sums[label] ?? zeroCounters()),
+    counters: numbered.old.map((label) => sums.of(label)),
   };
-}
-
-function zeroCounters(): SoftwareCounters {
-  return { minor_faults: 0, major_faults: 0, voluntary_switches: 0, involuntary_switches: 0, cpu_ns: 0 };
 }
 
 /**
  * Moves each lane's spans down to follow the previous lane's, when some begins made no span
  * (dropped at a window's end, or still open at the end); returns the number of spans.
  */
-function packLanes(spans: OpSpans, order: number[], start: number[], next: number[]): number {
+function packLanes(spans: OpSpans, order: number[], start: Uint32Array, next: Uint32Array): number {
   let at = 0;
   for (const lane of order) {
     const n = next[lane] - start[lane];
