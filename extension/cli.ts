@@ -63,7 +63,8 @@ script, else bpf/build/ggml-lens-probe of the source tree) with these options, t
 appear as they come; a line summing up the profile ends the run. The exit status is the
 helper's: the program's own when it ran CMD.
 
-report prints the tokens, graphs, threads, lost events and op method of the run, the time per
+report prints the tokens, graphs, threads, lost events and op method of the run (and the CPU
+backends the program loaded after the start, probed from then on), the time per
 backend and the tensor copies between backends when more than one backend ran, then one
 line per op: calls (one call is one thread running the op once), total time over threads,
 share of all op time, mean, median and 99th percentile, achieved GFLOP/s and GB/s and the
@@ -434,6 +435,7 @@ function reportJson(file: string, p: Profile, analysis: Analysis, ceilingsSource
     copies: copyVolume(p.copies),
     offload: p.backends.length > 1 ? offloadAnalysis(p) : null,
     lost_events: p.lostEvents,
+    late_libraries: p.trailer?.late_libraries ?? [],
     counters_available: countersAvailable(p),
     counters_unavailable: countersUnavailable(p),
     truncated: p.truncated,
@@ -514,6 +516,8 @@ function summaryLines(p: Profile): string[] {
     `  counters  ${countersAvailable(p).join(", ") || "none"}` +
       (countersUnavailable(p).hardware ? `; hardware: ${countersUnavailable(p).hardware}` : ""),
   ];
+  for (const late of p.trailer?.late_libraries ?? [])
+    lines.push(`  late      ${late.path} loaded after the start, probed ${ms(late.attached_ns - p.header.start_ns).toFixed(0)} ms in: its earlier ops are not recorded`);
   if (p.truncated) lines.push("  truncated the stream was cut short: what precedes the cut is shown");
   for (const error of p.errors.slice(0, 5)) lines.push(`  error     ${error}`);
   return lines;

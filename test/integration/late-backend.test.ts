@@ -95,4 +95,11 @@ test("a CPU backend dlopened after the start is probed: op spans from the late l
     for (const tensors of byThread.values()) assert.deepEqual(tensors, nodes!.map((n) => n.tensor));
   }
   assert.deepEqual([...ops].sort(), ["ADD", "MUL_MAT", "SOFT_MAX"]);
+
+  // The report says which library came late and from when it was probed.
+  const cli = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", path.join(repo, "extension/cli.ts"), "report", out, ...args], { encoding: "utf8", cwd: repo });
+  const json = JSON.parse(cli(["--json"]).stdout) as { late_libraries: { path: string; attached_ns: number }[] };
+  assert.deepEqual(json.late_libraries.map((l) => [l.path, l.attached_ns]), [[plugin, late[0].attached_ns]]);
+  const intoRun = Math.round((late[0].attached_ns - stream.header.info.start_ns) / 1e6);
+  assert.match(cli([]).stdout, new RegExp(`late {6}${plugin.replace(/[.]/g, "\\.")} loaded after the start, probed ${intoRun} ms in`));
 });
