@@ -37,6 +37,8 @@ export interface RecordedFixtures {
   chromium?: string;
   probeHelper?: string;
   models?: Record<string, string | undefined>;
+  /** The same llama.cpp built with the BLAS and RPC backends too (setup's build-offload). */
+  offload?: { llamaCompletion?: string; rpcServer?: string; libDir?: string };
 }
 
 export function recordedFixtures(): RecordedFixtures {
