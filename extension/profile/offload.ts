@@ -145,9 +145,9 @@ function nodeCalls(profile: Profile): NodeCall[] {
   const copiesBySpan = copiesBeforeSpans(profile.backendSpans, profile.copies);
   const calls: NodeCall[] = [];
   profile.backendSpans.forEach((span, s) => {
-    const nodes = profile.structures.get(span.signature) ?? [];
+    const nodes = splitNodes(profile, s);
     const measured = instancesBySpan.get(s);
-    const spanCalls = measured ? measuredCalls(span, measured) : apportionedCalls(span, nodes, cost);
+    const spanCalls = measured ? measuredCalls(span, measured, nodes) : apportionedCalls(span, nodes, cost);
     attributeCopies(spanCalls, copiesBySpan.get(s) ?? [], nodes);
     for (const c of spanCalls) calls.push(c.call);
   });
@@ -176,8 +176,40 @@ function instancesInSpans(profile: Profile, instances: Instance[]): Map<number, 
   return bySpan;
 }
 
-function measuredCalls(span: BackendSpan, instances: Instance[]): SpanCall[] {
-  return instances.map((i) => ({ node: i.node, call: newCall(span.backend, i.node, i.endNs - i.startNs, true) }));
+function measuredCalls(span: BackendSpan, instances: Instance[], nodes: GraphNode[]): SpanCall[] {
+  const byTensor = new Map(nodes.map((n) => [n.tensor, n]));
+  return instances.map((i) => {
+    const node = byTensor.get(i.node.tensor) ?? i.node;
+    return { node, call: newCall(span.backend, node, i.endNs - i.startNs, true) };
+  });
+}
+
+/**
+ * The nodes of backend span `s`, with the sources its split does not describe (results of another
+ * split of the same scheduler run, read in place) described from the split that computed them.
+ */
+export function splitNodes(profile: Profile, s: number): GraphNode[] {
+  const span = profile.backendSpans[s];
+  const nodes = profile.structures.get(span.signature) ?? [];
+  const run = profile.schedGraphs[span.schedGraph];
+  if (!run || nodes.every(sourcesDescribed)) return nodes;
+  const known = new Map<number, Tensor>();
+  for (const other of run.spans) {
+    for (const n of profile.structures.get(profile.backendSpans[other].signature) ?? []) known.set(n.tensor, { type: n.type, ne: n.ne });
+  }
+  return nodes.map((n) =>
+    sourcesDescribed(n)
+      ? n
+      : {
+          ...n,
+          srcTypes: n.src.map((address, i) => n.srcTypes?.[i] || known.get(address)?.type || ""),
+          srcNe: n.src.map((address, i) => (n.srcNe?.[i]?.length ? n.srcNe[i] : (known.get(address)?.ne ?? []))),
+        },
+  );
+}
+
+function sourcesDescribed(n: GraphNode): boolean {
+  return n.src.every((address, i) => address === 0 || (Boolean(n.srcTypes?.[i]) && (n.srcNe?.[i]?.length ?? 0) > 0));
 }
 
 /** The span's time divided among its compute nodes by FLOPs, else bytes, else evenly. */

@@ -12,7 +12,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { findings } from "../../extension/profile/findings";
 import { buildProfile, type Profile } from "../../extension/profile/model";
-import { breakEvenText, offloadAnalysis } from "../../extension/profile/offload";
+import { breakEvenText, offloadAnalysis, splitNodes } from "../../extension/profile/offload";
 import { decodeStream } from "../../extension/profile/stream";
 import { recordedFixtures } from "../harness/fixtures";
 
@@ -76,8 +76,9 @@ test("offload analysis of a real BLAS run: MUL_MAT batches split where ggml-blas
   const prefill = mulMat.rows.filter((r) => r.backends.some((b) => b.name === blas.name));
   assert.ok(prefill.length > 0 && prefill.every((r) => r.batch >= minBatch), "BLAS took prefill batches");
   // Every MUL_MAT the BLAS splits hold meets the three dimensions of the condition.
-  for (const span of p.backendSpans.filter((s) => s.backend === blas.id)) {
-    for (const node of p.structures.get(span.signature)?.filter((n) => n.op === "MUL_MAT") ?? []) {
+  for (const [s, span] of p.backendSpans.entries()) {
+    if (span.backend !== blas.id) continue;
+    for (const node of splitNodes(p, s).filter((n) => n.op === "MUL_MAT")) {
       assert.ok(node.ne[0] >= minBatch && node.ne[1] >= minBatch && (node.srcNe[1]?.[0] ?? 0) >= minBatch, `${node.name} ${JSON.stringify(node.ne)} on BLAS`);
     }
   }

@@ -191,3 +191,18 @@ test("a backend of another traced process (an RPC server's CPU) is listed per cl
   assert.deepEqual(a.classes.find((c) => c.key === W1_64)?.backends.map((b) => [b.name, b.perCallNs]), [["CPU (pid 5555)", 100], ["BLAS", 320]]);
   assert.deepEqual(a.ops[0].rows.map((r) => [r.batch, r.backends.map((b) => b.name)]), [[64, ["BLAS"]], [64, ["BLAS"]]], "the server's calls are not a CPU alternative");
 });
+
+test("a split reading another split's result in place (no copy, as BLAS reads host memory) describes it from that split", () => {
+  const inPlace = (b: StreamBuilder, t: number): number => {
+    const end = cpuSplit(b, t, 0x11n, [{ tensor: 0xa1, op: OP.RMS_NORM, ne: [256, 64, 1, 1], src: [0xe1], ns: [300, 400] }]);
+    weights(b, 0x55n)
+      .backendGraphBegin({ tid: 7, ts: end + 10, backend: BLAS, computeFn: BLAS_FN, signature: 0x55n, nNodes: 1 })
+      .graphNode({ tid: 7, ts: end + 10, signature: 0x55n, tensor: 0xb1, index: 0, op: OP.MUL_MAT, ne: [256, 64, 1, 1], src: [W1, 0xa1] })
+      .backendGraphEnd({ tid: 7, ts: end + 510 })
+      .schedGraphEnd({ tid: 7, ts: end + 520 });
+    return end + 600;
+  };
+  const p = profileOf(inPlace);
+  assert.deepEqual(p.structures.get(p.backendSpans[1].signature)?.[0].srcTypes, ["q4_0", ""], "the split alone does not describe src1");
+  assert.deepEqual(offloadAnalysis(p).classes.map((c) => [c.key, c.backends.map((b) => [b.name, b.perCallNs])]), [[W1_64, [["BLAS", 500]]]]);
+});
