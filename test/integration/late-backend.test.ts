@@ -4,17 +4,18 @@
  * libggml-cpu from a directory the helper cannot know up front, then computes a small graph; the
  * helper notices the library in /proc/PID/maps, plans and attaches it, and says so in the trailer.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { buildProfile } from "../../extension/profile/model";
 import { decodeStream } from "../../extension/profile/stream";
 import { checkRecordedLines, recordedLines } from "../../extension/target/sourceLines";
 import { buildFixtureProgram } from "../harness/cPrograms";
 import { recordedFixtures } from "../harness/fixtures";
+import { exited, startHelper } from "../harness/llamaServer";
 
 const repo = path.resolve(__dirname, "../..");
 const probe = path.join(repo, "bpf/build/ggml-lens-probe");
@@ -37,12 +38,18 @@ function stageLibraries(work: string): { lib: string; plugin: string } {
   return { lib, plugin };
 }
 
-test("a CPU backend dlopened after the start is probed: op spans from the late library", { skip: !isRoot && "needs root (eBPF)", timeout: 300_000 }, (t) => {
+/** The fixture program, built against the staged libggml-base, and the plugin it is to load. */
+function lateProgram(t: TestContext): { work: string; program: string; plugin: string } {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-late-"));
   t.after(() => process.env.GGML_LENS_KEEP || fs.rmSync(work, { recursive: true, force: true }));
   const { lib, plugin } = stageLibraries(work);
   const include = path.join(fixtures.ggmlSource ?? "", "ggml", "include");
   const program = buildFixtureProgram("late-cpu-backend", work, [`-I${include}`, `-L${lib}`, "-lggml-base", "-ldl", `-Wl,-rpath,${lib}`]);
+  return { work, program, plugin };
+}
+
+test("a CPU backend dlopened after the start is probed: op spans from the late library", { skip: !isRoot && "needs root (eBPF)", timeout: 300_000 }, (t) => {
+  const { work, program, plugin } = lateProgram(t);
   const out = path.join(work, "late.stream");
   const run = spawnSync(probe, ["--mode", "full", "--sample-hz", "0", "--out", out, "--", program, plugin, "1000", "3000"], { encoding: "utf8", timeout: 120_000 });
   assert.equal(run.status, 0, run.stderr);
@@ -102,4 +109,20 @@ test("a CPU backend dlopened after the start is probed: op spans from the late l
   assert.deepEqual(json.late_libraries.map((l) => [l.path, l.attached_ns]), [[plugin, late[0].attached_ns]]);
   const intoRun = Math.round((late[0].attached_ns - stream.header.info.start_ns) / 1e6);
   assert.match(cli([]).stdout, new RegExp(`late {6}${plugin.replace(/[.]/g, "\\.")} loaded after the start, probed ${intoRun} ms in`));
+});
+
+test("attached by PID before the program loads its CPU backend: the late library is followed too", { skip: !isRoot && "needs root (eBPF)", timeout: 300_000 }, async (t) => {
+  const { work, program, plugin } = lateProgram(t);
+  const target = spawn(program, [plugin, "2500", "2000"], { stdio: "ignore" });
+  const out = path.join(work, "attached.stream");
+  const helper = await startHelper(probe, ["--pid", String(target.pid), "--mode", "full", "--sample-hz", "0", "--out", out]);
+  await exited(target);
+  await exited(helper);
+  assert.equal(target.exitCode, 0, "the program ran to its end");
+  assert.equal(helper.exitCode, 0, "the helper ended with the program");
+  const stream = decodeStream(new Uint8Array(fs.readFileSync(out)));
+  assert.deepEqual(stream.trailer?.late_libraries.map((l) => l.path), [plugin]);
+  const lateSites = new Set(stream.trailer!.late_libraries[0].sites);
+  const begin = stream.tables.opBegin;
+  assert.ok(begin.count > 0 && [...begin.site].every((site) => lateSites.has(site)), `${begin.count} op begins, all at the late library's sites`);
 });
