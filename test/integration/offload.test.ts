@@ -166,6 +166,15 @@ test("offload", { skip: skipReason() }, async (t) => {
   });
 });
 
+test("--also-pid is checked like --pid: a process that does not exist is refused in one line, nothing recorded", { skip: !isRoot && "needs root (eBPF)" }, () => {
+  const out = path.join(work, "refused.stream");
+  const run = spawnSync(probe, ["--also-pid", "999999999", "--out", out, "--", "/bin/true"], { encoding: "utf8" });
+  assert.equal(run.status, 1);
+  assert.match(run.stderr, /^ggml-lens-probe: error: --also-pid: no process with PID 999999999 .*check the PID/m);
+  assert.equal(run.stderr.trim().split("\n").length, 1);
+  assert.ok(!fs.existsSync(out));
+});
+
 /** Op spans of the server's threads while it computed the graph (a fused pair counts once). */
 function opsBetween(p: Profile, span: BackendSpan): number {
   let n = 0;
