@@ -13,6 +13,7 @@
 #define MAX_DISTINCT_IPS (1u << 22)
 #define MAX_FRAMES 64
 #define MAX_STACKS (1u << 20)
+#define MAX_PROCESSES 8
 
 struct stack {
 	uint64_t hash;
@@ -24,10 +25,13 @@ struct samples {
 	uint64_t *slots; /* open addressing; 0 = empty (0 is never a sampled IP) */
 	size_t cap, n;
 	struct gl_symbolizer *symbolizer;
-	/* Caller chains, unwound with libdwfl from each sample's registers and stack top. */
-	int pid;
-	Dwfl *dwfl;
-	double dwfl_opened;
+	/* Caller chains, unwound with libdwfl from each sample's registers and stack top: one Dwfl per
+	 * traced process (the target and --also-pid ones). */
+	struct process_modules {
+		int pid;
+		Dwfl *dwfl;
+		double opened;
+	} processes[MAX_PROCESSES];
 	const struct gl_sample_unwind *current;
 	struct stack *stacks;
 	size_t n_stacks, stacks_cap;
@@ -192,34 +196,39 @@ static double monotonic_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* The target's modules as mapped now, for their call frame information (.eh_frame, .debug_frame). */
-static int open_dwfl(struct samples *s, int pid)
+/* A process's modules as mapped now, for their call frame information (.eh_frame, .debug_frame). */
+static int open_dwfl(struct samples *s, struct process_modules *m, int pid)
 {
-	if (s->dwfl)
-		dwfl_end(s->dwfl);
-	s->pid = pid;
-	s->dwfl_opened = monotonic_s();
-	s->dwfl = dwfl_begin(&PROCESS_FILES);
-	if (!s->dwfl)
+	if (m->dwfl)
+		dwfl_end(m->dwfl);
+	*m = (struct process_modules){ .pid = pid, .opened = monotonic_s(), .dwfl = dwfl_begin(&PROCESS_FILES) };
+	if (!m->dwfl)
 		return -1;
-	dwfl_report_begin(s->dwfl);
-	if (dwfl_linux_proc_report(s->dwfl, pid) != 0 || dwfl_report_end(s->dwfl, NULL, NULL) != 0 ||
-	    !dwfl_attach_state(s->dwfl, NULL, pid, &SAMPLED_THREAD, s)) {
-		dwfl_end(s->dwfl);
-		s->dwfl = NULL;
+	dwfl_report_begin(m->dwfl);
+	if (dwfl_linux_proc_report(m->dwfl, pid) != 0 || dwfl_report_end(m->dwfl, NULL, NULL) != 0 ||
+	    !dwfl_attach_state(m->dwfl, NULL, pid, &SAMPLED_THREAD, s)) {
+		dwfl_end(m->dwfl);
+		m->dwfl = NULL;
 		return -1;
 	}
 	return 0;
 }
 
-/* The modules are read again when an IP falls outside them (a library loaded since), at most once a second. */
-static int ready_for(struct samples *s, int pid, uint64_t ip)
+/* The process's modules, read again when an IP falls outside them (a library loaded since), at
+ * most once a second; NULL when they cannot be read. */
+static Dwfl *modules_for(struct samples *s, int pid, uint64_t ip)
 {
-	if (s->dwfl && s->pid == pid && dwfl_addrmodule(s->dwfl, ip))
-		return 0;
-	if (s->dwfl && s->pid == pid && monotonic_s() - s->dwfl_opened < 1)
-		return -1;
-	return open_dwfl(s, pid);
+	struct process_modules *m = NULL;
+	for (size_t i = 0; i < MAX_PROCESSES && !m; i++)
+		if (s->processes[i].pid == pid || !s->processes[i].pid)
+			m = &s->processes[i];
+	if (!m)
+		return NULL;
+	if (m->dwfl && dwfl_addrmodule(m->dwfl, ip))
+		return m->dwfl;
+	if (m->pid == pid && monotonic_s() - m->opened < 1)
+		return NULL;
+	return open_dwfl(s, m, pid) ? NULL : m->dwfl;
 }
 
 struct walk {
@@ -307,12 +316,13 @@ static int thread_of(int pid, uint32_t tid)
 
 uint32_t samples_add_stack(struct samples *s, int pid, const struct gl_sample_unwind *rec)
 {
-	if (!s || !rec->stack_len || !thread_of(pid, rec->sample.hdr.tid) || ready_for(s, pid, rec->regs[16]))
+	Dwfl *dwfl = s && rec->stack_len && thread_of(pid, rec->sample.hdr.tid) ? modules_for(s, pid, rec->regs[16]) : NULL;
+	if (!dwfl)
 		return 0;
 	s->walks++;
 	s->current = rec;
 	struct walk w = { .n = 0 };
-	dwfl_getthread_frames(s->dwfl, (pid_t)rec->sample.hdr.tid, on_frame, &w); /* ends in an error where the chain stops */
+	dwfl_getthread_frames(dwfl, (pid_t)rec->sample.hdr.tid, on_frame, &w); /* ends in an error where the chain stops */
 	s->current = NULL;
 	if (w.n < 2)
 		return 0;
@@ -342,8 +352,9 @@ void samples_free(struct samples *s)
 {
 	if (!s)
 		return;
-	if (s->dwfl)
-		dwfl_end(s->dwfl);
+	for (size_t i = 0; i < MAX_PROCESSES; i++)
+		if (s->processes[i].dwfl)
+			dwfl_end(s->processes[i].dwfl);
 	for (size_t i = 0; i < s->n_stacks; i++)
 		free(s->stacks[i].pcs);
 	free(s->stacks);
