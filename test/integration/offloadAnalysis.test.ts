@@ -12,7 +12,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { findings } from "../../extension/profile/findings";
 import { buildProfile, type Profile } from "../../extension/profile/model";
-import { breakEvenText, offloadAnalysis, splitNodes } from "../../extension/profile/offload";
+import { breakEvenText, compareOffload, comparisonText, offloadAnalysis, splitNodes } from "../../extension/profile/offload";
 import { decodeStream } from "../../extension/profile/stream";
 import { recordedFixtures } from "../harness/fixtures";
 
@@ -42,21 +42,28 @@ function blasMinBatch(): number {
   return Number(match[1]);
 }
 
-function recordBlasRun(): Profile {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-offload-analysis-"));
-  const out = path.join(work, "blas.stream");
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-offload-analysis-"));
+
+/** The same prompt and tokens through `llamaCompletion` (the offload build's, else the CPU-only one). */
+function recordRun(name: string, llamaCompletion: string, libDir: string | undefined): Profile {
+  const out = path.join(work, `${name}.stream`);
   // -nr: repacked weights live in the CPU backend's own buffer type, which BLAS cannot read, so
   // their matrix products would all stay on the CPU.
-  const command = [offload!.llamaCompletion!, "-m", model!, "-p", LONG_PROMPT, "-n", "6", "-t", "2", "-nr", "-no-cnv", "--temp", "0", "--no-warmup"];
-  const env = { ...process.env, LD_LIBRARY_PATH: [offload!.libDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(":") };
+  const command = [llamaCompletion, "-m", model!, "-p", LONG_PROMPT, "-n", "6", "-t", "2", "-nr", "-no-cnv", "--temp", "0", "--no-warmup"];
+  const env = { ...process.env, LD_LIBRARY_PATH: [libDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(":") };
   const run = spawnSync(probe, ["--mode", "full", "--sample-hz", "0", "--out", out, "--", ...command], { encoding: "utf8", timeout: 120_000, env });
   assert.equal(run.status, 0, run.stderr);
   return buildProfile(decodeStream(new Uint8Array(fs.readFileSync(out))));
 }
 
+let blasProfile: Profile | undefined;
+function blasRun(): Profile {
+  return (blasProfile ??= recordRun("blas", offload!.llamaCompletion!, offload!.libDir));
+}
+
 test("offload analysis of a real BLAS run: MUL_MAT batches split where ggml-blas.cpp's condition puts them", { skip: skipReason() }, (t) => {
   const minBatch = blasMinBatch();
-  const p = recordBlasRun();
+  const p = blasRun();
   assert.ok(p.tokens.prefill.tokens >= 2 * minBatch, `a prompt of ${p.tokens.prefill.tokens} tokens`);
   assert.ok(p.tokens.decode.calls >= 3, `${p.tokens.decode.calls} decode calls`);
   const a = offloadAnalysis(p);
@@ -92,3 +99,26 @@ test("offload analysis of a real BLAS run: MUL_MAT batches split where ggml-blas
   assert.ok(finding.details.some((d) => d.startsWith("MUL_MAT: ") && d.includes(`on ${blas.name}`)), finding.details.join("\n"));
   t.diagnostic(`${finding.title}\n${finding.details.join("\n")}`);
 });
+
+test("a CPU-only run of the same prompt against the BLAS run: each BLAS class compared with the same class on the CPU", { skip: skipReason() || (!fixtures.llamaCompletion && "no CPU-only llama.cpp build: run 'npm run setup'") }, (t) => {
+  const cpuOnly = recordRun("cpu", fixtures.llamaCompletion!, fixtures.llamaLibDir);
+  assert.equal(cpuOnly.backends.length, 1, `one backend in the CPU-only run: ${cpuOnly.backends.map((b) => b.name)}`);
+  const blas = blasRun();
+  const blasClasses = offloadAnalysis(blas).classes.filter((c) => c.backends.some((b) => libraryOf(blas, b.backend).includes("libggml-blas")));
+  assert.ok(blasClasses.length > 0, "classes BLAS computed");
+  const compared = new Map(compareOffload(cpuOnly, blas).classes.map((c) => [c.key, c]));
+  for (const c of blasClasses) {
+    const k = compared.get(c.key);
+    assert.ok(k, `${c.key} compared (compared: ${[...compared.keys()].join("; ")})`);
+    assert.equal(k.before.name, "CPU");
+    const calls = c.backends.reduce((n, b) => n + b.calls, 0);
+    assert.ok(k.before.measured && k.before.calls === calls, `${c.key}: the CPU run measured the same ${calls} calls (${k.before.calls})`);
+    assert.ok(Number.isFinite(k.ratio) && k.ratio > 0, `${c.key}: ratio ${k.ratio}`);
+  }
+  t.diagnostic(comparisonText(compareOffload(cpuOnly, blas)).join("\n"));
+});
+
+/** The library of a backend of the profile. */
+function libraryOf(profile: Profile, backend: number): string {
+  return profile.backends[backend]?.library ?? "";
+}
