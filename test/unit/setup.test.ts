@@ -47,10 +47,28 @@ test("a damaged cached llama.cpp output is detected by its hash", () => {
   fs.mkdirSync(path.join(dir, "build", "bin"), { recursive: true });
   fs.writeFileSync(path.join(dir, "build", "bin", "llama-completion"), "a real binary");
   const record = 'echo "${LLAMA_CMAKE_FLAGS[*]}" > "$D/build.flags"; (cd "$D/build" && sha256sum bin/llama-completion) > "$D/build.sha256"';
-  const check = 'llama_build_is_intact "$D" && echo intact || echo damaged';
+  const check = 'llama_build_is_intact "$D" build "${LLAMA_CMAKE_FLAGS[*]}" && echo intact || echo damaged';
   const intact = spawnSync("bash", ["-c", `source "${lib}"; D="${dir}"; ${record}; ${check}`], { encoding: "utf8", env: { ...process.env, GGML_LENS_CACHE: cache } });
   assert.equal(intact.stdout.trim(), "intact");
   fs.appendFileSync(path.join(dir, "build", "bin", "llama-completion"), "flipped");
   const damaged = spawnSync("bash", ["-c", `source "${lib}"; D="${dir}"; ${check}`], { encoding: "utf8", env: { ...process.env, GGML_LENS_CACHE: cache } });
   assert.equal(damaged.stdout.trim(), "damaged");
+});
+
+test("the offload build is cached apart from the main one: its own outputs, hashes and flags", () => {
+  const cache = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-setup-"));
+  const dir = path.join(cache, "llama.cpp-test");
+  fs.mkdirSync(path.join(dir, "build-offload", "bin"), { recursive: true });
+  fs.writeFileSync(path.join(dir, "build-offload", "bin", "ggml-rpc-server"), "a real binary");
+  fs.writeFileSync(path.join(dir, "build-offload", "bin", "libggml-blas.so"), "a real library");
+  const shell = (script: string): string =>
+    spawnSync("bash", ["-c", `source "${lib}"; D="${dir}"; ${script}`], { encoding: "utf8", env: { ...process.env, GGML_LENS_CACHE: cache } }).stdout.trim();
+  const record = 'echo "${OFFLOAD_CMAKE_FLAGS[*]}" > "$D/build-offload.flags"; (cd "$D/build-offload" && llama_outputs "$D/build-offload" ggml-rpc-server | sed "s|^$D/build-offload/||" | xargs sha256sum) > "$D/build-offload.sha256"';
+  const check = (flags: string) => `llama_build_is_intact "$D" build-offload "\${${flags}[*]}" && echo intact || echo damaged`;
+  assert.equal(shell(`${record}; ${check("OFFLOAD_CMAKE_FLAGS")}`), "intact");
+  assert.match(shell("cat \"$D/build-offload.sha256\""), /bin\/libggml-blas\.so/, "its libraries are hashed too");
+  assert.equal(shell(check("LLAMA_CMAKE_FLAGS")), "damaged", "the main build's flags are not the offload build's");
+  assert.equal(shell('echo "${OFFLOAD_CMAKE_FLAGS[*]}"').includes("-DGGML_BLAS=ON -DGGML_BLAS_VENDOR=OpenBLAS -DGGML_RPC=ON"), true);
+  fs.appendFileSync(path.join(dir, "build-offload", "bin", "libggml-blas.so"), "flipped");
+  assert.equal(shell(check("OFFLOAD_CMAKE_FLAGS")), "damaged");
 });
