@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <elf.h>
 #include <string.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include "plan.h"
 
@@ -392,10 +395,34 @@ int plan_build(struct plan *plan, const char *const *paths, size_t n_paths, cons
 	return 0;
 }
 
+/* Whether the ELF file defines `name` in .dynsym or .symtab: a cheap look before the full analysis
+ * of its DWARF, which a library that is no CPU backend does not need. */
+static int defines_symbol(const char *path, const char *name)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), found = 0;
+	Elf *elf = fd < 0 || elf_version(EV_CURRENT) == EV_NONE ? NULL : elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	for (Elf_Scn *scn = NULL; elf && !found && (scn = elf_nextscn(elf, scn));) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB) || !sh.sh_entsize)
+			continue;
+		Elf_Data *data = elf_getdata(scn, NULL);
+		for (size_t i = 0; data && !found && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *sym_name = gelf_getsym(data, (int)i, &sym) ? elf_strptr(elf, sh.sh_link, sym.st_name) : NULL;
+			found = sym.st_shndx != SHN_UNDEF && sym_name && strcmp(sym_name, name) == 0;
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+	return found;
+}
+
 int plan_add_late_library(struct plan *plan, const char *path)
 {
 	char real[PATH_MAX];
-	if (!realpath(path, real) || known_library(plan, real))
+	if (!realpath(path, real) || known_library(plan, real) || !defines_symbol(real, "ggml_graph_compute"))
 		return 0;
 	size_t n_libs = plan->n_libs, n_sites = plan->n_sites;
 	if (add_library(plan, real))
