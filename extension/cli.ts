@@ -19,7 +19,7 @@ import { ProfileFormatError } from "./profile/stream";
 import { checkSystem, liveSystemView, systemReady, systemReport } from "./profile/system";
 import { isExecutable } from "./profile/executable";
 import { backendTimes, copyVolume } from "./profile/backends";
-import { breakEvenText, compareOffload, comparisonText, offloadAnalysis } from "./profile/offload";
+import { breakEvenText, compareOffload, comparisonText, hasOffloadBackend, offloadAnalysis } from "./profile/offload";
 
 const HELP = `ggml-lens ${version}: profile llama.cpp / ggml inference with eBPF
 
@@ -76,10 +76,10 @@ ones, else measured now; the report says which. --json prints the same as JSON, 
 "classes", per-op rates in "ops", "ceilings", "assumptions", "findings", "backends"
 (time per backend), "copies" (bytes and time, per direction) and "offload" (the break-even).
 
-When more than one backend ran, the report shows the offload break-even: per op that a backend
-other than the CPU one took, per shape and batch (the result's ne[1]; for MUL_MAT the rows of
-src1), each backend's time per call including the copies of its inputs (a backend without op
-spans, such as BLAS or RPC, has its split's time divided among the split's nodes by FLOPs).
+When a backend other than the CPU one ran, the report shows the offload break-even: per op it
+took, per shape and batch (the result's ne[1]; for MUL_MAT the rows of src1), each backend's
+time per call including the copies of its inputs (a backend without op spans, such as BLAS or
+RPC, has its split's time divided among the split's nodes by FLOPs).
 
 report starts with the findings, ranked by the share of op thread time each concerns: the op
 classes that dominate prefill and decode with their bound and distance to the roof, threads
@@ -108,9 +108,9 @@ timer samples with source lines) or the op table as CSV, to --out F or to standa
 
 diff compares B (after) with A (before): per op, mean time per token and share, the change, and
 a Mann-Whitney U test on the op's time per decode call (p < 0.05 marked *); then what differs
-in the run: command line, model, threads, weight types, library build ids, mode. When either
-run has more than one backend, the op classes that ran on another backend than the CPU one in
-either run, each run's fastest backend per call with copies (a CPU-only run against an offload
+in the run: command line, model, threads, weight types, library build ids, mode. When a backend
+other than the CPU one ran in either run, the op classes that ran on such a backend in either
+run, each run's fastest backend per call with copies (a CPU-only run against an offload
 run compares the same shapes); --json adds them as "offload".
 
 scale records CMD once per thread count (default 1, 2, 4, ... and the number of CPUs), with
@@ -433,7 +433,7 @@ function reportJson(file: string, p: Profile, analysis: Analysis, ceilingsSource
     findings: found,
     backends: backendTimes(p),
     copies: copyVolume(p.copies),
-    offload: p.backends.length > 1 ? offloadAnalysis(p) : null,
+    offload: hasOffloadBackend(p) ? offloadAnalysis(p) : null,
     lost_events: p.lostEvents,
     late_libraries: p.trailer?.late_libraries ?? [],
     counters_available: countersAvailable(p),
@@ -463,7 +463,7 @@ function reportText(file: string, p: Profile, analysis: Analysis, ceilingsSource
     ...findingsText(found, p.calls[0]?.startNs ?? p.header.start_ns),
     "",
     ...backendsText(p),
-    ...(p.backends.length > 1 ? breakEvenText(offloadAnalysis(p)) : []),
+    ...(hasOffloadBackend(p) ? breakEvenText(offloadAnalysis(p)) : []),
     ...opTable(analysis.ops),
     "",
     ...classTable(analysis.classes),
@@ -645,7 +645,7 @@ async function diffCommand(args: string[]): Promise<number> {
   if (files.length !== 2) throw new UsageError("diff needs two profile files: ggml-lens diff BEFORE AFTER [--json]");
   const [a, b] = await Promise.all(files.map(loadProfile));
   const diff = diffProfiles(a, b);
-  const offload = a.backends.length > 1 || b.backends.length > 1 ? compareOffload(a, b) : null;
+  const offload = hasOffloadBackend(a) || hasOffloadBackend(b) ? compareOffload(a, b) : null;
   const offloadLines = offload ? comparisonText(offload) : [];
   process.stdout.write(
     args.includes("--json")

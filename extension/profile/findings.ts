@@ -22,7 +22,7 @@ import type { GraphNode, Profile } from "./model";
 import { analyze, type OpClass } from "./roofline";
 import { MAX_DIMS_CAP } from "./stream";
 import { baseName, callAt, callsOf, layerOfName, opInstances, phaseProfile, type Instance, type Phase } from "./instances";
-import { offloadAnalysis, offloadFindingParts } from "./offload";
+import { hasOffloadBackend, offloadAnalysis, offloadFindingParts } from "./offload";
 
 /** Where to see a finding: a filtered timeline, a roofline point, a source symbol. */
 export type Evidence =
@@ -599,7 +599,7 @@ export function offloadFinding(data: OffloadData | undefined): Finding {
 /** The offload finding from the profile's own backend records (offload.ts). */
 function offloadFindingOf(profile: Profile): Finding {
   const backendNs = profile.backendSpans.reduce((n, s) => n + (s.endNs - s.startNs), 0);
-  const parts = profile.backends.length > 1 ? offloadFindingParts(offloadAnalysis(profile), backendNs) : null;
+  const parts = hasOffloadBackend(profile) ? offloadFindingParts(offloadAnalysis(profile), backendNs) : null;
   if (!parts) return offloadFinding(undefined);
   const { subject, score, ...rest } = parts;
   return finding("offload", subject, score, rest);

@@ -130,6 +130,11 @@ function backendLabels(profile: Profile): string[] {
   return profile.backends.map((b) => ((count.get(b.name) ?? 0) > 1 ? `${b.name} (pid ${b.pid})` : b.name));
 }
 
+/** Whether a backend other than the CPU one computed a graph: else there is nothing offloaded to analyse. */
+export function hasOffloadBackend(profile: Profile): boolean {
+  return profile.backends.some((b) => !isCpu(b.name));
+}
+
 /** The CPU backend names itself "CPU" (ggml-cpu.cpp); the comparison is against it. */
 function isCpu(name: string): boolean {
   return /^CPU\b/i.test(name);
@@ -384,41 +389,64 @@ export type OffloadFindingParts = Pick<Finding, "title" | "score" | "numbers" | 
  */
 export function offloadFindingParts(analysis: OffloadAnalysis, backendNs: number): OffloadFindingParts | null {
   if (analysis.ops.length === 0) return null;
-  const details: string[] = [];
-  const evidence: Evidence[] = [];
-  let [offloadedNs, lossNs, verdicts] = [0, 0, 0];
-  for (const op of analysis.ops) {
-    details.push(`${op.op}: ${op.ranges.map((r) => `batch ${r.from === r.to ? r.from : `${r.from}-${r.to}`} on ${r.backends}`).join(", ")}`);
-    for (const [batch, rows] of groupBy(op.rows, (r) => r.batch)) {
-      const offloaded = rows.flatMap((r) => r.backends).filter((b) => !isCpu(b.name));
-      for (const [, list] of groupBy(offloaded, (b) => b.name)) {
-        const all = merged(list);
-        offloadedNs += all.ns + all.copyNs;
-        details.push(`  batch ${batch}: ${all.name} ${callText(all)} over ${list.length} shape(s)`);
-      }
-    }
-    for (const row of op.rows) {
-      const cpu = row.backends.find((b) => isCpu(b.name));
-      if (!cpu) continue;
-      for (const other of row.backends.filter((b) => !isCpu(b.name))) {
-        details.push(`  ${row.shape}: ${other.name} ${callText(other)} vs ${cpu.name} ${callText(cpu)}: ${other.perCallNs < cpu.perCallNs ? "offload paid" : "offload did not pay"}`);
-        verdicts++;
-        lossNs += Math.max(0, (other.perCallNs - cpu.perCallNs) * other.calls);
-      }
-    }
-    evidence.push({ kind: "offload", op: op.op });
-  }
+  const perOp = analysis.ops.map(opFinding).sort((a, b) => b.offloadedNs - a.offloadedNs);
+  const shown = perOp.slice(0, FINDING_OPS);
+  const details = shown.flatMap((o) => o.details);
+  if (perOp.length > shown.length) details.push(`... and ${perOp.length - shown.length} more op(s): the report's offload break-even table has them all`);
+  const sum = (f: (o: OpFinding) => number): number => perOp.reduce((n, o) => n + f(o), 0);
+  const [offloadedNs, lossNs, verdicts] = [sum((o) => o.offloadedNs), sum((o) => o.lossNs), sum((o) => o.verdicts)];
   if (verdicts === 0) details.push("no shape ran on both the CPU backend and another here: 'ggml-lens diff' against a CPU-only run of the same prompt compares the same shapes");
-  const ops = analysis.ops.map((o) => o.op).join(", ");
-  const title = lossNs > 0 ? `offload did not pay off for some batches of ${ops}: with the copies they ran slower than on the CPU` : `offload: ${analysis.ops.map(rangeSummary).join("; ")}`;
+  const losing = perOp.filter((o) => o.lossNs > 0).map((o) => o.op.op);
+  const title =
+    losing.length > 0
+      ? `offload did not pay off for some shapes of ${losing.join(", ")}: with the copies they ran slower than on the CPU`
+      : perOp.length <= TITLE_OPS
+        ? `offload: ${perOp.map((o) => rangeSummary(o.op)).join("; ")}`
+        : `offload: ${perOp.length} ops ran on ${[...new Set(analysis.ops.flatMap((o) => o.rows.flatMap((r) => r.backends.map((b) => b.name))))].filter((n) => !isCpu(n)).join(", ")}, most time in ${shown.slice(0, TITLE_OPS).map((o) => o.op.op).join(", ")}`;
   return {
-    subject: lossNs > 0 ? "loss" : "ops",
+    subject: losing.length > 0 ? "loss" : "ops",
     title,
     score: backendNs > 0 ? Math.min(1, (lossNs > 0 ? lossNs : offloadedNs) / backendNs) : 0,
-    numbers: { offloaded_ms: offloadedNs / 1e6, loss_ms: lossNs / 1e6, compared_shapes: verdicts },
+    numbers: { offloaded_ms: offloadedNs / 1e6, loss_ms: lossNs / 1e6, compared_shapes: verdicts, ops: perOp.length },
     details,
-    evidence,
+    evidence: perOp.slice(0, EVIDENCE_OPS).map((o): Evidence => ({ kind: "offload", op: o.op.op })),
   };
+}
+
+/** Ops detailed in the finding, named in its title, and linked as evidence (those with the most offloaded time). */
+const FINDING_OPS = 5;
+const TITLE_OPS = 2;
+const EVIDENCE_OPS = 3;
+
+interface OpFinding {
+  op: OpBreakEven;
+  details: string[];
+  offloadedNs: number;
+  lossNs: number;
+  verdicts: number;
+}
+
+/** One op's lines: where its batches went, its offloaded calls per batch, its verdicts per shape. */
+function opFinding(op: OpBreakEven): OpFinding {
+  const f: OpFinding = { op, details: [`${op.op}: ${op.ranges.map((r) => `batch ${r.from === r.to ? r.from : `${r.from}-${r.to}`} on ${r.backends}`).join(", ")}`], offloadedNs: 0, lossNs: 0, verdicts: 0 };
+  for (const [batch, rows] of groupBy(op.rows, (r) => r.batch)) {
+    const offloaded = rows.flatMap((r) => r.backends).filter((b) => !isCpu(b.name));
+    for (const [, list] of groupBy(offloaded, (b) => b.name)) {
+      const all = merged(list);
+      f.offloadedNs += all.ns + all.copyNs;
+      f.details.push(`  batch ${batch}: ${all.name} ${callText(all)} over ${list.length} shape(s)`);
+    }
+  }
+  for (const row of op.rows) {
+    const cpu = row.backends.find((b) => isCpu(b.name));
+    if (!cpu) continue;
+    for (const other of row.backends.filter((b) => !isCpu(b.name))) {
+      f.details.push(`  ${row.shape}: ${other.name} ${callText(other)} vs ${cpu.name} ${callText(cpu)}: ${other.perCallNs < cpu.perCallNs ? "offload paid" : "offload did not pay"}`);
+      f.verdicts++;
+      f.lossNs += Math.max(0, (other.perCallNs - cpu.perCallNs) * other.calls);
+    }
+  }
+  return f;
 }
 
 function rangeSummary(op: OpBreakEven): string {
@@ -426,7 +454,7 @@ function rangeSummary(op: OpBreakEven): string {
 }
 
 function callText(b: BackendCalls): string {
-  const copies = b.copyBytes > 0 ? ` incl. ${kib(b.copyBytes / b.calls)} of copies` : "";
+  const copies = b.copyBytes > 0 ? ` incl. ${bytesText(b.copyBytes / b.calls)} of copies` : "";
   return `${micros(b.perCallNs)}/call${copies} (${b.calls} call${b.calls === 1 ? "" : "s"}${b.measured ? "" : ", from split time"})`;
 }
 
@@ -434,7 +462,8 @@ function micros(ns: number): string {
   return ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : `${(ns / 1e3).toFixed(1)} µs`;
 }
 
-function kib(bytes: number): string {
+function bytesText(bytes: number): string {
+  if (bytes < 1024) return `${Math.round(bytes)} B`;
   return bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
 }
 

@@ -152,7 +152,7 @@ test("the finding says when the offload lost: the CPU split faster than BLAS wit
     return end + 100;
   };
   const offload = findings(profileOf(blasPrefill, slowCpu), null).find((f) => f.kind === "offload")!;
-  assert.match(offload.title, /^offload did not pay off for some batches of MUL_MAT/);
+  assert.match(offload.title, /^offload did not pay off for some shapes of MUL_MAT/);
   // w1 at batch 64: BLAS 320 ns per call with its copies against the CPU's 200.
   assert.equal(offload.numbers.loss_ms, (320 - 200) / 1e6);
   assert.ok(offload.details.some((d) => d.includes("offload did not pay")));
@@ -205,4 +205,30 @@ test("a split reading another split's result in place (no copy, as BLAS reads ho
   const p = profileOf(inPlace);
   assert.deepEqual(p.structures.get(p.backendSpans[1].signature)?.[0].srcTypes, ["q4_0", ""], "the split alone does not describe src1");
   assert.deepEqual(offloadAnalysis(p).classes.map((c) => [c.key, c.backends.map((b) => [b.name, b.perCallNs])]), [[W1_64, [["BLAS", 500]]]]);
+});
+
+test("a finding over many offloaded ops names the backend and the ops with the most offloaded time; evidence for the first three", () => {
+  const wholeLayer = (b: StreamBuilder, t: number): number => {
+    const node = (tensor: number, index: number, op: number, src: number[]) => ({ tid: 7, ts: t, signature: 0x66n, tensor, index, op, ne: [256, 64, 1, 1], src });
+    weights(b, 0x66n)
+      .graphLeaf({ tid: 7, ts: 1, signature: 0x66n, tensor: 0xe1, type: F32, ne: [256, 64, 1, 1] })
+      .schedGraphBegin({ tid: 7, ts: t, backend: 0x5000, nNodes: 4 })
+      .backendGraphBegin({ tid: 7, ts: t + 1, backend: BLAS, computeFn: BLAS_FN, signature: 0x66n, nNodes: 4 })
+      .graphNode(node(0xb1, 0, OP.MUL_MAT, [W1, 0xe1]))
+      .graphNode(node(0xb2, 1, OP.ADD, [0xb1, 0xe1]))
+      .graphNode(node(0xb3, 2, OP.MUL, [0xb2, 0xe1]))
+      .graphNode(node(0xb4, 3, OP.RMS_NORM, [0xb3]))
+      .backendGraphEnd({ tid: 7, ts: t + 100_001 })
+      .schedGraphEnd({ tid: 7, ts: t + 100_010 });
+    return t + 100_100;
+  };
+  const offload = findings(profileOf(wholeLayer), null).find((f) => f.kind === "offload")!;
+  assert.equal(offload.title, "offload: 4 ops ran on BLAS, most time in MUL_MAT, RMS_NORM");
+  assert.deepEqual(offload.evidence.map((e) => e.kind === "offload" && e.op), ["MUL_MAT", "RMS_NORM", "ADD"]);
+  assert.equal(offload.numbers.ops, 4);
+  // FLOPs: MUL_MAT 2*256*256*64, ADD and MUL one per element, RMS_NORM three.
+  const elements = 256 * 64;
+  const flops = [2 * 256 * elements, elements, elements, 3 * elements];
+  const share = flops[3] / flops.reduce((a, b) => a + b, 0);
+  assert.ok(offload.details.includes(`  batch 64: BLAS ${((100_000 * share) / 1e3).toFixed(1)} µs/call (1 call, from split time) over 1 shape(s)`), offload.details.join("\n"));
 });
