@@ -3,7 +3,9 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 
 export const PROGRAMS = ["decode_enter", "decode_exit", "graph_enter", "graph_exit", "op_probe",
-  "sample", "sched_switch", "sched_wakeup"];
+  "sample", "sched_switch", "sched_wakeup", "backend_graph_enter", "backend_graph_exit", "sched_graph_enter",
+  "sched_graph_exit", "copy_sync_enter", "copy_async_enter", "set_async_enter", "copy_exit",
+  "backend_name_enter", "device_name_enter", "name_exit"];
 
 /** Ids of the kernel's links to ggml-lens-probe's programs. */
 export function probeLinks(): Set<number> {
