@@ -350,6 +350,10 @@ export interface ClassComparison {
 export interface OffloadComparison {
   /** Classes whose fastest backend differs between the runs (one offloaded, one not, or two offload backends). */
   classes: ClassComparison[];
+  /** Classes where the after run's backend was faster per call. */
+  afterFaster: number;
+  /** Time the after run's calls of these classes took less than the before run's backend would have (negative: more). */
+  savedNs: number;
 }
 
 /**
@@ -366,7 +370,11 @@ export function compareOffload(before: Profile, after: Profile): OffloadComparis
     if (first.name === second.name && isCpu(first.name)) continue;
     classes.push({ key, op: x.op, batch: x.batch, before: first, after: second, ratio: second.perCallNs / first.perCallNs });
   }
-  return { classes: classes.sort((p, q) => q.before.perCallNs * q.before.calls - p.before.perCallNs * p.before.calls) };
+  return {
+    classes: classes.sort((p, q) => q.before.perCallNs * q.before.calls - p.before.perCallNs * p.before.calls),
+    afterFaster: classes.filter((k) => k.ratio < 1).length,
+    savedNs: classes.reduce((n, k) => n + (k.before.perCallNs - k.after.perCallNs) * k.after.calls, 0),
+  };
 }
 
 /** Every class of the profile (CPU-only ones too), by key. */
@@ -489,5 +497,7 @@ export function comparisonText(c: OffloadComparison): string[] {
     lines.push(`  ${k.key}`);
     lines.push(`    before ${k.before.name} ${callText(k.before)}  after ${k.after.name} ${callText(k.after)}  x${k.ratio.toFixed(2)}${k.ratio < 1 ? " (after faster)" : " (before faster)"}`);
   }
+  const saved = c.savedNs >= 0 ? `${micros(c.savedNs)} less` : `${micros(-c.savedNs)} more`;
+  lines.push(`  after faster for ${c.afterFaster} of ${c.classes.length} classes; the after run's calls of them took ${saved} than the before run's backend per call would have`);
   return lines;
 }

@@ -176,6 +176,10 @@ test("across two profiles: the CPU-only run's class against the offload run's, p
     c.classes.map((k) => [k.key, k.before.name, k.before.perCallNs, k.after.name, k.after.perCallNs, k.ratio]),
     [[W1_64, "CPU", 600, "BLAS", 320, 320 / 600]],
   );
+  assert.deepEqual([c.afterFaster, c.savedNs], [1, 600 - 320]);
+  assert.match(comparisonText(c).join("\n"), /after faster for 1 of 1 classes; the after run's calls of them took 0\.3 µs less/);
+  const reverse = compareOffload(profileOf(blasPrefill), profileOf(cpuPrefill));
+  assert.deepEqual([reverse.afterFaster, reverse.savedNs], [0, 320 - 600]);
   assert.match(comparisonText(c).join("\n"), /before CPU 0\.6 µs\/call \(1 call\)\s+after BLAS 0\.3 µs\/call incl\. 36\.0 KiB of copies \(1 call, from split time\)\s+x0\.53 \(after faster\)/);
 });
 
