@@ -25,6 +25,7 @@ import type { BackendSpan, TensorCopy } from "./backends";
 import { CostModel, type Tensor } from "./cost";
 import type { Evidence, Finding } from "./findings";
 import { opInstances, type Instance } from "./instances";
+import { lastAtOrBefore } from "./sorted";
 import type { GraphNode, Profile } from "./model";
 
 /** Ops that compute nothing (views): they carry no time of their own. */
@@ -167,9 +168,11 @@ interface SpanCall {
 
 /** The op instances of graph runs inside each backend span, on its thread, by span index. */
 function instancesInSpans(profile: Profile, instances: Instance[]): Map<number, Instance[]> {
-  const spanOfGraph = profile.graphs.map((g) =>
-    profile.backendSpans.findIndex((s) => s.tid === g.tid && s.startNs <= g.startNs && g.startNs <= s.endNs),
-  );
+  const onThread = new ThreadSpans(profile.backendSpans);
+  const spanOfGraph = profile.graphs.map((g) => {
+    const s = onThread.lastStartedBy(g.tid, g.startNs);
+    return s >= 0 && g.startNs <= profile.backendSpans[s].endNs ? s : -1;
+  });
   const bySpan = new Map<number, Instance[]>();
   for (const instance of instances) {
     const s = spanOfGraph[instance.graph];
@@ -256,13 +259,51 @@ function dims(ne: number[]): string {
   return `[${shown.join(",")}]`;
 }
 
+/** Backend spans per thread in order of start, searched by time. */
+class ThreadSpans {
+  private readonly byTid = new Map<number, { index: number[]; starts: number[] }>();
+
+  constructor(spans: BackendSpan[]) {
+    spans.forEach((span, i) => {
+      let lane = this.byTid.get(span.tid);
+      if (!lane) this.byTid.set(span.tid, (lane = { index: [], starts: [] }));
+      lane.index.push(i);
+      lane.starts.push(span.startNs);
+    });
+  }
+
+  /** The span of `tid` that started last at or before `ns`, -1 when none. */
+  lastStartedBy(tid: number, ns: number): number {
+    const lane = this.byTid.get(tid);
+    const at = lane ? lastAtOrBefore(lane.starts, ns) : -1;
+    return lane && at >= 0 ? lane.index[at] : -1;
+  }
+
+  /** The first span of `tid` that started at or after `ns`, -1 when none. */
+  firstStartedFrom(tid: number, ns: number): number {
+    const lane = this.byTid.get(tid);
+    if (!lane) return -1;
+    const at = lastAtOrBefore(lane.starts, ns);
+    const first = at >= 0 && lane.starts[at] === ns ? firstEqual(lane.starts, at) : at + 1;
+    return first < lane.index.length ? lane.index[first] : -1;
+  }
+}
+
+/** The first index of the run of equal values ending at `at`. */
+function firstEqual(sorted: number[], at: number): number {
+  let i = at;
+  while (i > 0 && sorted[i - 1] === sorted[at]) i--;
+  return i;
+}
+
 // ---- copies ------------------------------------------------------------------------------
 
 /** Each copy goes to the first backend span on its thread that starts after it ended: the split it fed. */
 function copiesBeforeSpans(spans: BackendSpan[], copies: TensorCopy[]): Map<number, TensorCopy[]> {
+  const onThread = new ThreadSpans(spans);
   const bySpan = new Map<number, TensorCopy[]>();
   for (const copy of copies) {
-    const s = spans.findIndex((span) => span.tid === copy.tid && span.startNs >= copy.endNs);
+    const s = onThread.firstStartedFrom(copy.tid, copy.endNs);
     if (s < 0) continue;
     let list = bySpan.get(s);
     if (!list) bySpan.set(s, (list = []));
