@@ -77,9 +77,9 @@ export interface TensorCopy {
   ne: number[];
   /** Bytes copied: ggml_nbytes of dst from the header's type traits; for set_async the size written. */
   bytes: number;
-  /** Backend whose split computed src (index in Profile.backends); -1 for host data (a weight, an input). */
+  /** Backend whose split (in the same scheduler run) computed src (index in Profile.backends); -1 for host data (a weight, an input) or a copy outside a scheduler run. */
   fromBackend: number;
-  /** Backend of the split that read dst next; -1 when no split followed on its thread. */
+  /** Backend of the split of the same scheduler run that read dst next; -1 when none followed (or outside a scheduler run). */
   toBackend: number;
 }
 
@@ -116,12 +116,13 @@ export function buildBackends(
   const backendSpans = spansOf(stream, pairs.backend, pidOf, names);
   const schedGraphs = schedGraphsOf(stream, pairs.sched, pidOf);
   const copies = copiesOf(stream, pidOf);
-  placeInSchedGraphs(schedGraphs, backendSpans, copies);
+  const copyRuns = placeInSchedGraphs(schedGraphs, backendSpans, copies);
   const nodes = nodeSets(structures);
-  for (const copy of copies) {
-    copy.fromBackend = producerOf(copy, backendSpans, nodes);
-    copy.toBackend = consumerOf(copy, backendSpans, structures, leaves);
-  }
+  copies.forEach((copy, i) => {
+    const run = copyRuns[i] < 0 ? [] : schedGraphs[copyRuns[i]].spans.map((s) => backendSpans[s]);
+    copy.fromBackend = producerOf(copy, run, nodes);
+    copy.toBackend = consumerOf(copy, run, structures, leaves);
+  });
   return { backends: names.backends, backendSpans, schedGraphs, copies, threadPids };
 }
 
@@ -286,16 +287,30 @@ export function tensorBytes(header: HeaderInfo, type: number, ne: number[], nb: 
   return bytes;
 }
 
-/** Assigns spans and copies to the scheduler run on their thread that encloses them. */
-function placeInSchedGraphs(runs: SchedGraphRun[], spans: BackendSpan[], copies: TensorCopy[]): void {
-  const enclosing = (tid: number, at: number): number => runs.findIndex((r) => r.tid === tid && r.startNs <= at && at <= r.endNs);
+/**
+ * Assigns spans and copies to the scheduler run on their thread that encloses them (runs of a
+ * thread do not overlap: the last one begun before is the only candidate). Returns each copy's run, -1 for none.
+ */
+function placeInSchedGraphs(runs: SchedGraphRun[], spans: BackendSpan[], copies: TensorCopy[]): number[] {
+  const byThread = new Map<number, number[]>();
+  runs.forEach((run, i) => {
+    const own = byThread.get(run.tid);
+    if (own) own.push(i);
+    else byThread.set(run.tid, [i]);
+  });
+  const enclosing = (tid: number, at: number): number => {
+    const own = byThread.get(tid) ?? [];
+    const k = lastAtOrBeforeBy(own, (i) => runs[i].startNs, at);
+    return k >= 0 && at <= runs[own[k]].endNs ? own[k] : -1;
+  };
   spans.forEach((span, i) => {
     span.schedGraph = enclosing(span.tid, span.startNs);
     if (span.schedGraph >= 0) runs[span.schedGraph].spans.push(i);
   });
-  copies.forEach((copy, i) => {
+  return copies.map((copy, i) => {
     const run = enclosing(copy.tid, copy.startNs);
     if (run >= 0) runs[run].copies.push(i);
+    return run;
   });
 }
 
@@ -303,26 +318,19 @@ function nodeSets(structures: Map<string, GraphNode[]>): Map<string, Set<number>
   return new Map([...structures].map(([signature, nodes]) => [signature, new Set(nodes.map((n) => n.tensor))]));
 }
 
-/** The backend of the latest split of the same process, begun before the copy, that computed src. */
-function producerOf(copy: TensorCopy, spans: BackendSpan[], nodes: Map<string, Set<number>>): number {
+/** Among the splits of the copy's scheduler run (by start), the backend of the latest begun before the copy that computed src. */
+function producerOf(copy: TensorCopy, run: BackendSpan[], nodes: Map<string, Set<number>>): number {
   if (!copy.src) return -1;
-  for (let i = lastBefore(spans, copy.startNs); i >= 0; i--) {
-    const span = spans[i];
-    if (span.pid === copy.pid && nodes.get(span.signature)?.has(copy.src)) return span.backend;
-  }
+  for (let i = lastBefore(run, copy.startNs); i >= 0; i--) if (nodes.get(run[i].signature)?.has(copy.src)) return run[i].backend;
   return -1;
 }
 
-/** The backend of the next split on the copy's thread that reads dst (else the next split there). */
-function consumerOf(copy: TensorCopy, spans: BackendSpan[], structures: Map<string, GraphNode[]>, leaves: Map<string, Map<number, GraphLeaf>>): number {
-  let next = -1;
-  for (let i = lastBefore(spans, copy.endNs) + 1; i < spans.length; i++) {
-    const span = spans[i];
-    if (span.tid !== copy.tid) continue;
-    if (leaves.get(span.signature)?.has(copy.dst) || structures.get(span.signature)?.some((n) => n.src.includes(copy.dst))) return span.backend;
-    if (next < 0) next = span.backend;
-  }
-  return next;
+/** Among the splits of the copy's scheduler run, the backend of the next one that reads dst (else of the next one). */
+function consumerOf(copy: TensorCopy, run: BackendSpan[], structures: Map<string, GraphNode[]>, leaves: Map<string, Map<number, GraphLeaf>>): number {
+  const after = run.slice(lastBefore(run, copy.endNs) + 1);
+  const reads = (span: BackendSpan): boolean =>
+    leaves.get(span.signature)?.has(copy.dst) === true || structures.get(span.signature)?.some((n) => n.src.includes(copy.dst)) === true;
+  return (after.find(reads) ?? after[0])?.backend ?? -1;
 }
 
 /** Index of the last span started at or before `ns`, -1 when none. */

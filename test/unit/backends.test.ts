@@ -140,3 +140,19 @@ test("names from compute symbols follow ggml's naming; another symbol stays whol
   assert.equal(nameFromComputeSymbol("ggml_backend_cpu_graph_compute(ggml_backend*, ggml_cgraph*)"), "CPU", "DWARF's C++ name");
   assert.equal(nameFromComputeSymbol("my_accelerator_run"), "my_accelerator_run");
 });
+
+test("splits and copies belong to the scheduler run of their own thread that encloses them", () => {
+  const b = twoBackendRun()
+    .schedGraphBegin({ tid: 8, ts: 150, backend: SCHED, nNodes: 1 })
+    .backendGraphBegin({ tid: 8, ts: 160, backend: CPU, computeFn: CPU_FN, nNodes: 1 })
+    .backendGraphEnd({ tid: 8, ts: 170 })
+    .schedGraphEnd({ tid: 8, ts: 180 });
+  b.schedGraphBegin({ tid: 7, ts: 700, backend: SCHED, nNodes: 1 }).schedGraphEnd({ tid: 7, ts: 701 });
+  const p = profileOf(b);
+  assert.deepEqual(p.schedGraphs.map((g) => [g.tid, g.startNs, g.spans.length, g.copies.length]), [
+    [7, 100, 2, 1],
+    [8, 150, 1, 0],
+    [7, 700, 0, 0],
+  ]);
+  assert.deepEqual(p.backendSpans.map((s) => s.schedGraph), [0, 1, 0]);
+});
