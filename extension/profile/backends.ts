@@ -104,6 +104,7 @@ export interface PairedRows {
   endNs: Float64Array;
 }
 
+/** The backend model of a decoded stream; `pairs` are the begin/end rows of its backend and scheduler graphs. */
 export function buildBackends(
   stream: DecodedStream,
   structures: Map<string, GraphNode[]>,
@@ -117,7 +118,7 @@ export function buildBackends(
   const schedGraphs = schedGraphsOf(stream, pairs.sched, pidOf);
   const copies = copiesOf(stream, pidOf);
   const copyRuns = placeInSchedGraphs(schedGraphs, backendSpans, copies);
-  const nodes = nodeSets(structures);
+  const nodes = copies.length ? nodeSets(structures) : new Map<string, Set<number>>();
   copies.forEach((copy, i) => {
     const run = copyRuns[i] < 0 ? [] : schedGraphs[copyRuns[i]].spans.map((s) => backendSpans[s]);
     copy.fromBackend = producerOf(copy, run, nodes);
