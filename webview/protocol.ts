@@ -225,6 +225,17 @@ export interface OffloadData {
   flows: { from: string; to: string; count: number; bytes: number; ns: number }[];
   /** Said instead of the offload picture when there was one backend (named) or none. */
   summary: string | null;
+  /** Per offloaded op and shape (extension/profile/offload.ts): each backend that ran it, fastest per call first. */
+  breakEven: OffloadShape[];
+}
+
+export interface OffloadShape {
+  op: string;
+  /** ne[1] of the result: for MUL_MAT the rows of src1. */
+  batch: number;
+  shape: string;
+  /** Time per call including the copies of its inputs; measured: from op spans, else the split's time by FLOPs. */
+  backends: { name: string; calls: number; perCallNs: number; copyBytes: number; measured: boolean }[];
 }
 
 /** Host -> webview. */

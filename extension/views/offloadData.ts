@@ -4,8 +4,9 @@
  * the backend model (extension/profile/backends.ts). Also the backend row of the timeline. No `vscode` import.
  */
 import { backendTimes, copyVolume } from "../profile/backends";
+import { hasOffloadBackend, offloadAnalysis } from "../profile/offload";
 import type { Profile } from "../profile/model";
-import type { BackendSplits, OffloadData } from "../../webview/protocol";
+import type { BackendSplits, OffloadData, OffloadShape } from "../../webview/protocol";
 
 /** "ffn_up-0 … result_output": the first and last node of a split, "" when its nodes were not recorded. */
 function splitLabel(profile: Profile, signature: string): string {
@@ -73,5 +74,19 @@ export function offloadData(profile: Profile, title: string): OffloadData {
     },
     flows: volume.flows.map((f) => ({ from: source(f.fromBackend), to: destination(f.toBackend), count: f.count, bytes: f.bytes, ns: f.ns })),
     summary: singleBackendSummary(profile),
+    breakEven: breakEvenRows(profile),
   };
+}
+
+/** The offload break-even per op and shape, when a backend other than the CPU one ran. */
+function breakEvenRows(profile: Profile): OffloadShape[] {
+  if (!hasOffloadBackend(profile)) return [];
+  return offloadAnalysis(profile).ops.flatMap((o) =>
+    o.rows.map((r) => ({
+      op: o.op,
+      batch: r.batch,
+      shape: r.shape,
+      backends: r.backends.map((b) => ({ name: b.name, calls: b.calls, perCallNs: b.perCallNs, copyBytes: b.copyBytes / b.calls, measured: b.measured })),
+    })),
+  );
 }

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { findings, findingsText } from "../../extension/profile/findings";
 import { buildProfile, type Profile } from "../../extension/profile/model";
+import { offloadData } from "../../extension/views/offloadData";
 import { breakEvenText, compareOffload, comparisonText, offloadAnalysis } from "../../extension/profile/offload";
 import { CopyKind, decodeStream } from "../../extension/profile/stream";
 import { DEFAULT_HEADER, DEFAULT_TRAILER, OP, StreamBuilder } from "./streamBuilder";
@@ -235,4 +236,16 @@ test("a finding over many offloaded ops names the backend and the ops with the m
   const flops = [2 * 256 * elements, elements, elements, 3 * elements];
   const share = flops[3] / flops.reduce((a, b) => a + b, 0);
   assert.ok(offload.details.includes(`  batch 64: BLAS ${((100_000 * share) / 1e3).toFixed(1)} µs/call (1 call, from split time) over 1 shape(s)`), offload.details.join("\n"));
+});
+
+test("the offload panel's break-even rows: per offloaded op and shape, copies per call", () => {
+  const rows = offloadData(profileOf(blasPrefill, cpuDecode, cpuPrefill), "t.ggmlprof").breakEven;
+  assert.deepEqual(
+    rows.filter((r) => r.batch === 64).map((r) => [r.op, r.shape, r.backends.map((b) => [b.name, b.calls, b.perCallNs, b.copyBytes, b.measured])]),
+    [
+      ["MUL_MAT", W1_64.replace("MUL_MAT ", ""), [["BLAS", 1, 320, 65536 / 2 + 4096, false], ["CPU", 1, 600, 0, true]]],
+      ["MUL_MAT", W2_64.replace("MUL_MAT ", ""), [["BLAS", 1, 800, 65536 / 2, false]]],
+    ],
+  );
+  assert.deepEqual(offloadData(profileOf(cpuDecode), "cpu.ggmlprof").breakEven, [], "nothing offloaded");
 });

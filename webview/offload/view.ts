@@ -1,7 +1,8 @@
 /**
  * The offload panel: the graphs (the scheduler's splits) each ggml backend computed, one row per
  * backend on the time axis, the tensor copies between backends on a row of their own (hover: bytes
- * and direction), time per backend and bytes per direction. With one backend (or none) it says so.
+ * and direction), time per backend and bytes per direction, and the break-even per offloaded op and
+ * shape. With one backend (or none) it says so.
  */
 import { axisBottom } from "d3-axis";
 import { scaleLinear } from "d3-scale";
@@ -30,6 +31,17 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value.toFixed(0) : value.toFixed(value >= 100 ? 0 : 1)} ${units[unit]}`;
 }
 
+function breakEvenTable(data: OffloadData): HTMLTableElement {
+  const cell = (b: OffloadData["breakEven"][number]["backends"][number]): string =>
+    `${b.name} ${formatDuration(b.perCallNs)}${b.measured ? "" : "*"}${b.copyBytes > 0 ? ` (${formatBytes(b.copyBytes)} copied)` : ""} × ${b.calls.toLocaleString()}`;
+  const table = tableOf(
+    ["op", "batch", "shape", "backends per call"],
+    data.breakEven.map((r) => [r.op, String(r.batch), r.shape, r.backends.map(cell).join("  |  ")]),
+  );
+  table.classList.add("offload-break-even");
+  return table;
+}
+
 export class OffloadView {
   private readonly tooltip = el("div", { className: "tooltip", hidden: true });
 
@@ -53,6 +65,7 @@ export class OffloadView {
     if (data.splits.start.length) parts.push(el("div", { className: "chart" }, [this.timeline(data), this.tooltip]));
     if (data.backends.length) parts.push(el("h4", { textContent: "Time per backend" }), perBackend);
     if (data.flows.length) parts.push(el("h4", { textContent: "Copies per direction (source: the backend that computed the tensor; host memory for weights and inputs)" }), flows);
+    if (data.breakEven.length) parts.push(el("h4", { textContent: "Break-even per op and shape: time per call with the copies of its inputs, fastest first (* the split's time divided by FLOPs)" }), breakEvenTable(data));
     this.root.replaceChildren(...parts);
   }
 
