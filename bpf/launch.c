@@ -223,21 +223,15 @@ static int owner_of(pid_t pid, uid_t *uid)
 	return 0;
 }
 
-static void mapped_files(struct target *t)
+/* Adds the files of /proc/PID/maps: those mapped executable, and read-only ones too when asked. */
+static void add_maps_files(struct target *t, int read_only_too)
 {
 	char path[64], line[PATH_MAX + 256];
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)t->pid);
-	char exe[PATH_MAX];
-	ssize_t n = readlink(path, exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = 0;
-		add_file(t, exe);
-	}
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)t->pid);
 	FILE *f = fopen(path, "r");
 	while (f && fgets(line, sizeof(line), f)) {
 		char *file = strchr(line, '/');
-		if (!file || (!strstr(line, " r-xp ") && !strstr(line, " r--p ")))
+		if (!file || (!strstr(line, " r-xp ") && !(read_only_too && strstr(line, " r--p "))))
 			continue;
 		file[strcspn(file, "\n")] = 0;
 		if (!strstr(file, " (deleted)"))
@@ -247,22 +241,23 @@ static void mapped_files(struct target *t)
 		fclose(f);
 }
 
+static void mapped_files(struct target *t)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)t->pid);
+	char exe[PATH_MAX];
+	ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		add_file(t, exe);
+	}
+	add_maps_files(t, 1);
+}
+
 size_t target_refresh_files(struct target *t)
 {
 	size_t before = t->n_files;
-	char path[64], line[PATH_MAX + 256];
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)t->pid);
-	FILE *f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f)) {
-		char *file = strchr(line, '/');
-		if (!file || !strstr(line, " r-xp "))
-			continue;
-		file[strcspn(file, "\n")] = 0;
-		if (!strstr(file, " (deleted)"))
-			add_file(t, file);
-	}
-	if (f)
-		fclose(f);
+	add_maps_files(t, 0);
 	return before;
 }
 
