@@ -9,7 +9,9 @@
  * How a node's time on a backend is known:
  * - measured: the backend's split ran through ggml_graph_compute, whose op spans the profile has
  *   (the CPU backend): the node's time is its op instance's wall time (first start to last end);
- * - apportioned: no op spans inside the split (BLAS, RPC, GPUs): the split's time (its
+ * - measured on the server: a remote backend's split (RPC) whose nodes a traced server process
+ *   computed (same ops, same order): the server's op instance of the same node index;
+ * - apportioned: no op spans for the split (BLAS, GPUs, an untraced server): the split's time (its
  *   graph_compute call) is divided among its compute nodes by their FLOPs (else by their bytes,
  *   else evenly), from cost.ts.
  * The copies before a split (its inputs copied into the backend's memory) are attributed to the
@@ -149,14 +151,59 @@ function nodeCalls(profile: Profile): NodeCall[] {
   const cost = new CostModel(profile.header.types);
   const instancesBySpan = instancesInSpans(profile, opInstances(profile));
   const copiesBySpan = copiesBeforeSpans(profile.backendSpans, profile.copies);
+  const remote = remoteSpans(profile, instancesBySpan);
   const calls: NodeCall[] = [];
   profile.backendSpans.forEach((span, s) => {
     const nodes = splitNodes(profile, s);
     const measured = instancesBySpan.get(s);
-    const spanCalls = measured ? measuredCalls(span, measured, nodes) : apportionedCalls(span, nodes, cost);
+    const server = remote.get(s);
+    const serverInstances = server === undefined ? undefined : instancesBySpan.get(server);
+    const spanCalls = measured
+      ? measuredCalls(span, measured, nodes)
+      : serverInstances
+        ? serverCalls(span, serverInstances, nodes)
+        : apportionedCalls(span, nodes, cost);
     attributeCopies(spanCalls, copiesBySpan.get(s) ?? [], nodes);
     for (const c of spanCalls) calls.push(c.call);
   });
+  return calls;
+}
+
+/**
+ * A client's remote backend (RPC) hands its split over and returns: the compute is the traced
+ * server's split of the same nodes. Each server span (another process) is paired with the first
+ * unpaired client span without op spans, begun before it, whose nodes are the same ops in the
+ * same order. Client span index -> server span index.
+ */
+function remoteSpans(profile: Profile, instancesBySpan: Map<number, Instance[]>): Map<number, number> {
+  const target = profile.header.target.pid;
+  const opsOf = (s: number): string => (profile.structures.get(profile.backendSpans[s].signature) ?? []).map((n) => n.op).join(",");
+  const waiting = new Map<string, number[]>();
+  const pairs = new Map<number, number>();
+  profile.backendSpans.forEach((span, s) => {
+    const ops = opsOf(s);
+    if (!ops) return;
+    if (span.pid === target) {
+      if (instancesBySpan.has(s)) return;
+      let queue = waiting.get(ops);
+      if (!queue) waiting.set(ops, (queue = []));
+      queue.push(s);
+      return;
+    }
+    const client = waiting.get(ops)?.shift();
+    if (client !== undefined) pairs.set(client, s);
+  });
+  return pairs;
+}
+
+/** The client's nodes timed by the server's op instances of the same node index. */
+function serverCalls(span: BackendSpan, instances: Instance[], nodes: GraphNode[]): SpanCall[] {
+  const byIndex = new Map(nodes.map((n) => [n.index, n]));
+  const calls: SpanCall[] = [];
+  for (const i of instances) {
+    const node = byIndex.get(i.node.index);
+    if (node) calls.push({ node, call: newCall(span.backend, node, i.endNs - i.startNs, true) });
+  }
   return calls;
 }
 

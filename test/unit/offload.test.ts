@@ -249,3 +249,32 @@ test("the offload panel's break-even rows: per offloaded op and shape, copies pe
   );
   assert.deepEqual(offloadData(profileOf(cpuDecode), "cpu.ggmlprof").breakEven, [], "nothing offloaded");
 });
+
+test("a remote backend's split (RPC) is timed by the traced server's op spans of the same nodes, its copies still its own", () => {
+  const RPC = 0xd000;
+  const RPC_FN = 0x7f0000003000;
+  const rpc = (b: StreamBuilder, t: number): number => {
+    weights(b, 0x77n)
+      .graphLeaf({ tid: 7, ts: 1, signature: 0x77n, tensor: 0xe1, type: F32, ne: [256, 64, 1, 1] })
+      .schedGraphBegin({ tid: 7, ts: t, backend: 0x5000, nNodes: 1 })
+      .tensorCopy({ tid: 7, ts: t + 1, endTs: t + 41, src: 0, dst: 0xe1, ne: [256, 64, 1, 1], nb: [4, 1024, 65536, 65536], type: F32, kind: CopyKind.Async, name: "inp" })
+      .backendGraphBegin({ tid: 7, ts: t + 50, backend: RPC, computeFn: RPC_FN, signature: 0x77n, nNodes: 1 })
+      .graphNode({ tid: 7, ts: t, signature: 0x77n, tensor: 0xb1, index: 0, op: OP.MUL_MAT, ne: [256, 64, 1, 1], src: [W1, 0xe1] })
+      .backendGraphEnd({ tid: 7, ts: t + 60 })
+      .schedGraphEnd({ tid: 7, ts: t + 70 });
+    b.thread({ tid: 20, ts: t, pid: 5555 }).thread({ tid: 21, ts: t, pid: 5555 });
+    // The server's copy of the graph: its own addresses, the same op.
+    return cpuSplit(b, t + 80, 0x88n, [{ tensor: 0x9b1, op: OP.MUL_MAT, ne: [256, 64, 1, 1], src: [0x9f1, 0x9e1], ns: [700, 650] }], 20) + 100;
+  };
+  const trailer = { ...TRAILER, symbols: [...TRAILER.symbols, { ip: RPC_FN, path: "/lib/libggml-rpc.so", function: "ggml_backend_rpc_graph_compute" }] };
+  const b = new StreamBuilder(HEADER, 1, 3);
+  rpc(b, 1000);
+  const p = buildProfile(decodeStream(b.trailer(trailer).bytes()));
+  const a = offloadAnalysis(p);
+  const rpcClass = a.classes.find((c) => c.key === W1_64)!;
+  assert.deepEqual(
+    rpcClass.backends.map((x) => [x.name, x.calls, x.ns, x.copyNs, x.measured]),
+    [["RPC", 1, 700, 40, true]],
+    "the server's 700 ns wall, not the client's 10 ns hand-over; the 40 ns copy before the split",
+  );
+});
