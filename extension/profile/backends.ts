@@ -7,7 +7,7 @@
  * ggml_backend_name, its device's name) or by the symbol of its graph_compute function.
  */
 import { CopyKind, MAX_DIMS_CAP, NameKind, readColumns, tensorName, type DecodedStream, type HeaderInfo, type SampleSymbol } from "./stream";
-import type { GraphLeaf, GraphNode } from "./model";
+import type { GraphLeaf, GraphNode, GraphRun } from "./model";
 import { lastAtOrBeforeBy } from "./sorted";
 
 /** A ggml backend (one backend object of one process) that computed at least one graph. */
@@ -25,21 +25,15 @@ export interface BackendInfo {
   library: string | null;
 }
 
-/** One graph computed by one backend: a split of the scheduler's graph, with its nodes. */
-export interface BackendSpan {
+/**
+ * One graph computed by one backend: a split of the scheduler's graph, with its nodes (signature: ""
+ * when they were not recorded). Its end is when ggml_backend_graph_compute_async returned: an
+ * asynchronous backend (RPC, GPUs) returns once the graph is queued.
+ */
+export interface BackendSpan extends GraphRun {
   /** Index in Profile.backends. */
   backend: number;
-  tid: number;
   pid: number;
-  startNs: number;
-  /** When ggml_backend_graph_compute_async returned: an asynchronous backend (RPC, GPUs) returns once the graph is queued. */
-  endNs: number;
-  graph: number;
-  /** Key of Profile.structures: the split's nodes ("" when they were not recorded). */
-  signature: string;
-  nNodes: number;
-  /** Return status; null when the end was not seen. */
-  status: number | null;
   /** Index in Profile.schedGraphs of the scheduler run it belongs to, -1 when none. */
   schedGraph: number;
 }
