@@ -4,8 +4,9 @@
  * and the analysis must put MUL_MAT's batches where ggml-blas.cpp's supports_op puts them, with the
  * threshold read from that source. Needs root and setup's offload build (build-offload).
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
@@ -15,10 +16,11 @@ import { buildProfile, type Profile } from "../../extension/profile/model";
 import { breakEvenText, compareOffload, comparisonText, offloadAnalysis, splitNodes } from "../../extension/profile/offload";
 import { decodeStream } from "../../extension/profile/stream";
 import { recordedFixtures } from "../harness/fixtures";
+import { exited, freePort } from "../harness/llamaServer";
 
 const repo = path.resolve(__dirname, "../..");
 const probe = path.join(repo, "bpf/build/ggml-lens-probe");
-const fixtures = recordedFixtures() as ReturnType<typeof recordedFixtures> & { offload?: { llamaCompletion?: string; libDir?: string } };
+const fixtures = recordedFixtures() as ReturnType<typeof recordedFixtures> & { offload?: { llamaCompletion?: string; rpcServer?: string; libDir?: string } };
 const offload = fixtures.offload;
 const model = fixtures.models?.tinyDense;
 const blasSource = fixtures.ggmlSource ? path.join(fixtures.ggmlSource, "ggml/src/ggml-blas/ggml-blas.cpp") : undefined;
@@ -45,13 +47,13 @@ function blasMinBatch(): number {
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "ggml-lens-offload-analysis-"));
 
 /** The same prompt and tokens through `llamaCompletion` (the offload build's, else the CPU-only one). */
-function recordRun(name: string, llamaCompletion: string, libDir: string | undefined): Profile {
+function recordRun(name: string, llamaCompletion: string, libDir: string | undefined, extra: { probe?: string[]; llama?: string[] } = {}): Profile {
   const out = path.join(work, `${name}.stream`);
   // -nr: repacked weights live in the CPU backend's own buffer type, which BLAS cannot read, so
   // their matrix products would all stay on the CPU.
-  const command = [llamaCompletion, "-m", model!, "-p", LONG_PROMPT, "-n", "6", "-t", "2", "-nr", "-no-cnv", "--temp", "0", "--no-warmup"];
+  const command = [llamaCompletion, "-m", model!, "-p", LONG_PROMPT, "-n", "6", "-t", "2", "-nr", "-no-cnv", "--temp", "0", "--no-warmup", ...(extra.llama ?? [])];
   const env = { ...process.env, LD_LIBRARY_PATH: [libDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(":") };
-  const run = spawnSync(probe, ["--mode", "full", "--sample-hz", "0", "--out", out, "--", ...command], { encoding: "utf8", timeout: 120_000, env });
+  const run = spawnSync(probe, ["--mode", "full", "--sample-hz", "0", ...(extra.probe ?? []), "--out", out, "--", ...command], { encoding: "utf8", timeout: 120_000, env });
   assert.equal(run.status, 0, run.stderr);
   return buildProfile(decodeStream(new Uint8Array(fs.readFileSync(out))));
 }
@@ -121,4 +123,45 @@ test("a CPU-only run of the same prompt against the BLAS run: each BLAS class co
 /** The library of a backend of the profile. */
 function libraryOf(profile: Profile, backend: number): string {
   return profile.backends[backend]?.library ?? "";
+}
+
+test("an RPC run: the offloaded nodes timed by the traced server's op spans, the copies to the server counted", { skip: skipReason() || (!offload?.rpcServer && "no ggml-rpc-server in the offload build: run 'npm run setup'") }, async (t) => {
+  const port = await freePort();
+  // -d CPU: the server of a BLAS build would otherwise serve the BLAS device (matrix products only).
+  const server = spawn(offload!.rpcServer!, ["-H", "127.0.0.1", "-p", String(port), "-t", "1", "-d", "CPU"], { stdio: "ignore" });
+  try {
+    await listening(port);
+    const p = recordRun("rpc", offload!.llamaCompletion!, offload!.libDir, { probe: ["--also-pid", String(server.pid)], llama: ["--rpc", `127.0.0.1:${port}`, "-ngl", "99"] });
+    const rpc = p.backends.find((b) => b.library?.includes("libggml-rpc"));
+    assert.ok(rpc, `an RPC backend among ${p.backends.map((b) => b.name)}`);
+    const a = offloadAnalysis(p);
+    const onRpc = a.classes.flatMap((c) => c.backends.filter((b) => b.backend === rpc.id).map((b) => ({ key: c.key, ...b })));
+    assert.ok(onRpc.some((c) => c.key.startsWith("MUL_MAT ")), "matrix products offloaded to the server");
+    for (const c of onRpc) assert.ok(c.measured, `${c.key}: timed by the server's op spans`);
+    // Per RPC split, its calls' compute time is the server's op time of the same graph: inside the server split's time.
+    const serverNs = p.backendSpans.filter((s) => s.pid === server.pid).reduce((n, s) => n + s.endNs - s.startNs, 0);
+    const rpcNs = onRpc.reduce((n, c) => n + c.ns, 0);
+    assert.ok(rpcNs > 0 && rpcNs <= serverNs, `RPC op time ${rpcNs} ns within the server's splits' ${serverNs} ns`);
+    const copied = p.copies.filter((c) => c.toBackend === rpc.id).reduce((n, c) => n + c.bytes, 0);
+    const attributed = onRpc.reduce((n, c) => n + c.copyBytes, 0);
+    assert.ok(attributed > 0 && attributed <= copied + 1e-6, `copies to the server attributed: ${attributed} of ${copied} B`);
+    t.diagnostic(breakEvenText(a).slice(0, 12).join("\n"));
+  } finally {
+    server.kill("SIGKILL");
+    await exited(server);
+  }
+});
+
+/** Resolves once something accepts connections on the port (10 s at most). */
+async function listening(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, "127.0.0.1");
+      socket.once("connect", () => (socket.destroy(), resolve(true)));
+      socket.once("error", () => resolve(false));
+    });
+    if (up) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`ggml-rpc-server did not listen on ${port}`);
 }
