@@ -78,8 +78,9 @@ ones, else measured now; the report says which. --json prints the same as JSON, 
 
 When a backend other than the CPU one ran, the report shows the offload break-even: per op it
 took, per shape and batch (the result's ne[1]; for MUL_MAT the rows of src1), each backend's
-time per call including the copies of its inputs (a backend without op spans, such as BLAS or
-RPC, has its split's time divided among the split's nodes by FLOPs).
+time per call including the copies of its inputs (an RPC split takes the op times of the traced
+server's split; a backend without op spans, such as BLAS, has its split's time divided among the
+split's nodes by FLOPs).
 
 report starts with the findings, ranked by the share of op thread time each concerns: the op
 classes that dominate prefill and decode with their bound and distance to the roof, threads
