@@ -47,7 +47,7 @@ static const char USAGE[] =
 	"  --ringbuf-kb N     ring buffer size in KiB, a power of two >= 4 (default 16384)\n"
 	"  --window-every S   default mode: seconds between op-tracing windows (default 2); the first\n"
 	"                     window opens at the first llama_decode call\n"
-	"  --window-decodes N default mode: llama_decode calls traced per window (default 2)\n"
+	"  --window-decodes N default mode: llama_decode calls traced per window (default 1)\n"
 	"  --layout-from DIR  for libraries without DWARF: a directory with a build of the same ggml\n"
 	"                     that has DWARF (e.g. llama.cpp's build/bin), to borrow its layout from\n"
 	"  --pid PID          attach to a running process instead of starting COMMAND\n"
@@ -162,7 +162,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ 0, 0, 0, 0 },
 	};
 	*o = (struct options){ .mode = MODE_DEFAULT, .sample_hz = 19, .stack_kb = GL_STACK_COPY_CAP / 1024, .ringbuf_kb = 16384, .window_every = 2,
-			       .window_decodes = 2 };
+			       .window_decodes = 1 };
 	long pid = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {

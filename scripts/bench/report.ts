@@ -621,7 +621,7 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
   const w1 = dw.attachRun;
   if (w3.windows) {
     const g = (x: Spread | undefined, fmt = f1) => (x ? fmt(x.median) : "?");
-    L.push("", `Default mode's windows (\`--window-every 2 --window-decodes 2\`, the defaults): ${g(w3.windows)} windows per run, ` +
+    L.push("", `Default mode's windows (\`--window-every 2 --window-decodes 1\`, the defaults): ${g(w3.windows)} windows per run, ` +
       `${g(w3.opHitsPerWindow, f0)} op probe hits per window. The recording holds ${g(w3.recordedGraphsPerWindow)} graphs per window ` +
       "(the window is gated in the kernel on whole llama_decode calls), but the probes trapped " +
       `${g(w3.startGraphsPerWindow)} graphs' worth of op starts (${dw.startsPerGraph ? f0(dw.startsPerGraph) : "?"} per graph in full mode) ` +
