@@ -432,6 +432,11 @@ function cell(s: Spread | undefined, fmt: (x: number) => string): string {
   return s ? `${fmt(s.median)} | ${fmt(s.q1)} to ${fmt(s.q3)} | ${fmt(s.min)} to ${fmt(s.max)}` : "n/a | | ";
 }
 
+/** The report's lines that give a target's verdict as not met. */
+export function missedTargets(markdown: string): string[] {
+  return markdown.split("\n").filter((line) => line.includes("**not met**")).map((line) => line.replace(/\*\*/g, "").trim().slice(0, 200));
+}
+
 function verdict(pass: boolean | undefined): string {
   return pass === undefined ? "not measured" : pass ? "**met**" : "**not met**";
 }

@@ -23,7 +23,7 @@ import { benchAgainstProfile, fidelityOf } from "./fidelity";
 import { decodeStream } from "../../extension/profile/stream";
 import { buildProfile } from "../../extension/profile/model";
 import { launch, start, sleep, waitQuiet, type LaunchResult } from "./proc";
-import { computeFigures, writeReport, type AttachRun, type BenchData, type DecodeRun, type LinkEvent, type RunRecord } from "./report";
+import { computeFigures, missedTargets, writeReport, type AttachRun, type BenchData, type DecodeRun, type LinkEvent, type RunRecord } from "./report";
 
 const repo = path.resolve(__dirname, "../..");
 const THREADS = 2;
@@ -131,7 +131,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--from-json") o.fromJson = path.resolve(argv[++i]);
     else if (a === "-h" || a === "--help") {
       process.stdout.write(
-        "npm run bench [-- --quick] [--rounds N] [--tokens N] [--attach-rounds N] [--long-seconds S] [--moe-rounds N] [--fidelity-rounds N]\n       [--out-dir DIR] [--keep]\n       [--quiet-wait S (default 60; 0: never wait)] [--quiet-budget S (default 480)]\n       [--from-json results.json: only rewrite the report from earlier raw numbers]\n       [--model KEY, --moe-model KEY: models of `npm run fixtures`, to try the bench itself on tinyDense / tinyMoe]\n",
+        "npm run bench [-- --quick] [--rounds N] [--tokens N] [--attach-rounds N] [--long-seconds S] [--moe-rounds N] [--fidelity-rounds N]\n       [--out-dir DIR] [--keep]\n       [--quiet-wait S (default 60; 0: never wait)] [--quiet-budget S (default 480)]\n       [--from-json results.json: only rewrite the report from earlier raw numbers]\n       Exit status 1 when a target is not met (each is listed), 0 when all are met or not measured.\n       [--model KEY, --moe-model KEY: models of `npm run fixtures`, to try the bench itself on tinyDense / tinyMoe]\n",
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
@@ -485,9 +485,16 @@ function writeOutputs(outDir: string, data: BenchData): void {
   const figures = computeFigures(data);
   fs.mkdirSync(outDir, { recursive: true });
   fs.writeFileSync(path.join(outDir, "results.json"), JSON.stringify({ ...data, figures }, null, 1) + "\n");
-  const summary = writeReport(path.join(outDir, "results.md"), data, figures);
+  const report = path.join(outDir, "results.md");
+  const summary = writeReport(report, data, figures);
   process.stdout.write(summary + "\n");
+  const missed = missedTargets(fs.readFileSync(report, "utf8"));
+  if (missed.length) {
+    process.stderr.write(`bench: ${missed.length} target(s) not met, exit status 1 (see ${report}):\n${missed.map((line) => `  - ${line}`).join("\n")}\n`);
+    process.exitCode = 1;
+  }
 }
+
 
 function linkModel(from: string, to: string): void {
   try {
