@@ -17,14 +17,21 @@ static const int KEPT[] = { CAP_BPF, CAP_PERFMON };
 
 typedef struct __user_cap_data_struct cap_sets[_LINUX_CAPABILITY_U32S_3];
 
-static void kept_sets(cap_sets sets)
+static void keep(cap_sets sets, int cap)
+{
+	sets[cap / 32].effective |= 1u << (cap % 32);
+	sets[cap / 32].permitted |= 1u << (cap % 32);
+}
+
+/* Run by plain root, the target keeps root's capabilities, and reading its /proc/PID files (the maps
+ * that samples are symbolized from) takes CAP_SYS_PTRACE from a process holding fewer. */
+static void kept_sets(cap_sets sets, const struct invoker *who)
 {
 	memset(sets, 0, sizeof(cap_sets));
-	for (size_t i = 0; i < sizeof(KEPT) / sizeof(KEPT[0]); i++) {
-		uint32_t bit = 1u << (KEPT[i] % 32);
-		sets[KEPT[i] / 32].effective |= bit;
-		sets[KEPT[i] / 32].permitted |= bit;
-	}
+	for (size_t i = 0; i < sizeof(KEPT) / sizeof(KEPT[0]); i++)
+		keep(sets, KEPT[i]);
+	if (who->uid == 0)
+		keep(sets, CAP_SYS_PTRACE);
 }
 
 static int cap_call(long nr, cap_sets sets)
@@ -56,7 +63,7 @@ static int become_invoker(const struct invoker *who)
 static int check_held(const struct invoker *who)
 {
 	cap_sets want, held;
-	kept_sets(want);
+	kept_sets(want, who);
 	uid_t r, e, s;
 	if (cap_call(SYS_capget, held) || getresuid(&r, &e, &s))
 		return -1;
@@ -75,7 +82,7 @@ int privilege_drop(const struct invoker *who, char *err, size_t errlen)
 	if (become_invoker(who))
 		return FAIL("cannot switch to the invoking user (uid %u): %s", (unsigned)who->uid, strerror(errno));
 	cap_sets kept;
-	kept_sets(kept);
+	kept_sets(kept, who);
 	if (cap_call(SYS_capset, kept))
 		return FAIL("cannot reduce the capabilities to CAP_BPF and CAP_PERFMON: %s", strerror(errno));
 	/* Not dumpable: the invoking user may not ptrace a process that holds CAP_BPF. */

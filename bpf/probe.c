@@ -737,8 +737,10 @@ static void event_loop(struct run *r)
 			break;
 		if (r->opt.duration && now_s() - started >= r->opt.duration)
 			break;
-		/* Records are submitted without wakeups: poll times out, then everything is consumed. */
-		ring_buffer__poll(r->rb, 100);
+		/* Records are submitted without wakeups: poll times out, then everything is consumed. In
+		 * the first 2 s turns are short, so that the maps of a short-lived target are read (for
+		 * symbolizing its samples) before it exits. */
+		ring_buffer__poll(r->rb, now_s() - started < 2 ? 10 : 100);
 		ring_buffer__consume(r->rb);
 		output_flush(&r->out);
 		samples_snapshot_maps(r->samples, r->target.pid); /* libraries may be dlopened at any time */
