@@ -311,8 +311,30 @@ static void write_counters(struct json *j, const char *key, int map_fd)
 	json_close(j, '}');
 }
 
+/* The kernel's run count and run time of each program, kept while kernel.bpf_stats_enabled is 1
+ * (it costs two clock reads per run, so it is off unless someone measures): the profiler's own cost. */
+static void write_program_cost(struct json *j, struct bpf_object *obj)
+{
+	struct bpf_program *prog;
+	int opened = 0;
+	bpf_object__for_each_program(prog, obj) {
+		struct bpf_prog_info info = { 0 };
+		__u32 len = sizeof(info);
+		if (bpf_program__fd(prog) < 0 || bpf_prog_get_info_by_fd(bpf_program__fd(prog), &info, &len) || !info.run_cnt)
+			continue;
+		if (!opened++)
+			json_open(j, "program_cost", '{');
+		json_open(j, bpf_program__name(prog), '{');
+		json_uint(j, "runs", info.run_cnt);
+		json_uint(j, "ns", info.run_time_ns);
+		json_close(j, '}');
+	}
+	if (opened)
+		json_close(j, '}');
+}
+
 void output_trailer(struct output *out, int hits_map_fd, int lost_map_fd, int exit_status, int windows,
-		    struct samples *samples, const struct plan *plan)
+		    struct samples *samples, const struct plan *plan, struct bpf_object *programs)
 {
 	char *json = NULL;
 	size_t len = 0;
@@ -332,6 +354,7 @@ void output_trailer(struct output *out, int hits_map_fd, int lost_map_fd, int ex
 	samples_write_symbols(samples, &j);
 	samples_write_stacks(samples, &j);
 	write_late_libraries(&j, plan);
+	write_program_cost(&j, programs);
 	json_close(&j, '}');
 	fclose(mem);
 	struct gl_trailer t = { .hdr = { .type = GL_REC_TRAILER, .size = sizeof(t), .tid = 0,

@@ -24,9 +24,10 @@ void output_window(struct output *out, int on);
 void output_flush(struct output *out);
 uint64_t output_lost_total(int lost_map_fd);
 struct samples;
-/* The trailer: probe hits and losses, exit status, sample symbols and the CPU backends the target
- * loaded after the start (plan->late). */
+struct bpf_object;
+/* The trailer: probe hits and losses, exit status, sample symbols, the CPU backends the target
+ * loaded after the start (plan->late) and, when the kernel kept them, the programs' run times. */
 void output_trailer(struct output *out, int hits_map_fd, int lost_map_fd, int exit_status, int windows,
-		    struct samples *samples, const struct plan *plan);
+		    struct samples *samples, const struct plan *plan, struct bpf_object *programs);
 void output_close(struct output *out);
 #endif

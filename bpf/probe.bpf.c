@@ -65,16 +65,25 @@ volatile __u64 site_caller_hi[GL_MAX_SITES] = {};
  * probes of a library are one link, attached and detached in one step. */
 volatile __u8 site_kind[GL_MAX_SITES] = {};
 const volatile bool trace_sched = false;
-/* Readers are woken early when the ring buffer holds more than this (half its size). */
+/* Readers are woken early when a CPU's ring buffer holds more than this (half its size). */
 const volatile __u64 wake_bytes = 4 << 20;
 /* Bytes of user stack copied with each timer sample for the caller chain (at most
  * GL_STACK_COPY_CAP); 0: samples carry the IP alone. */
 const volatile __u32 sample_stack_bytes = GL_STACK_COPY_CAP;
 
-struct {
+/* One ring buffer per CPU (the helper creates them and merges them by time, rings.h): the target's
+ * workers record at the same moments (each barrier), and one shared ring made them contend. */
+struct cpu_ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20); /* resized by the helper */
-} events SEC(".maps");
+	__uint(max_entries, 1 << 20); /* resized by the helper */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1); /* the number of possible CPUs, set by the helper */
+	__type(key, __u32);
+	__array(values, struct cpu_ring);
+} rings SEC(".maps");
 
 /* Per-CPU counters: probe hits and records lost for want of ring buffer space, by probe kind. */
 struct {
@@ -167,10 +176,18 @@ static __always_inline bool is_target(void)
 	return is_traced_tgid(bpf_get_current_pid_tgid() >> 32);
 }
 
+/* This CPU's ring buffer (BPF programs run with migration disabled). */
+static __always_inline void *cpu_ring(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&rings, &cpu);
+}
+
 /* Reserves a record; counts it lost when the ring buffer is full. */
 static __always_inline void *reserve(__u32 size, __u16 type, __u32 kind)
 {
-	struct gl_record *rec = bpf_ringbuf_reserve(&events, size, 0);
+	void *ring = cpu_ring();
+	struct gl_record *rec = ring ? bpf_ringbuf_reserve(ring, size, 0) : NULL;
 	if (!rec) {
 		count(kind, &lost);
 		return NULL;
@@ -185,7 +202,8 @@ static __always_inline void *reserve(__u32 size, __u16 type, __u32 kind)
 /* Readers are woken by the helper's poll timeout, not per record, unless the buffer fills up. */
 static __always_inline void submit(void *rec)
 {
-	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	void *ring = cpu_ring();
+	__u64 avail = ring ? bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) : 0;
 	bpf_ringbuf_submit(rec, avail > wake_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 

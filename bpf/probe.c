@@ -27,6 +27,7 @@
 #include "plan.h"
 #include "privilege.h"
 #include "probe.h"
+#include "rings.h"
 #include "samples.h"
 #include "probe.skel.h"
 #include "stream.h"
@@ -44,7 +45,8 @@ static const char USAGE[] =
 	"  --sample-hz N      timer samples per second per CPU (0 disables; default 19)\n"
 	"  --stack-kb N       KiB of user stack copied per sample to unwind its caller chain, 0 to 48\n"
 	"                     (0: no chains; default 48)\n"
-	"  --ringbuf-kb N     ring buffer size in KiB, a power of two >= 4 (default 16384)\n"
+	"  --ringbuf-kb N     size of each CPU's ring buffer in KiB, a power of two >= 4 (default:\n"
+	"                     32768 / the number of CPUs, within 1024 to 8192)\n"
 	"  --window-every S   default mode: seconds between op-tracing windows (default 2); the first\n"
 	"                     window opens at the first llama_decode call\n"
 	"  --window-decodes N default mode: llama_decode calls traced per window (default 1)\n"
@@ -54,7 +56,7 @@ static const char USAGE[] =
 	"  --duration S       with --pid: stop after S seconds (default: until the process exits or Ctrl-C)\n"
 	"  --also-pid PID     trace this running process too, on the same clock (e.g. the ggml-rpc-server\n"
 	"                     of an RPC client); repeatable, up to 4; its probes then fire system-wide and\n"
-	"                     are filtered by process"
+	"                     are filtered by process\n"
 	"  -h, --help         this help\n";
 
 enum mode { MODE_DEFAULT, MODE_FULL, MODE_SAMPLE };
@@ -83,7 +85,7 @@ struct run {
 	struct target also[GL_MAX_ALSO_PIDS]; /* --also-pid processes */
 	struct plan plan;
 	struct probe *skel;
-	struct ring_buffer *rb;
+	struct rings *rings;
 	struct output out;
 	struct bpf_link *fixed_links[8 + 2 * PLAN_BACKEND_FNS + 2 * PLAN_MAX_CPUS + MAX_CPUS];
 	size_t n_fixed_links;
@@ -161,7 +163,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
-	*o = (struct options){ .mode = MODE_DEFAULT, .sample_hz = 19, .stack_kb = GL_STACK_COPY_CAP / 1024, .ringbuf_kb = 16384, .window_every = 2,
+	*o = (struct options){ .mode = MODE_DEFAULT, .sample_hz = 19, .stack_kb = GL_STACK_COPY_CAP / 1024, .ringbuf_kb = 0, .window_every = 2,
 			       .window_decodes = 1 };
 	long pid = 0;
 	int c;
@@ -188,8 +190,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return fail("--stack-kb must be an integer from 0 to %d", GL_STACK_COPY_CAP / 1024), -1;
 			break;
 		case 'r':
-			if (parse_long(optarg, 4, 1 << 20, &o->ringbuf_kb) || (o->ringbuf_kb & (o->ringbuf_kb - 1)))
-				return fail("--ringbuf-kb must be a power of two from 4 to 1048576"), -1;
+			if (parse_long(optarg, 4, 1 << 18, &o->ringbuf_kb) || (o->ringbuf_kb & (o->ringbuf_kb - 1)))
+				return fail("--ringbuf-kb must be a power of two from 4 to 262144"), -1;
 			break;
 		case 'w':
 			if (parse_seconds(optarg, &o->window_every))
@@ -281,6 +283,23 @@ static void configure_sites(struct run *r, size_t from)
 	r->skel->data->off_params_ith = r->plan.layout.params_ith;
 }
 
+static int possible_cpus(void)
+{
+	int n = libbpf_num_possible_cpus();
+	return n > 0 ? n : 1;
+}
+
+/* Each CPU's ring: --ringbuf-kb, else 32 MiB shared out among the CPUs, 1 to 8 MiB each. */
+static __u32 ring_bytes(const struct run *r)
+{
+	if (r->opt.ringbuf_kb)
+		return (__u32)r->opt.ringbuf_kb * 1024;
+	__u32 kb = 8192;
+	while (kb > 1024 && kb * (long)possible_cpus() > 32768)
+		kb /= 2;
+	return kb * 1024;
+}
+
 static void configure(struct run *r)
 {
 	const struct tensor_layout *t = &r->plan.layout;
@@ -311,8 +330,8 @@ static void configure(struct run *r)
 	configure_sites(r, 0);
 	ro->trace_sched = true;
 	ro->sample_stack_bytes = (__u32)r->opt.stack_kb * 1024;
-	bpf_map__set_max_entries(r->skel->maps.events, r->opt.ringbuf_kb * 1024);
-	ro->wake_bytes = r->opt.ringbuf_kb * 1024 / 2;
+	bpf_map__set_max_entries(r->skel->maps.rings, (__u32)possible_cpus());
+	ro->wake_bytes = ring_bytes(r) / 2;
 	/* Op probes attach in windows (default) or not at all (sample): they are not autoattached. */
 	bpf_program__set_autoattach(r->skel->progs.op_probe, false);
 }
@@ -428,8 +447,12 @@ static void note_window(struct run *r, int on)
 }
 
 /* A WINDOW record of the helper's own (the kernel side writes those of default-mode windows). */
+/* A WINDOW record of the helper's own follows everything the kernel wrote so far (a WINDOW the
+ * kernel side wrote before it was disarmed included). */
 static void write_window(struct run *r, int on)
 {
+	if (r->rings)
+		rings_drain(r->rings);
 	output_window(&r->out, on);
 	note_window(r, on);
 }
@@ -494,8 +517,6 @@ static void op_probes_off(struct run *r)
 	r->n_op_links = 0;
 	struct window_state closed = { 0 };
 	set_window(r, &closed);
-	if (r->rb)
-		ring_buffer__consume(r->rb); /* a WINDOW on the kernel wrote before it was disarmed */
 	if (r->window_on)
 		write_window(r, 0);
 }
@@ -585,21 +606,20 @@ static void write_sample(struct run *r, const struct gl_sample_unwind *raw)
 	output_record(&r->out, &sample, sizeof(sample));
 }
 
-static int on_record(void *ctx, void *data, size_t size)
+static void on_record(void *ctx, const void *data, size_t size)
 {
 	struct run *r = ctx;
 	const struct gl_record *rec = data;
 	if (rec->type == GL_REC_SAMPLE_UNWIND) {
 		if (size >= sizeof(struct gl_sample_unwind))
 			write_sample(r, data);
-		return 0;
+		return;
 	}
 	output_record(&r->out, data, size);
 	if (rec->type == GL_REC_WINDOW)
 		note_window(r, ((const struct gl_window *)data)->on != 0);
 	if (rec->type == GL_REC_BACKEND_GRAPH_BEGIN) /* the trailer's symbols name the backend's graph_compute */
 		samples_add_ip(r->samples, ((const struct gl_backend_graph_begin *)data)->compute_fn);
-	return 0;
 }
 
 static void remove_pin_dir(const char *dir)
@@ -740,8 +760,7 @@ static void event_loop(struct run *r)
 		/* Records are submitted without wakeups: poll times out, then everything is consumed. In
 		 * the first 2 s turns are short, so that the maps of a short-lived target are read (for
 		 * symbolizing its samples) before it exits. */
-		ring_buffer__poll(r->rb, now_s() - started < 2 ? 10 : 100);
-		ring_buffer__consume(r->rb);
+		rings_poll(r->rings, now_s() - started < 2 ? 10 : 100);
 		output_flush(&r->out);
 		samples_snapshot_maps(r->samples, r->target.pid); /* libraries may be dlopened at any time */
 		for (size_t i = 0; i < r->opt.n_also; i++)
@@ -750,7 +769,7 @@ static void event_loop(struct run *r)
 		duty_cycle(r);
 		report_progress(r, &last_progress);
 	}
-	ring_buffer__consume(r->rb);
+	rings_drain(r->rings);
 }
 
 /* --also-pid: each process is checked like --pid (it exists, the invoking user owns it). */
@@ -807,8 +826,21 @@ static int start(struct run *r)
 	if (!r->skel)
 		return fail("cannot open the BPF programs: %s", strerror(errno)), -1;
 	configure(r);
-	if (probe__load(r->skel))
+	/* The rings' map needs a ring of their size as its template (libbpf cannot resize its own). */
+	int template = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "gl_ring", 0, 0, ring_bytes(r), NULL);
+	if (template < 0)
+		return fail("cannot create a ring buffer of %u KiB: %s; a smaller --ringbuf-kb may do", ring_bytes(r) / 1024,
+			    strerror(errno)), -1;
+	bpf_map__set_inner_map_fd(r->skel->maps.rings, template);
+	rc = probe__load(r->skel);
+	close(template);
+	if (rc)
 		return fail("the kernel refused the BPF programs (see above); kernel 6.6 or newer is needed"), -1;
+	r->samples = samples_new();
+	r->rings = rings_new(bpf_map__fd(r->skel->maps.rings), possible_cpus(), ring_bytes(r), on_record, r);
+	if (!r->rings)
+		return fail("cannot create the ring buffers (%d CPUs, %u KiB each): %s; a smaller --ringbuf-kb may do",
+			    possible_cpus(), ring_bytes(r) / 1024, strerror(errno)), -1;
 	output_header(&r->out, &r->plan, &r->target, r->also, r->opt.n_also, MODE_NAMES[r->opt.mode], r->opt.sample_hz);
 	double t0 = now_s();
 	if (attach_fixed(r) || attach_sampling(r) || (r->opt.mode != MODE_SAMPLE && op_probes_on(r)))
@@ -819,11 +851,7 @@ static int start(struct run *r)
 	if (!r->plan.n_cpus)
 		fprintf(stderr, "ggml-lens-probe: no ggml CPU backend loaded yet: it is probed when the program loads one\n");
 	r->window_started = now_s();
-	r->samples = samples_new();
 	pin_maps(r);
-	r->rb = ring_buffer__new(bpf_map__fd(r->skel->maps.events), on_record, r, NULL);
-	if (!r->rb)
-		return fail("cannot read the ring buffer: %s", strerror(errno)), -1;
 	if (privilege_drop(&r->who, err, sizeof(err)))
 		return fail("%s", err), -1;
 	if (target_release(&r->target))
@@ -842,10 +870,10 @@ static void finish(struct run *r)
 	if (r->skel && r->out.f) {
 		int exit_known = r->target.launched && !target_alive(r);
 		output_trailer(&r->out, bpf_map__fd(r->skel->maps.hits), bpf_map__fd(r->skel->maps.lost),
-			       exit_known ? r->exit_status : -1, r->windows, r->samples, &r->plan);
+			       exit_known ? r->exit_status : -1, r->windows, r->samples, &r->plan, r->skel->obj);
 	}
 	output_close(&r->out);
-	ring_buffer__free(r->rb);
+	rings_free(r->rings);
 	samples_free(r->samples);
 	unpin_maps(r);
 	probe__destroy(r->skel);

@@ -15,7 +15,7 @@ import { MachineError, cachedCeilings, machineCeilings, parseCeilings, type Mach
 import type { Profile } from "./profile/model";
 import { analyze, formatRate, type Analysis, type OpClass, type OpRates } from "./profile/roofline";
 import { ScaleArgsError, parseScaleArgs, scaling, scalingText, withThreads, type ScaleRun } from "./profile/scaling";
-import { ProfileFormatError } from "./profile/stream";
+import { ProfileFormatError, type ProgramCost } from "./profile/stream";
 import { checkSystem, liveSystemView, systemReady, systemReport } from "./profile/system";
 import { isExecutable } from "./profile/executable";
 import { backendTimes, copyVolume } from "./profile/backends";
@@ -47,7 +47,7 @@ Record options (defaults are the probe helper's):
   --out FILE                   profile to write (default: ggml-lens-<date>_<time>.ggmlprof here)
   --sample-hz N                timer samples per second per CPU (0: none)
   --stack-kb N                 KiB of stack copied per sample to unwind its callers (0-48, 0: none)
-  --ringbuf-kb N               ring buffer size in KiB, a power of two
+  --ringbuf-kb N               size of each CPU's ring buffer in KiB, a power of two
   --window-every S             default mode: seconds between op-tracing windows
   --window-decodes N           default mode: llama_decode calls traced per window
   --layout-from DIR            for libraries without DWARF (stock builds): the bin/ directory of
@@ -437,6 +437,7 @@ function reportJson(file: string, p: Profile, analysis: Analysis, ceilingsSource
     offload: hasOffloadBackend(p) ? offloadAnalysis(p) : null,
     lost_events: p.lostEvents,
     late_libraries: p.trailer?.late_libraries ?? [],
+    program_cost: p.trailer?.program_cost ?? {},
     counters_available: countersAvailable(p),
     counters_unavailable: countersUnavailable(p),
     truncated: p.truncated,
@@ -517,11 +518,22 @@ function summaryLines(p: Profile): string[] {
     `  counters  ${countersAvailable(p).join(", ") || "none"}` +
       (countersUnavailable(p).hardware ? `; hardware: ${countersUnavailable(p).hardware}` : ""),
   ];
+  const cost = programCostLine(p.trailer?.program_cost ?? {});
+  if (cost) lines.push(cost);
   for (const late of p.trailer?.late_libraries ?? [])
     lines.push(`  late      ${late.path} loaded after the start, probed ${ms(late.attached_ns - p.header.start_ns).toFixed(0)} ms in: its earlier ops are not recorded`);
   if (p.truncated) lines.push("  truncated the stream was cut short: what precedes the cut is shown");
   for (const error of p.errors.slice(0, 5)) lines.push(`  error     ${error}`);
   return lines;
+}
+
+/** The BPF programs' own run time, when the kernel kept it (kernel.bpf_stats_enabled). */
+function programCostLine(cost: Record<string, ProgramCost>): string | undefined {
+  const programs = Object.entries(cost).sort((a, b) => b[1].ns - a[1].ns);
+  if (programs.length === 0) return undefined;
+  const total = programs.reduce((sum, [, c]) => sum + c.ns, 0);
+  const each = programs.slice(0, 4).map(([name, c]) => `${name} ${Math.round(c.ns / c.runs)} ns x ${c.runs}`);
+  return `  bpf cost  ${ms(total).toFixed(2)} ms in the probes' BPF programs (kernel.bpf_stats_enabled): ${each.join(", ")}`;
 }
 
 /** Time per backend and the copies between them, when more than one backend ran. */

@@ -407,7 +407,17 @@ export interface Trailer {
   stacks: number[][];
   /** CPU backends the target loaded after the helper attached: probed from attached_ns on. */
   late_libraries: LateLibrary[];
+  /**
+   * Runs and run time of each BPF program, by program name, when the kernel kept them
+   * (kernel.bpf_stats_enabled was 1): the profiler's own cost in the kernel. Empty otherwise.
+   */
+  program_cost: Record<string, ProgramCost>;
   raw: Record<string, unknown>;
+}
+
+export interface ProgramCost {
+  runs: number;
+  ns: number;
 }
 
 export interface LateLibrary {
@@ -645,6 +655,7 @@ function parseTrailerJson(bytes: Uint8Array): Trailer {
     symbols: sampleSymbols(raw.symbols),
     stacks: list(raw.stacks).map((frames) => list(frames).filter((ip): ip is number => typeof ip === "number")),
     late_libraries: list(raw.late_libraries).map(lateLibrary),
+    program_cost: Object.fromEntries(Object.entries(obj(raw.program_cost)).map(([name, v]) => [name, { runs: num(obj(v).runs), ns: num(obj(v).ns) }])),
     raw,
   };
 }

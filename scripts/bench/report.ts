@@ -67,6 +67,8 @@ export interface AttachRun {
   hits?: Record<string, number>;
   lost?: Record<string, number>;
   windows?: number;
+  /** the trailer's program_cost: runs and ns per BPF program, kept by the kernel (bpf_stats on for this run) */
+  programCost?: Record<string, { runs: number; ns: number }>;
 }
 
 /** One BPF link of ggml-lens-probe attached (L: the bpf(BPF_LINK_CREATE) call) or detached (D: close() entry to the next syscall). */
@@ -167,6 +169,15 @@ function perRound(p: Pairs, need: string[], f: (v: Map<string, RunRecord>) => nu
   return out;
 }
 
+/** The kernel's own account of the BPF programs' run time (bpf_stats), from the run that kept it. */
+function inKernelCost(attach: AttachRun[]): { opProbeNs: number; opRuns: number; sampleNs?: number; run: string } | undefined {
+  const run = attach.find((a) => a.programCost?.op_probe?.runs);
+  const cost = run?.programCost;
+  if (!run || !cost) return undefined;
+  const perRun = (name: string) => (cost[name]?.runs ? cost[name].ns / cost[name].runs : undefined);
+  return { opProbeNs: perRun("op_probe") as number, opRuns: cost.op_probe.runs, sampleNs: perRun("sample"), run: `--mode ${run.mode} --pid, ${run.seconds} s` };
+}
+
 export function computeFigures(d: BenchData) {
   const p = byRound(d.runs);
   const g = (v: Map<string, RunRecord>, n: string): RunRecord => v.get(n) as RunRecord;
@@ -209,6 +220,7 @@ export function computeFigures(d: BenchData) {
       lensOpVsBpftraceEmpty: spread(ratio("bpftrace-empty", "lens-full", lensOpSysOf, btSysOf)),
     },
     target: PER_HIT_TARGET,
+    inKernel: inKernelCost(d.attach),
   };
 
   // ---- figure 3: overhead ------------------------------------------------------------------
@@ -590,6 +602,12 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
   L.push(`| ggml-lens full vs none per uprobe hit, thread time | ${cell(g2.perHitThreadUs.lensAll, f2)} |`);
   L.push(`| **ratio ggml-lens / empty (perf), system** | ${cell(rSys, f2)} |`);
   L.push(`| ratio ggml-lens / empty (bpftrace), system | ${cell(g2.ratioSystem.lensOpVsBpftraceEmpty, f2)} |`);
+  const k = g2.inKernel;
+  if (k) {
+    L.push("", `In the kernel's own account (kernel.bpf_stats_enabled on for one run, ${k.run}: it adds two clock reads per program run, so`,
+      `it is off in the runs above): the op probe's BPF program ran ${f0(k.opRuns)} times, ${f0(k.opProbeNs)} ns per hit` +
+      (k.sampleNs !== undefined ? `; the timer sample's program ${f0(k.sampleNs)} ns per sample` : "") + ". The rest of a hit's cost is the uprobe trap itself.");
+  }
   L.push("", `Target <= ${g2.target}x the empty uprobe: ${verdict(rSys ? rSys.median <= g2.target : undefined)} (median ratio ${rSys ? f2(rSys.median) : "n/a"})` +
     (rSys && rSys.q1 <= g2.target && g2.target <= rSys.q3 ? `; its interquartile range straddles ${g2.target}, so one run does not settle it.` : "."), "");
 

@@ -404,6 +404,19 @@ async function quietGate(o: Options): Promise<{ waitedMs: number; busyCores: num
 
 // ---- figure 1: attach / detach on a running target ------------------------------------------
 
+const BPF_STATS = "/proc/sys/kernel/bpf_stats_enabled";
+
+async function withBpfStats<T>(on: boolean, f: () => Promise<T>): Promise<T> {
+  if (!on) return f();
+  const before = fs.readFileSync(BPF_STATS, "utf8").trim();
+  fs.writeFileSync(BPF_STATS, "1");
+  try {
+    return await f();
+  } finally {
+    fs.writeFileSync(BPF_STATS, before);
+  }
+}
+
 async function attachDetach(c: Ctx, links: LinkEvent[]): Promise<{ runs: AttachRun[]; longStream?: string; targetSurvived: boolean }> {
   let generating = false;
   const targetArgs = [c.llama, "-m", c.model, "-f", c.promptFile, "-n", "1000000", "-no-cnv", "--temp", "0", "--ignore-eos",
@@ -421,7 +434,8 @@ async function attachDetach(c: Ctx, links: LinkEvent[]): Promise<{ runs: AttachR
     const one = async (mode: string, seconds: number, round: number, extra: string[] = [], keep = false): Promise<void> => {
       const out = path.join(c.work, `attach-${mode}-${round}.stream`);
       const argv = [c.helper, "--mode", mode, ...extra, "--pid", String(target.pid), "--duration", String(seconds), "--out", out];
-      const r = await launch(argv, { target: "-", timeoutMs: 10 * 60_000, watch: { attached: /attached in/ } });
+      // the long run has the kernel keep each BPF program's run time (the trailer's program_cost)
+      const r = await withBpfStats(keep, () => launch(argv, { target: "-", timeoutMs: 10 * 60_000, watch: { attached: /attached in/ } }));
       await sleep(300); // the monitor's last lines
       const mine = links.filter((e) => e.pid === r.pid);
       const rec: AttachRun = {
@@ -438,6 +452,7 @@ async function attachDetach(c: Ctx, links: LinkEvent[]): Promise<{ runs: AttachR
         rec.hits = tr.trailer?.hits as Record<string, number> | undefined;
         rec.lost = tr.trailer?.lost as Record<string, number> | undefined;
         rec.windows = tr.trailer?.windows as number | undefined;
+        rec.programCost = tr.trailer?.program_cost as AttachRun["programCost"];
         if (keep) longStream = out;
         else fs.rmSync(out);
       }

@@ -43,6 +43,26 @@ function record(name: string, probeArgs: string[], command: string[]): Recording
   return { status: run.status, stderr: run.stderr, stream, profile: buildProfile(stream) };
 }
 
+/**
+ * Each CPU writes its own ring buffer and the helper merges them by time: every thread's records are
+ * in time order in the stream (a thread that moved between CPUs wrote to two rings), and the op
+ * records came from more than one CPU (so the merge had work to do). Returns the CPUs seen.
+ */
+function assertThreadsInTimeOrder(stream: DecodedStream): Set<number> {
+  const records: { offset: number; ts: number; tid: number }[] = [];
+  for (const table of Object.values(stream.tables)) {
+    for (let i = 0; i < table.count; i++) if (table.tid[i] !== 0) records.push({ offset: table.offset[i], ts: table.ts[i], tid: table.tid[i] });
+  }
+  records.sort((a, b) => a.offset - b.offset);
+  const last = new Map<number, number>();
+  for (const { ts, tid, offset } of records) {
+    assert.ok(ts >= (last.get(tid) ?? 0), `thread ${tid}: record at ${offset} (ts ${ts}) follows one at ts ${last.get(tid)}`);
+    last.set(tid, ts);
+  }
+  const { opBegin, opEnd } = stream.tables;
+  return new Set([...opBegin.cpu.subarray(0, opBegin.count), ...opEnd.cpu.subarray(0, opEnd.count)]);
+}
+
 function header(p: Profile): Record<string, unknown> {
   return p.header.raw;
 }
@@ -123,6 +143,7 @@ test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
     assert.equal(p.lostEvents, 0);
     assertSpansMatchGraphs(r);
     assertSourcesDescribed(p);
+    assert.ok(assertThreadsInTimeOrder(r.stream).size >= Math.min(2, os.availableParallelism()), "op records from each CPU's ring");
     assert.ok(p.ops.length > 5);
     assert.ok(Math.abs(p.ops.reduce((s, o) => s + o.share, 0) - 1) < 1e-9);
     assert.equal(p.pairing.ops.unterminated, 0);
@@ -200,6 +221,30 @@ test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
       const inside = p.calls.filter((c) => c.startNs >= on && c.endNs <= off);
       assert.equal(inside.length, 1, `window ${w / 2} spans one whole llama_decode call`);
     }
+  });
+
+  await t.test("the probes' own cost: with kernel.bpf_stats_enabled the trailer has each program's runs and time", () => {
+    const withStats = (on: boolean, name: string, args: string[]): Recording => {
+      const stats = "/proc/sys/kernel/bpf_stats_enabled";
+      const before = fs.readFileSync(stats, "utf8").trim();
+      fs.writeFileSync(stats, on ? "1" : "0");
+      try {
+        return record(name, args, completionArgs(fixtures.models.tinyDense));
+      } finally {
+        fs.writeFileSync(stats, before);
+      }
+    };
+    const r = withStats(true, "dense-cost", ["--mode", "full", "--sample-hz", "0"]);
+    const { hits, program_cost: cost } = r.profile.trailer!;
+    assert.equal(r.status, 0);
+    // one program serves every op site: it runs once per op begin, fused begin and op end
+    assert.equal(cost.op_probe?.runs, hits.op_begin + (hits.op_fused ?? 0) + hits.op_end);
+    assert.equal(cost.decode_enter?.runs, hits.decode_enter);
+    for (const [name, c] of Object.entries(cost)) assert.ok(c.ns > 0 && c.ns / c.runs < 1e6, `${name}: ${c.ns} ns in ${c.runs} runs`);
+    const report = spawnSync(process.execPath, ["--import", "tsx", path.join(repo, "extension/cli.ts"), "report", path.join(work, "dense-cost.stream")], { encoding: "utf8", cwd: repo });
+    assert.match(report.stdout, /bpf cost\s+[\d.]+ ms in the probes' BPF programs .*op_probe \d+ ns x \d+/, report.stdout);
+    const plain = withStats(false, "dense-no-cost", ["--mode", "sample", "--sample-hz", "0"]);
+    assert.deepEqual(plain.profile.trailer?.program_cost, {}, "nothing when the kernel kept no statistics");
   });
 
   await t.test("sample mode: timer samples symbolized to function and source line, inline chain included", () => {

@@ -1,0 +1,164 @@
+/* One BPF ring buffer per CPU, merged by time (rings.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "rings.h"
+#include "stream.h"
+
+/* Records read from one ring and not yet passed on: each is a u32 size, then the record, 8-aligned. */
+struct queue {
+	uint8_t *buf;
+	size_t head, len, cap;
+};
+
+struct rings {
+	struct ring_buffer *rb;
+	int n;
+	int *fds;
+	struct queue *queues;
+	rings_record_fn fn;
+	void *ctx;
+};
+
+#define ENTRY_ALIGN 8
+
+static size_t entry_size(size_t record_size)
+{
+	return (sizeof(uint32_t) + record_size + ENTRY_ALIGN - 1) & ~(size_t)(ENTRY_ALIGN - 1);
+}
+
+static int enqueue(void *ctx, void *data, size_t size)
+{
+	struct queue *q = ctx;
+	if (size < sizeof(struct gl_record))
+		return 0;
+	size_t need = entry_size(size);
+	if (q->head && q->len + need > q->cap) { /* reuse the space of the records passed on */
+		memmove(q->buf, q->buf + q->head, q->len - q->head);
+		q->len -= q->head;
+		q->head = 0;
+	}
+	if (q->len + need > q->cap) {
+		size_t cap = q->cap ? q->cap : 1 << 16;
+		while (cap < q->len + need)
+			cap *= 2;
+		uint8_t *buf = realloc(q->buf, cap);
+		if (!buf)
+			return -ENOMEM;
+		q->buf = buf;
+		q->cap = cap;
+	}
+	uint32_t size32 = (uint32_t)size;
+	memcpy(q->buf + q->len, &size32, sizeof(size32));
+	memcpy(q->buf + q->len + sizeof(size32), data, size);
+	q->len += need;
+	return 0;
+}
+
+static const struct gl_record *queue_head(const struct queue *q, uint32_t *size)
+{
+	if (q->head >= q->len)
+		return NULL;
+	memcpy(size, q->buf + q->head, sizeof(*size));
+	return (const struct gl_record *)(q->buf + q->head + sizeof(*size));
+}
+
+static void queue_pop(struct queue *q, uint32_t size)
+{
+	q->head += entry_size(size);
+	if (q->head >= q->len)
+		q->head = q->len = 0;
+}
+
+/* Passes on the queued records with ts <= until, oldest first across the queues. */
+static void emit_until(struct rings *r, uint64_t until)
+{
+	for (;;) {
+		struct queue *oldest = NULL;
+		const struct gl_record *first = NULL;
+		uint32_t first_size = 0;
+		for (int i = 0; i < r->n; i++) {
+			uint32_t size;
+			const struct gl_record *rec = queue_head(&r->queues[i], &size);
+			if (rec && rec->ts <= until && (!first || rec->ts < first->ts)) {
+				oldest = &r->queues[i];
+				first = rec;
+				first_size = size;
+			}
+		}
+		if (!first)
+			return;
+		r->fn(r->ctx, first, first_size);
+		queue_pop(oldest, first_size);
+	}
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* the clock of bpf_ktime_get_ns */
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct rings *rings_new(int outer_fd, int n_cpus, uint32_t ring_bytes, rings_record_fn fn, void *ctx)
+{
+	struct rings *r = calloc(1, sizeof(*r));
+	if (!r || n_cpus <= 0)
+		return free(r), NULL;
+	r->fn = fn;
+	r->ctx = ctx;
+	r->fds = malloc(n_cpus * sizeof(*r->fds));
+	r->queues = calloc(n_cpus, sizeof(*r->queues));
+	if (!r->fds || !r->queues)
+		return rings_free(r), NULL;
+	for (; r->n < n_cpus; r->n++) {
+		int cpu = r->n;
+		int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "gl_ring", 0, 0, ring_bytes, NULL);
+		if (fd < 0)
+			return rings_free(r), NULL;
+		r->fds[cpu] = fd;
+		int err = bpf_map_update_elem(outer_fd, &cpu, &fd, BPF_ANY);
+		if (!err)
+			err = r->rb ? ring_buffer__add(r->rb, fd, enqueue, &r->queues[cpu]) : 0;
+		if (!err && !r->rb && !(r->rb = ring_buffer__new(fd, enqueue, &r->queues[cpu], NULL)))
+			err = -errno;
+		if (err) {
+			close(fd);
+			errno = err < 0 ? -err : err;
+			return rings_free(r), NULL;
+		}
+	}
+	return r;
+}
+
+void rings_poll(struct rings *r, int timeout_ms)
+{
+	ring_buffer__poll(r->rb, timeout_ms);
+	uint64_t read_at = monotonic_ns();
+	ring_buffer__consume(r->rb);
+	emit_until(r, read_at);
+}
+
+void rings_drain(struct rings *r)
+{
+	ring_buffer__consume(r->rb);
+	emit_until(r, UINT64_MAX);
+}
+
+void rings_free(struct rings *r)
+{
+	if (!r)
+		return;
+	ring_buffer__free(r->rb);
+	for (int i = 0; i < r->n; i++) {
+		close(r->fds[i]);
+		free(r->queues[i].buf);
+	}
+	free(r->fds);
+	free(r->queues);
+	free(r);
+}

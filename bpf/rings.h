@@ -1,0 +1,27 @@
+/* One BPF ring buffer per CPU, read back as one stream in time order.
+ *
+ * A single shared ring buffer makes the target's threads contend for its lock and its producer
+ * position whenever they record at the same moment, which ggml's workers do at every barrier: with
+ * two workers that contention cost about 1 us per op record. Each CPU writes its own ring instead,
+ * and the reader merges the rings by the records' timestamps (struct gl_record.ts). */
+#ifndef GGML_LENS_RINGS_H
+#define GGML_LENS_RINGS_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct rings;
+/* Called for each record, in timestamp order across rings. */
+typedef void (*rings_record_fn)(void *ctx, const void *data, size_t size);
+
+/* Creates a ring of ring_bytes (a power of two, a multiple of the page size) for each of n_cpus
+ * CPUs and stores them in the BPF_MAP_TYPE_ARRAY_OF_MAPS `outer_fd` (keys 0..n_cpus-1). */
+struct rings *rings_new(int outer_fd, int n_cpus, uint32_t ring_bytes, rings_record_fn fn, void *ctx);
+/* Waits up to timeout_ms for a ring's wakeup, then reads every ring and passes on the records
+ * written before the read began. Later ones wait for the next call, so that a record of another
+ * ring with an earlier time still comes before them. */
+void rings_poll(struct rings *r, int timeout_ms);
+/* Reads every ring and passes on everything (the writers have stopped, or the caller is about to
+ * write a record of its own that must follow all the kernel wrote so far). */
+void rings_drain(struct rings *r);
+void rings_free(struct rings *r);
+#endif
