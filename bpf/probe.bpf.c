@@ -72,7 +72,9 @@ const volatile __u64 wake_bytes = 4 << 20;
 const volatile __u32 sample_stack_bytes = GL_STACK_COPY_CAP;
 
 /* One ring buffer per CPU (the helper creates them and merges them by time, rings.h): the target's
- * workers record at the same moments (each barrier), and one shared ring made them contend. */
+ * workers record at the same moments (each barrier), and one shared ring made them contend. They
+ * are small enough to stay in the CPU's caches; a graph's structure, written in one burst, goes to
+ * a ring of its own that holds the largest graph. */
 struct cpu_ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20); /* resized by the helper */
@@ -84,6 +86,11 @@ struct {
 	__type(key, __u32);
 	__array(values, struct cpu_ring);
 } rings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} structures SEC(".maps");
 
 /* Per-CPU counters: probe hits and records lost for want of ring buffer space, by probe kind. */
 struct {
@@ -183,10 +190,9 @@ static __always_inline void *cpu_ring(void)
 	return bpf_map_lookup_elem(&rings, &cpu);
 }
 
-/* Reserves a record; counts it lost when the ring buffer is full. */
-static __always_inline void *reserve(__u32 size, __u16 type, __u32 kind)
+/* Reserves a record in `ring`; counts it lost when the ring is full. */
+static __always_inline void *reserve_in(void *ring, __u32 size, __u16 type, __u32 kind)
 {
-	void *ring = cpu_ring();
 	struct gl_record *rec = ring ? bpf_ringbuf_reserve(ring, size, 0) : NULL;
 	if (!rec) {
 		count(kind, &lost);
@@ -197,6 +203,12 @@ static __always_inline void *reserve(__u32 size, __u16 type, __u32 kind)
 	rec->tid = (__u32)bpf_get_current_pid_tgid();
 	rec->ts = bpf_ktime_get_ns();
 	return rec;
+}
+
+/* Reserves a record in this CPU's ring. */
+static __always_inline void *reserve(__u32 size, __u16 type, __u32 kind)
+{
+	return reserve_in(cpu_ring(), size, type, kind);
 }
 
 /* Readers are woken by the helper's poll timeout, not per record, unless the buffer fills up. */
@@ -370,7 +382,7 @@ static __always_inline void emit_leaves(const struct node_walk *walk, __s32 inde
 	for (int i = 0; i < GL_MAX_SRC_CAP; i++) {
 		if (i >= tensor_n_src || !src[i] || read_s32(src[i] + off_tensor_op) != op_none)
 			continue;
-		struct gl_graph_leaf *leaf = reserve(sizeof(*leaf), GL_REC_GRAPH_LEAF, GL_PROBE_GRAPH_ENTER);
+		struct gl_graph_leaf *leaf = reserve_in(&structures, sizeof(*leaf), GL_REC_GRAPH_LEAF, GL_PROBE_GRAPH_ENTER);
 		if (!leaf)
 			return;
 		leaf->signature = walk->signature;
@@ -392,7 +404,7 @@ static long emit_node(__u64 index, struct node_walk *walk)
 	if ((__s64)index >= walk->n_nodes)
 		return 1;
 	__u64 tensor = read_ptr(walk->nodes + index * 8);
-	struct gl_graph_node *rec = reserve(sizeof(*rec), GL_REC_GRAPH_NODE, GL_PROBE_GRAPH_ENTER);
+	struct gl_graph_node *rec = reserve_in(&structures, sizeof(*rec), GL_REC_GRAPH_NODE, GL_PROBE_GRAPH_ENTER);
 	if (!rec)
 		return 1;
 	rec->signature = walk->signature;

@@ -17,8 +17,9 @@ struct queue {
 
 struct rings {
 	struct ring_buffer *rb;
-	int n;
+	int n; /* per-CPU rings created */
 	int *fds;
+	int n_queues; /* one per CPU, then the shared ring's */
 	struct queue *queues;
 	rings_record_fn fn;
 	void *ctx;
@@ -81,7 +82,7 @@ static void emit_until(struct rings *r, uint64_t until)
 		struct queue *oldest = NULL;
 		const struct gl_record *first = NULL;
 		uint32_t first_size = 0;
-		for (int i = 0; i < r->n; i++) {
+		for (int i = 0; i < r->n_queues; i++) {
 			uint32_t size;
 			const struct gl_record *rec = queue_head(&r->queues[i], &size);
 			if (rec && rec->ts <= until && (!first || rec->ts < first->ts)) {
@@ -104,7 +105,7 @@ static uint64_t monotonic_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-struct rings *rings_new(int outer_fd, int n_cpus, uint32_t ring_bytes, rings_record_fn fn, void *ctx)
+struct rings *rings_new(int outer_fd, int n_cpus, uint32_t ring_bytes, int shared_fd, rings_record_fn fn, void *ctx)
 {
 	struct rings *r = calloc(1, sizeof(*r));
 	if (!r || n_cpus <= 0)
@@ -112,8 +113,12 @@ struct rings *rings_new(int outer_fd, int n_cpus, uint32_t ring_bytes, rings_rec
 	r->fn = fn;
 	r->ctx = ctx;
 	r->fds = malloc(n_cpus * sizeof(*r->fds));
-	r->queues = calloc(n_cpus, sizeof(*r->queues));
+	r->n_queues = n_cpus + 1;
+	r->queues = calloc(r->n_queues, sizeof(*r->queues));
 	if (!r->fds || !r->queues)
+		return rings_free(r), NULL;
+	r->rb = ring_buffer__new(shared_fd, enqueue, &r->queues[n_cpus], NULL);
+	if (!r->rb)
 		return rings_free(r), NULL;
 	for (; r->n < n_cpus; r->n++) {
 		int cpu = r->n;
@@ -123,9 +128,7 @@ struct rings *rings_new(int outer_fd, int n_cpus, uint32_t ring_bytes, rings_rec
 		r->fds[cpu] = fd;
 		int err = bpf_map_update_elem(outer_fd, &cpu, &fd, BPF_ANY);
 		if (!err)
-			err = r->rb ? ring_buffer__add(r->rb, fd, enqueue, &r->queues[cpu]) : 0;
-		if (!err && !r->rb && !(r->rb = ring_buffer__new(fd, enqueue, &r->queues[cpu], NULL)))
-			err = -errno;
+			err = ring_buffer__add(r->rb, fd, enqueue, &r->queues[cpu]);
 		if (err) {
 			close(fd);
 			errno = err < 0 ? -err : err;
@@ -154,10 +157,10 @@ void rings_free(struct rings *r)
 	if (!r)
 		return;
 	ring_buffer__free(r->rb);
-	for (int i = 0; i < r->n; i++) {
+	for (int i = 0; i < r->n; i++)
 		close(r->fds[i]);
+	for (int i = 0; r->queues && i < r->n_queues; i++)
 		free(r->queues[i].buf);
-	}
 	free(r->fds);
 	free(r->queues);
 	free(r);

@@ -14,8 +14,9 @@ struct rings;
 typedef void (*rings_record_fn)(void *ctx, const void *data, size_t size);
 
 /* Creates a ring of ring_bytes (a power of two, a multiple of the page size) for each of n_cpus
- * CPUs and stores them in the BPF_MAP_TYPE_ARRAY_OF_MAPS `outer_fd` (keys 0..n_cpus-1). */
-struct rings *rings_new(int outer_fd, int n_cpus, uint32_t ring_bytes, rings_record_fn fn, void *ctx);
+ * CPUs and stores them in the BPF_MAP_TYPE_ARRAY_OF_MAPS `outer_fd` (keys 0..n_cpus-1); the ring
+ * buffer map `shared_fd` is read and merged with them. */
+struct rings *rings_new(int outer_fd, int n_cpus, uint32_t ring_bytes, int shared_fd, rings_record_fn fn, void *ctx);
 /* Waits up to timeout_ms for a ring's wakeup, then reads every ring and passes on the records
  * written before the read began. Later ones wait for the next call, so that a record of another
  * ring with an earlier time still comes before them. */

@@ -9,6 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test, type TestContext } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import assert from "node:assert/strict";
 import { buildProfile } from "../../extension/profile/model";
 import { decodeStream } from "../../extension/profile/stream";
@@ -16,6 +17,7 @@ import { checkRecordedLines, recordedLines } from "../../extension/target/source
 import { buildFixtureProgram } from "../harness/cPrograms";
 import { recordedFixtures } from "../harness/fixtures";
 import { exited, startHelper } from "../harness/llamaServer";
+import { launchedTarget } from "../harness/probe";
 
 const repo = path.resolve(__dirname, "../..");
 const probe = path.join(repo, "bpf/build/ggml-lens-probe");
@@ -125,4 +127,28 @@ test("attached by PID before the program loads its CPU backend: the late library
   const lateSites = new Set(stream.trailer!.late_libraries[0].sites);
   const begin = stream.tables.opBegin;
   assert.ok(begin.count > 0 && [...begin.site].every((site) => lateSites.has(site)), `${begin.count} op begins, all at the late library's sites`);
+});
+
+test("a stopped program that does not end on SIGINT is killed after the grace period: nothing left running", { skip: !isRoot && "needs root (eBPF)", timeout: 120_000 }, async (t) => {
+  const { work, program, plugin } = lateProgram(t);
+  const out = path.join(work, "stopped.stream");
+  const helper = spawn(probe, ["--mode", "sample", "--out", out, "--", program, plugin, "0", "60000"],
+    { env: { ...process.env, IGNORE_SIGINT: "1" }, stdio: ["ignore", "ignore", "pipe"] });
+  let err = "";
+  helper.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  const ended = new Promise<number | null>((resolve) => helper.once("exit", (code) => resolve(code)));
+  while (!/attached in/.test(err) && helper.exitCode === null) await sleep(100);
+  await sleep(500);
+  const target = launchedTarget(helper.pid!);
+  assert.ok(target > 0, "the program runs as the helper's child");
+  const stopped = Date.now();
+  helper.kill("SIGINT");
+  const status = await ended;
+  const tookS = (Date.now() - stopped) / 1000;
+  assert.match(err, /the program did not end within 10 s after SIGINT: killed/);
+  assert.ok(tookS >= 9.5 && tookS < 30, `ended ${tookS.toFixed(1)} s after the stop`);
+  assert.equal(status, 128 + 9, "the helper exits with the program's status (SIGKILL)");
+  assert.ok(!fs.existsSync(`/proc/${target}`), "the program is gone");
+  const stream = decodeStream(new Uint8Array(fs.readFileSync(out)));
+  assert.equal(stream.truncated, false, "the profile was finished");
 });

@@ -61,7 +61,7 @@ async function runUntilWindows(env: NodeJS.ProcessEnv, command: string[], out: s
 function stopTarget(helper: ChildProcess): void {
   const target = launchedTarget(helper.pid!);
   assert.ok(target > 0, "the target runs as the helper's child");
-  process.kill(target, "SIGINT");
+  process.kill(target, "SIGTERM"); // not SIGINT: llama-completion's handler logs and can deadlock on its own log mutex
 }
 
 /**
