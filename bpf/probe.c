@@ -49,8 +49,8 @@ static const char USAGE[] =
 	"                     (0: no chains; default 48)\n"
 	"  --ringbuf-kb N     size of each CPU's ring buffer in KiB, a power of two >= 4 (default 2048;\n"
 	"                     32768 / the number of CPUs beyond 16 CPUs, at least 512)\n"
-	"  --window-every S   default mode: seconds between op-tracing windows (default 2); the first\n"
-	"                     window opens at the first llama_decode call\n"
+	"  --window-every S   default mode: seconds from the opening of one op-tracing window to the\n"
+	"                     next (default 2); the first opens at the first llama_decode call\n"
 	"  --window-decodes N default mode: llama_decode calls traced per window (default 1)\n"
 	"  --layout-from DIR  for libraries without DWARF: a directory with a build of the same ggml\n"
 	"                     that has DWARF (e.g. llama.cpp's build/bin), to borrow its layout from\n"
@@ -99,9 +99,8 @@ struct run {
 	pid_t pin_reaper;   /* the pin reaper, or 0 */
 	int pin_reaper_fd; /* the write end of its pipe */
 	int windows;
-	double window_started;
 	int window_on;         /* the last WINDOW record written says op tracing is on */
-	double window_opened; /* when the helper saw it switch on */
+	double window_opened; /* when the last window opened: the next opens window_every later */
 	int exit_status;
 	int out_created;
 	struct samples *samples;
@@ -443,14 +442,14 @@ static int attach_sites(struct run *r, const struct gl_layout *lib)
 	return 0;
 }
 
-static void note_window(struct run *r, int on)
+/* at_s: when the window switched (CLOCK_MONOTONIC seconds, the clock of the records) */
+static void note_window(struct run *r, int on, double at_s)
 {
 	r->window_on = on;
 	if (on)
-		r->window_opened = now_s();
+		r->window_opened = at_s;
 }
 
-/* A WINDOW record of the helper's own (the kernel side writes those of default-mode windows). */
 /* A WINDOW record of the helper's own follows everything the kernel wrote so far (a WINDOW the
  * kernel side wrote before it was disarmed included). */
 static void write_window(struct run *r, int on)
@@ -458,7 +457,7 @@ static void write_window(struct run *r, int on)
 	if (r->rings)
 		rings_drain(r->rings);
 	output_window(&r->out, on);
-	note_window(r, on);
+	note_window(r, on, now_s());
 }
 
 static void set_window(struct run *r, const struct window_state *state)
@@ -506,7 +505,6 @@ static int op_probes_on(struct run *r)
 	/* Armed once every probe is in place, so the window's first llama_decode is traced whole. */
 	arm_window(r, r->opt.window_decodes);
 	r->windows++;
-	r->window_started = now_s();
 	return 0;
 }
 
@@ -621,7 +619,7 @@ static void on_record(void *ctx, const void *data, size_t size)
 	}
 	output_record(&r->out, data, size);
 	if (rec->type == GL_REC_WINDOW)
-		note_window(r, ((const struct gl_window *)data)->on != 0);
+		note_window(r, ((const struct gl_window *)data)->on != 0, rec->ts / 1e9);
 	if (rec->type == GL_REC_BACKEND_GRAPH_BEGIN) /* the trailer's symbols name the backend's graph_compute */
 		samples_add_ip(r->samples, ((const struct gl_backend_graph_begin *)data)->compute_fn);
 }
@@ -734,8 +732,8 @@ static void duty_cycle(struct run *r)
 	/* A window whose llama_decode calls do not complete within seconds (a stalled target) is cut. */
 	if (r->n_op_links && (window_closed(r) || (r->window_on && t - r->window_opened > MAX_WINDOW_S)))
 		op_probes_off(r);
-	else if (!r->n_op_links && t - r->window_started >= r->opt.window_every)
-		op_probes_on(r);
+	else if (!r->n_op_links && t - r->window_opened >= r->opt.window_every)
+		op_probes_on(r); /* counted from the last window's opening: the first opens only once the model is loaded */
 }
 
 static void report_progress(struct run *r, double *last)
@@ -863,7 +861,6 @@ static int start(struct run *r)
 		r->plan.n_cpus ? r->plan.op_method : "none yet");
 	if (!r->plan.n_cpus)
 		fprintf(stderr, "ggml-lens-probe: no ggml CPU backend loaded yet: it is probed when the program loads one\n");
-	r->window_started = now_s();
 	pin_maps(r);
 	if (privilege_drop(&r->who, err, sizeof(err)))
 		return fail("%s", err), -1;

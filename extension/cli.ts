@@ -48,7 +48,7 @@ Record options (defaults are the probe helper's):
   --sample-hz N                timer samples per second per CPU (0: none)
   --stack-kb N                 KiB of stack copied per sample to unwind its callers (0-48, 0: none)
   --ringbuf-kb N               size of each CPU's ring buffer in KiB, a power of two (default 2048)
-  --window-every S             default mode: seconds between op-tracing windows
+  --window-every S             default mode: seconds from one op-tracing window's opening to the next
   --window-decodes N           default mode: llama_decode calls traced per window
   --layout-from DIR            for libraries without DWARF (stock builds): the bin/ directory of
                                a build of the same ggml with DWARF, whose layout they borrow

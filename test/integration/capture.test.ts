@@ -223,6 +223,22 @@ test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
     }
   });
 
+  await t.test("default mode: each window opens --window-every seconds after the previous one opened", () => {
+    const every = 1;
+    const r = record("dense-period", ["--mode", "default", "--window-every", String(every), "--sample-hz", "0"],
+      completionArgs(fixtures.models.tinyDense, ["-n", "1500", "--ignore-eos"]));
+    assert.equal(r.status, 0);
+    const w = r.profile.windows;
+    const openings = Array.from(w.ts).filter((_, i) => w.on[i] === 1);
+    assert.ok(openings.length >= 3, `${openings.length} windows`);
+    assert.ok(Math.abs(openings[0] - r.profile.calls[0].startNs) < 1e6, "the first opens at the first llama_decode call");
+    // counted from the opening before (not from the attach: the first window waits for the model to load)
+    for (let i = 1; i < openings.length; i++) {
+      const gap = (openings[i] - openings[i - 1]) / 1e9;
+      assert.ok(gap >= every - 0.01 && gap < every + 0.5, `window ${i} opened ${gap.toFixed(3)} s after the one before`);
+    }
+  });
+
   await t.test("the probes' own cost: with kernel.bpf_stats_enabled the trailer has each program's runs and time", () => {
     const withStats = (on: boolean, name: string, args: string[]): Recording => {
       const stats = "/proc/sys/kernel/bpf_stats_enabled";
