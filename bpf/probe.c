@@ -35,7 +35,6 @@
 #define MAX_CPUS 1024
 #define MAX_WINDOW_S 5.0 /* longest a default-mode window may stay open */
 #define STOP_GRACE_S 10.0 /* a stopped program's time to end after SIGINT */
-#define STOP_GRACE_TEXT "10 s"
 
 static const char USAGE[] =
 	"Usage: ggml-lens-probe [options] -- COMMAND [ARGS...]\n"
@@ -450,8 +449,7 @@ static void note_window(struct run *r, int on, double at_s)
 		r->window_opened = at_s;
 }
 
-/* A WINDOW record of the helper's own follows everything the kernel wrote so far (a WINDOW the
- * kernel side wrote before it was disarmed included). */
+/* A WINDOW record of the helper's own follows everything the kernel wrote so far. */
 static void write_window(struct run *r, int on)
 {
 	if (r->rings)
@@ -519,6 +517,8 @@ static void op_probes_off(struct run *r)
 	r->n_op_links = 0;
 	struct window_state closed = { 0 };
 	set_window(r, &closed);
+	if (r->rings)
+		rings_drain(r->rings); /* a WINDOW the kernel side wrote before it was disarmed */
 	if (r->window_on)
 		write_window(r, 0);
 }
@@ -729,8 +729,10 @@ static void duty_cycle(struct run *r)
 	if (r->opt.mode != MODE_DEFAULT)
 		return;
 	double t = now_s();
-	/* A window whose llama_decode calls do not complete within seconds (a stalled target) is cut. */
-	if (r->n_op_links && (window_closed(r) || (r->window_on && t - r->window_opened > MAX_WINDOW_S)))
+	/* A window the kernel side closed is ended once its WINDOW record is read (the kernel closes the
+	 * window, then writes the record); one whose llama_decode calls do not complete within seconds
+	 * (a stalled target) is cut. */
+	if (r->n_op_links && ((window_closed(r) && !r->window_on) || (r->window_on && t - r->window_opened > MAX_WINDOW_S)))
 		op_probes_off(r);
 	else if (!r->n_op_links && t - r->window_opened >= r->opt.window_every)
 		op_probes_on(r); /* counted from the last window's opening: the first opens only once the model is loaded */
@@ -760,8 +762,10 @@ static void event_loop(struct run *r)
 		else if (forwarded && !killed && (stop_requested > 1 || now_s() - forwarded > STOP_GRACE_S)) {
 			/* a second stop, or a program that does not end on SIGINT (llama.cpp's handler logs, and
 			 * can deadlock on its own log mutex): end it, so that nothing is left running */
-			fprintf(stderr, "ggml-lens-probe: the program did not end %s after SIGINT: killed\n",
-				stop_requested > 1 ? "on a second stop" : "within " STOP_GRACE_TEXT);
+			if (stop_requested > 1)
+				fprintf(stderr, "ggml-lens-probe: stopped again before the program ended: killed\n");
+			else
+				fprintf(stderr, "ggml-lens-probe: the program did not end within %.0f s after SIGINT: killed\n", STOP_GRACE_S);
 			kill(r->target.pid, SIGKILL);
 			killed = 1;
 		}
