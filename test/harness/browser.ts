@@ -62,7 +62,8 @@ const PALETTE = ".quick-input-widget";
 /**
  * Runs the command titled `title` (e.g. "GGML Lens: Profile this run") from the command palette:
  * F1, type, Enter once the palette lists exactly that title. Retries until `timeoutMs` because the
- * palette can open before the extension's commands are known.
+ * palette can open before the extension's commands are known, or not open at all while a webview
+ * holds the focus.
  */
 export async function runPaletteCommand(page: Page, title: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -76,7 +77,16 @@ export async function runPaletteCommand(page: Page, title: string, timeoutMs = 3
 async function tryPaletteCommand(page: Page, title: string): Promise<boolean> {
   await page.keyboard.press("F1");
   const palette = page.locator(PALETTE);
-  await palette.waitFor({ state: "visible", timeout: 5_000 });
+  const opened = await palette.waitFor({ state: "visible", timeout: 5_000 }).then(
+    () => true,
+    () => false,
+  );
+  if (!opened) {
+    // F1 went to an element that keeps it (a webview's frame had the focus): give the focus back to
+    // the workbench and try again
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    return false;
+  }
   await page.keyboard.type(title);
   const entry = palette.locator(".monaco-list-row", { hasText: title }).first();
   const listed = await entry.waitFor({ state: "visible", timeout: 2_000 }).then(
