@@ -21,7 +21,7 @@ static const char *const PROBE_NAMES[GL_PROBE_COUNT] = {
 	[GL_PROBE_TENSOR_COPY] = "tensor_copy",	  [GL_PROBE_BACKEND_NAME] = "backend_name",
 };
 
-static uint64_t clock_ns(clockid_t id)
+uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
 	clock_gettime(id, &ts);

@@ -3,6 +3,7 @@
 #define GGML_LENS_OUTPUT_H
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 #include "launch.h"
 #include "plan.h"
 
@@ -15,6 +16,8 @@ struct output {
 	uint64_t start_ns;
 };
 
+/* Nanoseconds on clock `id`; the records' timestamps are CLOCK_MONOTONIC (that of bpf_ktime_get_ns). */
+uint64_t clock_ns(clockid_t id);
 int output_open(struct output *out, int fd);
 /* also: the n_also processes traced with the target (--also-pid) */
 void output_header(struct output *out, const struct plan *plan, const struct target *target,

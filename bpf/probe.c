@@ -533,9 +533,7 @@ static void attach_late(struct run *r, struct late_library *late, double noticed
 		return;
 	if ((r->n_op_links || traced_throughout(r)) && r->opt.mode != MODE_SAMPLE && attach_sites(r, late->lib))
 		return;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	late->attached_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	late->attached_ns = clock_ns(CLOCK_MONOTONIC);
 	fprintf(stderr, "ggml-lens-probe: probed %s, loaded after the start, %.0f ms after it was seen (%zu op sites)\n",
 		late->lib->path, (now_s() - noticed) * 1e3, late->n_sites);
 }

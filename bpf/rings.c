@@ -2,10 +2,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "output.h"
 #include "rings.h"
 #include "stream.h"
 
@@ -98,13 +98,6 @@ static void emit_until(struct rings *r, uint64_t until)
 	}
 }
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* the clock of bpf_ktime_get_ns */
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 struct rings *rings_new(int outer_fd, int n_cpus, uint32_t ring_bytes, int shared_fd, rings_record_fn fn, void *ctx)
 {
 	struct rings *r = calloc(1, sizeof(*r));
@@ -141,7 +134,7 @@ struct rings *rings_new(int outer_fd, int n_cpus, uint32_t ring_bytes, int share
 void rings_poll(struct rings *r, int timeout_ms)
 {
 	ring_buffer__poll(r->rb, timeout_ms);
-	uint64_t read_at = monotonic_ns();
+	uint64_t read_at = clock_ns(CLOCK_MONOTONIC);
 	ring_buffer__consume(r->rb);
 	emit_until(r, read_at);
 }

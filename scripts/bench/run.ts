@@ -19,6 +19,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { withBpfStats } from "../../test/harness/bpfStats";
 import { benchAgainstProfile, fidelityOf } from "./fidelity";
 import { decodeStream } from "../../extension/profile/stream";
 import { buildProfile } from "../../extension/profile/model";
@@ -404,19 +405,6 @@ async function quietGate(o: Options): Promise<{ waitedMs: number; busyCores: num
 
 // ---- figure 1: attach / detach on a running target ------------------------------------------
 
-const BPF_STATS = "/proc/sys/kernel/bpf_stats_enabled";
-
-async function withBpfStats<T>(on: boolean, f: () => Promise<T>): Promise<T> {
-  if (!on) return f();
-  const before = fs.readFileSync(BPF_STATS, "utf8").trim();
-  fs.writeFileSync(BPF_STATS, "1");
-  try {
-    return await f();
-  } finally {
-    fs.writeFileSync(BPF_STATS, before);
-  }
-}
-
 async function attachDetach(c: Ctx, links: LinkEvent[]): Promise<{ runs: AttachRun[]; longStream?: string; targetSurvived: boolean }> {
   let generating = false;
   const targetArgs = [c.llama, "-m", c.model, "-f", c.promptFile, "-n", "1000000", "-no-cnv", "--temp", "0", "--ignore-eos",
@@ -435,7 +423,8 @@ async function attachDetach(c: Ctx, links: LinkEvent[]): Promise<{ runs: AttachR
       const out = path.join(c.work, `attach-${mode}-${round}.stream`);
       const argv = [c.helper, "--mode", mode, ...extra, "--pid", String(target.pid), "--duration", String(seconds), "--out", out];
       // the long run has the kernel keep each BPF program's run time (the trailer's program_cost)
-      const r = await withBpfStats(keep, () => launch(argv, { target: "-", timeoutMs: 10 * 60_000, watch: { attached: /attached in/ } }));
+      const run = () => launch(argv, { target: "-", timeoutMs: 10 * 60_000, watch: { attached: /attached in/ } });
+      const r = await (keep ? withBpfStats(true, run) : run());
       await sleep(300); // the monitor's last lines
       const mine = links.filter((e) => e.pid === r.pid);
       const rec: AttachRun = {

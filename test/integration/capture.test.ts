@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { decodeStream, type DecodedStream } from "../../extension/profile/stream";
 import { buildProfile, type GraphNode, type Profile } from "../../extension/profile/model";
 import { recordedFixtures, type RecordedFixtures } from "../harness/fixtures";
+import { withBpfStats } from "../harness/bpfStats";
 import { linksLeftSince, probeLinks } from "../harness/probe";
 
 const repo = path.resolve(__dirname, "../..");
@@ -240,16 +241,8 @@ test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
   });
 
   await t.test("the probes' own cost: with kernel.bpf_stats_enabled the trailer has each program's runs and time", () => {
-    const withStats = (on: boolean, name: string, args: string[]): Recording => {
-      const stats = "/proc/sys/kernel/bpf_stats_enabled";
-      const before = fs.readFileSync(stats, "utf8").trim();
-      fs.writeFileSync(stats, on ? "1" : "0");
-      try {
-        return record(name, args, completionArgs(fixtures.models.tinyDense));
-      } finally {
-        fs.writeFileSync(stats, before);
-      }
-    };
+    const withStats = (on: boolean, name: string, args: string[]): Recording =>
+      withBpfStats(on, () => record(name, args, completionArgs(fixtures.models.tinyDense)));
     const r = withStats(true, "dense-cost", ["--mode", "full", "--sample-hz", "0"]);
     const { hits, program_cost: cost } = r.profile.trailer!;
     assert.equal(r.status, 0);
