@@ -565,12 +565,7 @@ function graphStructures(stream: DecodedStream, leaves: Map<string, Map<number, 
   const nodes = stream.tables.graphNode;
   const header = stream.header.info;
   const structures = new Map<string, GraphNode[]>();
-  for (let i = 0; i < nodes.count; i++) {
-    const signature = hex64(nodes.signature[i]);
-    const list = structures.get(signature) ?? [];
-    list.push(graphNode(stream, header, i));
-    structures.set(signature, list);
-  }
+  bySignature(nodes.signature, nodes.count, structures, () => [], (list, i) => list.push(graphNode(stream, header, i)));
   for (const [signature, list] of structures) {
     list.sort((a, b) => a.index - b.index);
     describeSources(list, leaves.get(signature));
@@ -578,14 +573,40 @@ function graphStructures(stream: DecodedStream, leaves: Map<string, Map<number, 
   return structures;
 }
 
+/**
+ * Groups rows 0 .. count-1 by their graph signature (as hex64 keys of `groups`): a graph's records
+ * come in a burst, so the key is made once per run of equal signatures, not once per row.
+ */
+function bySignature<G>(signature: BigUint64Array, count: number, groups: Map<string, G>, make: () => G, add: (group: G, row: number) => void): void {
+  let previous: bigint | undefined;
+  let group: G | undefined;
+  for (let i = 0; i < count; i++) {
+    const value = signature[i];
+    if (group === undefined || value !== previous) {
+      const key = hex64(value);
+      group = groups.get(key);
+      if (group === undefined) groups.set(key, (group = make()));
+      previous = value;
+    }
+    add(group, i);
+  }
+}
+
 /** Fills each node's srcTypes / srcNe from the nodes and leaves of its graph. */
 function describeSources(nodes: GraphNode[], leaves: Map<number, GraphLeaf> | undefined): void {
-  const byTensor = new Map<number, { type: string; ne: number[] }>(leaves);
+  const byTensor = new Map<number, GraphNode>();
   for (const node of nodes) byTensor.set(node.tensor, node);
   for (const node of nodes) {
-    const described = node.src.map((address) => (address === 0 ? undefined : byTensor.get(address)));
-    node.srcTypes = described.map((d) => d?.type ?? "");
-    node.srcNe = described.map((d) => d?.ne ?? []);
+    const n = node.src.length;
+    const [types, shapes] = [new Array<string>(n), new Array<number[]>(n)];
+    for (let k = 0; k < n; k++) {
+      const address = node.src[k];
+      const described = address === 0 ? undefined : (byTensor.get(address) ?? leaves?.get(address));
+      types[k] = described?.type ?? "";
+      shapes[k] = described?.ne ?? [];
+    }
+    node.srcTypes = types;
+    node.srcNe = shapes;
   }
 }
 
@@ -593,25 +614,22 @@ function graphLeaves(stream: DecodedStream): Map<string, Map<number, GraphLeaf>>
   const t = stream.tables.graphLeaf;
   const header = stream.header.info;
   const leaves = new Map<string, Map<number, GraphLeaf>>();
-  for (let i = 0; i < t.count; i++) {
-    const signature = hex64(t.signature[i]);
-    const byTensor = leaves.get(signature) ?? new Map<number, GraphLeaf>();
+  bySignature(t.signature, t.count, leaves, () => new Map<number, GraphLeaf>(), (byTensor, i) =>
     byTensor.set(t.tensor[i], {
       tensor: t.tensor[i],
       type: typeName(header, t.type[i]),
       ne: rowOf(t.ne, i, MAX_DIMS_CAP),
       nb: rowOf(t.nb, i, MAX_DIMS_CAP),
       name: tensorName(stream, "graphLeaf", i),
-    });
-    leaves.set(signature, byTensor);
-  }
+    }),
+  );
   return leaves;
 }
 
-/** The first `used` values of row i of a flattened array column of n per row (Array.from of a subarray costs several times more). */
+/** The first `used` values of row i of a flattened array column of n per row, in an array of exactly that size. */
 function rowOf(column: Float64Array, i: number, n: number, used = n): number[] {
-  const row: number[] = [];
-  for (let k = i * n, end = k + used; k < end; k++) row.push(column[k]);
+  const row = new Array<number>(used);
+  for (let j = 0, k = i * n; j < used; j++, k++) row[j] = column[k];
   return row;
 }
 
