@@ -10,10 +10,11 @@ import {
   MAX_DIMS_CAP,
   MAX_SRC_CAP,
   OpFlags,
-  readRowsInto,
+  recordFields,
   tensorName,
   type DecodedStream,
   type HeaderInfo,
+  type RecordFields,
   type RecordTables,
   type Trailer,
 } from "./stream";
@@ -762,71 +763,24 @@ interface OpScan {
   counters: SoftwareCounters[];
 }
 
-/** Rows read per block while walking the op records; a block's values are used once. */
-const OP_BLOCK = 1024;
+/** The fields of OP_BEGIN and OP_END records the walk reads. */
+const BEGIN_FIELDS = ["ts", "tid", "op", "flags", "tensor2"] as const;
+const END_FIELDS = ["ts", "tid", "minFlt", "majFlt", "nvcsw", "nivcsw", "cpuNs"] as const;
 
-/** A block of OP_BEGIN rows [first, end), the columns the walk needs. */
-class BeginBlock {
-  first = 0;
-  end = 0;
-  readonly ts = new Float64Array(OP_BLOCK);
-  readonly tid = new Uint32Array(OP_BLOCK);
-  readonly op = new Int32Array(OP_BLOCK);
-  readonly flags = new Uint32Array(OP_BLOCK);
-  readonly tensor2 = new Float64Array(OP_BLOCK);
-
-  constructor(private readonly table: RecordTables["opBegin"]) {}
-
-  load(row: number): void {
-    const t = this.table;
-    [this.first, this.end] = [row, Math.min(t.count, row + OP_BLOCK)];
-    readRowsInto(t, "ts", this.first, this.end, this.ts);
-    readRowsInto(t, "tid", this.first, this.end, this.tid);
-    readRowsInto(t, "op", this.first, this.end, this.op);
-    readRowsInto(t, "flags", this.first, this.end, this.flags);
-    readRowsInto(t, "tensor2", this.first, this.end, this.tensor2);
-  }
-}
-
-/** A block of OP_END rows [first, end), the columns the walk needs. */
-class EndBlock {
-  first = 0;
-  end = 0;
-  readonly ts = new Float64Array(OP_BLOCK);
-  readonly tid = new Uint32Array(OP_BLOCK);
-  readonly minFlt = new Uint32Array(OP_BLOCK);
-  readonly majFlt = new Uint32Array(OP_BLOCK);
-  readonly nvcsw = new Uint32Array(OP_BLOCK);
-  readonly nivcsw = new Uint32Array(OP_BLOCK);
-  readonly cpuNs = new Float64Array(OP_BLOCK);
-
-  constructor(private readonly table: RecordTables["opEnd"]) {}
-
-  load(row: number): void {
-    const t = this.table;
-    [this.first, this.end] = [row, Math.min(t.count, row + OP_BLOCK)];
-    readRowsInto(t, "ts", this.first, this.end, this.ts);
-    readRowsInto(t, "tid", this.first, this.end, this.tid);
-    readRowsInto(t, "minFlt", this.first, this.end, this.minFlt);
-    readRowsInto(t, "majFlt", this.first, this.end, this.majFlt);
-    readRowsInto(t, "nvcsw", this.first, this.end, this.nvcsw);
-    readRowsInto(t, "nivcsw", this.first, this.end, this.nivcsw);
-    readRowsInto(t, "cpuNs", this.first, this.end, this.cpuNs);
-  }
+/** A u64 field (two words, low first) as a number. */
+function u64At(words: Uint32Array, w: number): number {
+  return words[w] + words[w + 1] * 4294967296;
 }
 
 /** OP_BEGIN records per thread lane (an upper bound of its spans). */
-function beginsPerLane(begins: RecordTables["opBegin"], lanes: LaneNumbers): number[] {
+function beginsPerLane(begins: RecordFields<"tid">, count: number, lanes: LaneNumbers): number[] {
   const counts: number[] = [];
-  const tid = new Uint32Array(OP_BLOCK);
-  for (let from = 0; from < begins.count; from += OP_BLOCK) {
-    const to = Math.min(begins.count, from + OP_BLOCK);
-    readRowsInto(begins, "tid", from, to, tid);
-    for (let k = 0; k < to - from; k++) {
-      const lane = lanes.of(tid[k]);
-      while (counts.length <= lane) counts.push(0);
-      counts[lane]++;
-    }
+  const { words, position } = begins;
+  const tid = begins.at.tid;
+  for (let i = 0; i < count; i++) {
+    const lane = lanes.of(words[(position[i] >>> 2) + tid]);
+    while (counts.length <= lane) counts.push(0);
+    counts[lane]++;
   }
   return counts;
 }
@@ -853,15 +807,16 @@ function lanesByTid(tids: number[]): number[] {
 class CounterSums {
   private sums = new Float64Array(5 * 64);
 
-  add(label: number, e: EndBlock, k: number): void {
+  /** Adds the counters of the OP_END record at word w of `ends`. */
+  add(label: number, ends: RecordFields<(typeof END_FIELDS)[number]>, w: number): void {
     const at = 5 * label;
     if (at + 5 > this.sums.length) this.grow(at + 5);
-    const sums = this.sums;
-    sums[at] += e.minFlt[k];
-    sums[at + 1] += e.majFlt[k];
-    sums[at + 2] += e.nvcsw[k];
-    sums[at + 3] += e.nivcsw[k];
-    sums[at + 4] += e.cpuNs[k];
+    const [sums, words, f] = [this.sums, ends.words, ends.at];
+    sums[at] += words[w + f.minFlt];
+    sums[at + 1] += words[w + f.majFlt];
+    sums[at + 2] += words[w + f.nvcsw];
+    sums[at + 3] += words[w + f.nivcsw];
+    sums[at + 4] += u64At(words, w + f.cpuNs);
   }
 
   of(label: number): SoftwareCounters {
@@ -878,8 +833,8 @@ class CounterSums {
 }
 
 /**
- * One walk over the OP_BEGIN and OP_END records in stream order, a block of rows at a time (no
- * column of the whole tables is made): pairs them by the rules of Pairing, labels each span when it
+ * One walk over the OP_BEGIN and OP_END records in stream order, reading the fields it needs
+ * straight from the records (no column of the whole tables is made): pairs them by the rules of Pairing, labels each span when it
  * begins, and writes it straight to its thread's place (spans are grouped by thread id, in begin
  * order within a thread, and a lane's pairs close in the order they began); each end's counters are
  * added to its span's label. The rules are spelled out here on typed arrays rather than called on
@@ -887,15 +842,17 @@ class CounterSums {
  * each call and property read counts.
  */
 function opSpans(t: RecordTables, labels: LabelTable, windowOffs: Float64Array): OpScan {
-  const [begins, ends] = [t.opBegin, t.opEnd];
+  const [nBegins, nEnds] = [t.opBegin.count, t.opEnd.count];
+  const begins = recordFields(t.opBegin, BEGIN_FIELDS);
+  const ends = recordFields(t.opEnd, END_FIELDS);
   const lanes = new LaneNumbers();
-  const capacity = beginsPerLane(begins, lanes);
+  const capacity = beginsPerLane(begins, nBegins, lanes);
   const { tids } = lanes;
   const order = lanesByTid(tids);
   const start = new Uint32Array(tids.length);
   order.reduce((at, lane) => ((start[lane] = at), at + capacity[lane]), 0);
   const next = start.slice();
-  const spans = newSpans(begins.count);
+  const spans = newSpans(nBegins);
   const sums = new CounterSums();
   const counts: PairingCounts = { paired: 0, unterminated: 0, unmatchedEnds: 0, openAtEnd: 0, cutByWindow: 0 };
   /** Per lane, the open begin's row (-1 when none), time and label. */
@@ -913,16 +870,13 @@ function opSpans(t: RecordTables, labels: LabelTable, windowOffs: Float64Array):
     unterminated[s] = endRow < 0 ? 1 : 0;
     spanEndRow[s] = endRow;
   };
-  const [b, e] = [new BeginBlock(begins), new EndBlock(ends)];
-  const { ts: bTs, tid: bTid, op: bOp, flags: bFlags, tensor2: bTensor2 } = b;
-  const { ts: eTs, tid: eTid } = e;
-  const [bOffset, eOffset, nBegins, nEnds] = [begins.offset, ends.offset, begins.count, ends.count];
+  const [bWords, bPosition, b, bOffset] = [begins.words, begins.position, begins.at, t.opBegin.offset];
+  const [eWords, ePosition, e, eOffset] = [ends.words, ends.position, ends.at, t.opEnd.offset];
   for (let i = 0, j = 0; i < nBegins || j < nEnds; ) {
     if (j >= nEnds || (i < nBegins && bOffset[i] < eOffset[j])) {
-      if (i >= b.end) b.load(i);
-      const k = i - b.first;
-      const lane = lanes.of(bTid[k]);
-      const ts = bTs[k];
+      const w = bPosition[i] >>> 2;
+      const lane = lanes.of(bWords[w + b.tid]);
+      const ts = u64At(bWords, w + b.ts);
       const previous = openRow[lane];
       if (previous >= 0 && windowEndedBetween(windowOffs, openNs[lane], ts)) counts.cutByWindow++;
       else if (previous >= 0) {
@@ -931,19 +885,18 @@ function opSpans(t: RecordTables, labels: LabelTable, windowOffs: Float64Array):
       }
       openRow[lane] = i;
       openNs[lane] = ts;
-      openLabel[lane] = labels.of(bOp[k], bFlags[k], bTensor2[k], ts);
+      openLabel[lane] = labels.of(bWords[w + b.op] | 0, bWords[w + b.flags], u64At(bWords, w + b.tensor2), ts);
       i++;
     } else {
-      if (j >= e.end) e.load(j);
-      const k = j - e.first;
-      const lane = lanes.find(eTid[k]);
+      const w = ePosition[j] >>> 2;
+      const lane = lanes.find(eWords[w + e.tid]);
       const open = lane < 0 ? -1 : openRow[lane];
       if (open < 0) counts.unmatchedEnds++;
       else {
         openRow[lane] = -1;
         counts.paired++;
-        write(lane, open, eTs[k], j);
-        sums.add(openLabel[lane], e, k);
+        write(lane, open, u64At(eWords, w + e.ts), j);
+        sums.add(openLabel[lane], ends, w);
       }
       j++;
     }
@@ -1046,7 +999,22 @@ function opStats(spans: OpSpans, lanes: ThreadLane[], labels: OpLabel[], counter
 /** Durations of spans: whole nanoseconds below 2^32 (4.3 s) in half the memory, else any number. */
 type Durations = Uint32Array | Float64Array;
 
-/** Each label's span durations (in span order) and their sum. */
+/**
+ * Memory the durations are ranked in, kept from one build to the next: fresh memory costs more
+ * than ranking in it (first touches of its pages) where page faults are slow, as in virtual machines.
+ * Buffers above KEPT_SCRATCH_BYTES are not kept.
+ */
+const scratch = { u32: new Uint32Array(0), f64: new Float64Array(0) };
+const KEPT_SCRATCH_BYTES = 16 << 20;
+
+function scratchOf(kind: "u32" | "f64", length: number): Durations {
+  if (scratch[kind].length >= length) return scratch[kind].subarray(0, length);
+  const buffer = kind === "u32" ? new Uint32Array(length) : new Float64Array(length);
+  if (buffer.byteLength <= KEPT_SCRATCH_BYTES) (scratch as Record<typeof kind, Durations>)[kind] = buffer;
+  return buffer;
+}
+
+/** Each label's span durations (in span order, in scratch memory: valid until the next build) and their sum. */
 function durationsByLabel(spans: OpSpans, nLabels: number): { durations: Durations[]; sums: Float64Array } {
   const counts = new Uint32Array(nLabels);
   let fitU32 = true;
@@ -1055,7 +1023,9 @@ function durationsByLabel(spans: OpSpans, nLabels: number): { durations: Duratio
     const duration = spans.endNs[s] - spans.startNs[s];
     if (!(duration >= 0 && duration <= 0xffffffff && Number.isInteger(duration))) fitU32 = false;
   }
-  const durations = Array.from(counts, (n) => (fitU32 ? new Uint32Array(n) : new Float64Array(n)));
+  const all = scratchOf(fitU32 ? "u32" : "f64", spans.count);
+  let at = 0;
+  const durations = Array.from(counts, (n) => all.subarray(at, (at += n)));
   const sums = new Float64Array(nLabels);
   const filled = new Uint32Array(nLabels);
   for (let s = 0; s < spans.count; s++) {

@@ -754,28 +754,27 @@ function isNumeric(entry: [string, FieldLayout]): entry is [string, NumericField
 }
 
 /*
- * Each reader copies rows [from, to) of a column into `out`, row i at out row i - shift (0 when
- * `out` is the whole column, `from` when it is a block's buffer). One function per element type
- * keeps each loop monomorphic (several times faster in V8).
+ * Each reader copies rows [from, to) of a column into `out` (the whole column). One function per
+ * element type keeps each loop monomorphic (several times faster in V8).
  */
-function readU32(words: Uint32Array, offsets: Uint32Array, f: NumericField, out: Uint32Array, from: number, to: number, shift: number): void {
+function readU32(words: Uint32Array, offsets: Uint32Array, f: NumericField, out: Uint32Array, from: number, to: number): void {
   const n = f.n;
   const at = f.at >>> 2;
-  if (n === 1) for (let i = from; i < to; i++) out[i - shift] = words[(offsets[i] >>> 2) + at];
+  if (n === 1) for (let i = from; i < to; i++) out[i] = words[(offsets[i] >>> 2) + at];
   else {
-    for (let i = from, k = (from - shift) * n; i < to; i++) {
+    for (let i = from, k = from * n; i < to; i++) {
       const w = (offsets[i] >>> 2) + at;
       for (let j = 0; j < n; j++) out[k++] = words[w + j];
     }
   }
 }
 
-function readI32(words: Int32Array, offsets: Uint32Array, f: NumericField, out: Int32Array, from: number, to: number, shift: number): void {
+function readI32(words: Int32Array, offsets: Uint32Array, f: NumericField, out: Int32Array, from: number, to: number): void {
   const n = f.n;
   const at = f.at >>> 2;
-  if (n === 1) for (let i = from; i < to; i++) out[i - shift] = words[(offsets[i] >>> 2) + at];
+  if (n === 1) for (let i = from; i < to; i++) out[i] = words[(offsets[i] >>> 2) + at];
   else {
-    for (let i = from, k = (from - shift) * n; i < to; i++) {
+    for (let i = from, k = from * n; i < to; i++) {
       const w = (offsets[i] >>> 2) + at;
       for (let j = 0; j < n; j++) out[k++] = words[w + j];
     }
@@ -783,13 +782,13 @@ function readI32(words: Int32Array, offsets: Uint32Array, f: NumericField, out: 
 }
 
 /** u64 as numbers: low word + high word * 2^32. */
-function readU64(u32: Uint32Array, offsets: Uint32Array, f: NumericField, out: Float64Array, from: number, to: number, shift: number): void {
+function readU64(u32: Uint32Array, offsets: Uint32Array, f: NumericField, out: Float64Array, from: number, to: number): void {
   const n = f.n;
   const at = f.at >>> 2;
   if (n === 1) {
-    for (let i = from; i < to; i++) out[i - shift] = u32[(offsets[i] >>> 2) + at] + u32[(offsets[i] >>> 2) + at + 1] * 4294967296;
+    for (let i = from; i < to; i++) out[i] = u32[(offsets[i] >>> 2) + at] + u32[(offsets[i] >>> 2) + at + 1] * 4294967296;
   } else {
-    for (let i = from, k = (from - shift) * n; i < to; i++) {
+    for (let i = from, k = from * n; i < to; i++) {
       const w = (offsets[i] >>> 2) + at;
       for (let j = 0; j < 2 * n; j += 2) out[k++] = u32[w + j] + u32[w + j + 1] * 4294967296;
     }
@@ -797,21 +796,21 @@ function readU64(u32: Uint32Array, offsets: Uint32Array, f: NumericField, out: F
 }
 
 /** i64 as numbers: unsigned low word + signed high word * 2^32. */
-function readI64(region: Region, offsets: Uint32Array, f: NumericField, out: Float64Array, from: number, to: number, shift: number): void {
+function readI64(region: Region, offsets: Uint32Array, f: NumericField, out: Float64Array, from: number, to: number): void {
   const { u32, i32 } = region;
   const n = f.n;
   const at = f.at >>> 2;
-  for (let i = from, k = (from - shift) * n; i < to; i++) {
+  for (let i = from, k = from * n; i < to; i++) {
     const w = (offsets[i] >>> 2) + at;
     for (let j = 0; j < 2 * n; j += 2) out[k++] = u32[w + j] + i32[w + j + 1] * 4294967296;
   }
 }
 
-function readHash(u32: Uint32Array, offsets: Uint32Array, f: NumericField, out: BigUint64Array, from: number, to: number, shift: number): void {
+function readHash(u32: Uint32Array, offsets: Uint32Array, f: NumericField, out: BigUint64Array, from: number, to: number): void {
   const at = f.at >>> 2;
   for (let i = from; i < to; i++) {
     const w = (offsets[i] >>> 2) + at;
-    out[i - shift] = BigInt(u32[w]) | (BigInt(u32[w + 1]) << 32n);
+    out[i] = BigInt(u32[w]) | (BigInt(u32[w + 1]) << 32n);
   }
 }
 
@@ -829,19 +828,19 @@ function newColumn(f: NumericField, rows: number): ColumnArray {
   }
 }
 
-/** Copies rows [from, to) into `out` (a column made by newColumn(f), or a block's buffer: see the readers). */
-function readRows(region: Region, offsets: Uint32Array, f: NumericField, out: ColumnArray, from: number, to: number, shift = 0): void {
+/** Copies rows [from, to) into `out`, a column made by newColumn(f). */
+function readRows(region: Region, offsets: Uint32Array, f: NumericField, out: ColumnArray, from: number, to: number): void {
   switch (f.kind) {
     case "u32":
-      return readU32(region.u32, offsets, f, out as Uint32Array, from, to, shift);
+      return readU32(region.u32, offsets, f, out as Uint32Array, from, to);
     case "i32":
-      return readI32(region.i32, offsets, f, out as Int32Array, from, to, shift);
+      return readI32(region.i32, offsets, f, out as Int32Array, from, to);
     case "u64":
-      return readU64(region.u32, offsets, f, out as Float64Array, from, to, shift);
+      return readU64(region.u32, offsets, f, out as Float64Array, from, to);
     case "i64":
-      return readI64(region, offsets, f, out as Float64Array, from, to, shift);
+      return readI64(region, offsets, f, out as Float64Array, from, to);
     case "h64":
-      return readHash(region.u32, offsets, f, out as BigUint64Array, from, to, shift);
+      return readHash(region.u32, offsets, f, out as BigUint64Array, from, to);
   }
 }
 
@@ -922,26 +921,61 @@ export function readColumns<T extends { count: number; offset: Uint32Array }>(ta
 }
 
 /**
- * Copies rows [from, to) of one column into `into` (row `from` at index 0), without keeping the
- * column: for a reader that walks a large table block by block and needs each value once, so that
- * no column of the whole table is made. A column already read (or a table not decoded from a
- * stream's bytes) is copied from.
+ * Scalar fields of a table's rows as 32-bit words: field `f` of row i starts at word
+ * `(position[i] >>> 2) + at[f]`; a 64-bit field takes two words, the low one first (read an i32
+ * field with `| 0`).
  */
-export function readRowsInto<T extends { count: number; offset: Uint32Array }>(
-  table: T,
-  name: ColumnName<T>,
-  from: number,
-  to: number,
-  into: Uint32Array | Int32Array | Float64Array,
-): void {
+export interface RecordFields<K extends string> {
+  words: Uint32Array;
+  /** Byte position of each row in `words`: for a table decoded from a stream's bytes, its offsets. */
+  position: Uint32Array;
+  at: Record<K, number>;
+}
+
+/**
+ * A table's scalar fields as words, for a reader that walks many rows once and needs a few fields
+ * of each: for a table decoded from a stream's bytes, the records themselves (nothing is copied; a
+ * walk in row order reads the stream front to back); for any other table, its columns packed row
+ * by row into words of their own.
+ */
+export function recordFields<T extends { count: number }, K extends ColumnName<T>>(table: T, names: readonly K[]): RecordFields<K> {
   const region = TABLE_REGIONS.get(table);
-  const f = (table.constructor as Partial<TableClass>).columns?.get(name);
-  if (region && f && f.kind !== "h64" && !Object.hasOwn(table, name)) readRows(region, table.offset, f, into, from, to, from);
-  else {
-    const column = table[name] as unknown as Uint32Array | Int32Array | Float64Array;
-    const n = table.count > 0 ? column.length / table.count : 1;
-    into.set(column.subarray(from * n, to * n));
+  const columns = (table.constructor as Partial<TableClass>).columns;
+  const offset = (table as { offset?: Uint32Array }).offset;
+  if (region && columns && offset) {
+    const at = {} as Record<K, number>;
+    for (const name of names) at[name] = scalarField(columns.get(name), name).at >>> 2;
+    return { words: region.u32, position: offset, at };
   }
+  return packedFields(table, names);
+}
+
+function scalarField(f: FieldLayout | undefined, name: string): FieldLayout {
+  if (!f || f.n !== 1 || f.kind === "h64" || f.kind === "char") throw new Error(`recordFields: ${name} is not a scalar number field`);
+  return f;
+}
+
+/** Columns packed row by row: u32/i32 columns take a word, 64-bit (Float64Array) columns two. */
+function packedFields<T extends { count: number }, K extends ColumnName<T>>(table: T, names: readonly K[]): RecordFields<K> {
+  const columns = names.map((name) => table[name] as unknown as Uint32Array | Int32Array | Float64Array);
+  const at = {} as Record<K, number>;
+  let stride = 0;
+  names.forEach((name, k) => {
+    at[name] = stride;
+    stride += columns[k] instanceof Float64Array ? 2 : 1;
+  });
+  const words = new Uint32Array(table.count * stride);
+  const position = new Uint32Array(table.count);
+  for (let i = 0; i < table.count; i++) position[i] = 4 * i * stride;
+  names.forEach((name, k) => {
+    const column = columns[k];
+    for (let i = 0, w = at[name]; i < table.count; i++, w += stride) {
+      const value = column[i];
+      words[w] = value % 4294967296;
+      if (column instanceof Float64Array) words[w + 1] = Math.floor(value / 4294967296);
+    }
+  });
+  return { words, position, at };
 }
 
 // ---- batches -----------------------------------------------------------------------------

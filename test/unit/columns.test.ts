@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { decodeStream, LAYOUTS, readColumns, readRowsInto, TABLE_NAMES, type RecordTables } from "../../extension/profile/stream";
+import { decodeStream, LAYOUTS, readColumns, recordFields, TABLE_NAMES, type RecordFields, type RecordTables } from "../../extension/profile/stream";
 import { StreamBuilder } from "./streamBuilder";
 
 /** A stream with every kind of column: u32, i32, u64, i64 arrays, h64, on more rows than one block. */
@@ -54,25 +54,24 @@ test("readColumns ignores tables that are not read from a stream's bytes", () =>
   assert.deepEqual(table, { count: 1, offset: new Uint32Array(1), ts: Float64Array.of(5) });
 });
 
-test("readRowsInto copies a block of rows of a column, read from the bytes or from a column already read", () => {
+test("recordFields reads scalar fields straight from a stream's records, and packs another table's columns", () => {
   const bytes = mixedStream(700);
   const fresh = decodeStream(bytes).tables.opBegin;
   const whole = decodeStream(bytes).tables.opBegin;
-  const blocks: [number, number][] = [[0, 256], [256, 512], [512, 700], [699, 700], [5, 5]];
-  for (const [from, to] of blocks) {
-    const ts = new Float64Array(256);
-    readRowsInto(fresh, "ts", from, to, ts);
-    assert.deepEqual(Array.from(ts.subarray(0, to - from)), Array.from(whole.ts.subarray(from, to)), `ts ${from}-${to}`);
-    const ne = new Float64Array(4 * 256);
-    readRowsInto(fresh, "ne", from, to, ne);
-    assert.deepEqual(Array.from(ne.subarray(0, 4 * (to - from))), Array.from(whole.ne.subarray(4 * from, 4 * to)), `ne ${from}-${to}`);
-    const fromColumn = new Int32Array(256);
-    readRowsInto(whole, "op", from, to, fromColumn);
-    assert.deepEqual(Array.from(fromColumn.subarray(0, to - from)), Array.from(whole.op.subarray(from, to)), `op ${from}-${to}`);
+  const names = ["ts", "tid", "op", "flags", "tensor2"] as const;
+  const fromBytes = recordFields(fresh, names);
+  assert.equal(fromBytes.position, fresh.offset, "the records' own offsets");
+  assert.ok(!Object.hasOwn(fresh, "ts") && !Object.hasOwn(fresh, "op"), "no column is made");
+  const copy = { count: whole.count, ts: whole.ts, tid: whole.tid, op: Int32Array.from(whole.op, (v, i) => (i % 2 ? -v - 1 : v)), flags: whole.flags, tensor2: whole.tensor2 };
+  const packed = recordFields(copy, names);
+  const read = (f: RecordFields<(typeof names)[number]>, i: number) => {
+    const w = f.position[i] >>> 2;
+    const u64 = (at: number) => f.words[w + at] + f.words[w + at + 1] * 4294967296;
+    return [u64(f.at.ts), f.words[w + f.at.tid], f.words[w + f.at.op] | 0, f.words[w + f.at.flags], u64(f.at.tensor2)];
+  };
+  for (let i = 0; i < whole.count; i++) {
+    assert.deepEqual(read(fromBytes, i), [whole.ts[i], whole.tid[i], whole.op[i], whole.flags[i], whole.tensor2[i]], `stream row ${i}`);
+    assert.deepEqual(read(packed, i), [copy.ts[i], copy.tid[i], copy.op[i], copy.flags[i], copy.tensor2[i]], `packed row ${i}`);
   }
-  assert.ok(!Object.hasOwn(fresh, "ts") && !Object.hasOwn(fresh, "ne"), "no column is kept");
-  const table = { count: 2, offset: new Uint32Array(2), ts: Float64Array.of(5, 6) };
-  const into = new Float64Array(2);
-  readRowsInto(table, "ts", 1, 2, into);
-  assert.deepEqual(Array.from(into), [6, 0]);
+  assert.throws(() => recordFields(fresh, ["ne"]), /ne is not a scalar number field/);
 });
