@@ -8,7 +8,7 @@
  * - A *phase* is the llama_decode calls of one kind (prefill or decode); phaseProfile() keeps the op
  *   spans that began inside them, so that the roofline analysis can be run on one phase.
  */
-import { threadLanes, type GraphNode, type OpSpans, type Profile, type TokenCall } from "./model";
+import { type GraphNode, type OpSpans, type Profile, type ThreadLane, type TokenCall } from "./model";
 import { lastAtOrBefore } from "./sorted";
 
 export type Phase = "prefill" | "decode";
@@ -78,21 +78,23 @@ export function opInstances(profile: Profile): Instance[] {
   const { begin, end } = profile.opRecords;
   const byKey = new Map<number, Instance>();
   const list: Instance[] = [];
-  for (let s = 0; s < spans.count; s++) {
-    const row = spans.row[s];
-    const graph = graphs.graphAt(spans.startNs[s]);
-    const node = graphs.node(graph, begin.tensor[row]);
-    if (!node) continue;
-    const key = graph * 2 ** 20 + node.index;
-    let instance = byKey.get(key);
-    if (!instance) {
-      const second = profile.labels[spans.label[s]].fused ? graphs.node(graph, begin.tensor2[row]) : undefined;
-      instance = newInstance(graph, node, second, spans.label[s], row, spans.startNs[s]);
-      byKey.set(key, instance);
-      list.push(instance);
+  for (const { tid, first, count } of profile.threads) {
+    for (let s = first; s < first + count; s++) {
+      const row = spans.row[s];
+      const graph = graphs.graphAt(spans.startNs[s]);
+      const node = graphs.node(graph, begin.tensor[row]);
+      if (!node) continue;
+      const key = graph * 2 ** 20 + node.index;
+      let instance = byKey.get(key);
+      if (!instance) {
+        const second = profile.labels[spans.label[s]].fused ? graphs.node(graph, begin.tensor2[row]) : undefined;
+        instance = newInstance(graph, node, second, spans.label[s], row, spans.startNs[s]);
+        byKey.set(key, instance);
+        list.push(instance);
+      }
+      const endRow = spans.endRow[s];
+      addSpan(instance, spans, s, tid, endRow >= 0 ? end.majFlt[endRow] : 0, endRow >= 0 ? end.nivcsw[endRow] : 0);
     }
-    const endRow = spans.endRow[s];
-    addSpan(instance, spans, s, endRow >= 0 ? end.majFlt[endRow] : 0, endRow >= 0 ? end.nivcsw[endRow] : 0);
   }
   return list;
 }
@@ -101,12 +103,12 @@ function newInstance(graph: number, node: GraphNode, second: GraphNode | undefin
   return { graph, node, second, label, row, startNs, endNs: -Infinity, firstEndNs: Infinity, lastTid: 0, threads: 0, busyNs: 0, waitNs: 0, majorFaults: 0, preemptions: 0, sumEndNs: 0 };
 }
 
-function addSpan(instance: Instance, spans: OpSpans, s: number, majorFaults: number, preemptions: number): void {
+function addSpan(instance: Instance, spans: OpSpans, s: number, tid: number, majorFaults: number, preemptions: number): void {
   const [start, end] = [spans.startNs[s], spans.endNs[s]];
   instance.startNs = Math.min(instance.startNs, start);
   if (end > instance.endNs) {
     instance.endNs = end;
-    instance.lastTid = spans.tid[s];
+    instance.lastTid = tid;
   }
   instance.firstEndNs = Math.min(instance.firstEndNs, end);
   instance.threads++;
@@ -136,20 +138,23 @@ export function phaseProfile(profile: Profile, kind: Phase): Profile {
   const calls = callsOf(profile, kind);
   const starts = Float64Array.from(calls, (c) => c.startNs);
   const kept: number[] = [];
-  for (let s = 0; s < profile.spans.count; s++) if (callAt(calls, starts, profile.spans.startNs[s]) >= 0) kept.push(s);
-  const spans = pickSpans(profile.spans, kept);
-  return { ...profile, spans, threads: threadLanes(spans) };
+  const threads: ThreadLane[] = [];
+  for (const { tid, first, count } of profile.threads) {
+    const lane = { tid, first: kept.length, count: 0 };
+    for (let s = first; s < first + count; s++) if (callAt(calls, starts, profile.spans.startNs[s]) >= 0) kept.push(s);
+    lane.count = kept.length - lane.first;
+    if (lane.count > 0) threads.push(lane);
+  }
+  return { ...profile, spans: pickSpans(profile.spans, kept), threads };
 }
 
 function pickSpans(spans: OpSpans, kept: number[]): OpSpans {
   return {
     count: kept.length,
-    tid: Uint32Array.from(kept, (s) => spans.tid[s]),
     startNs: Float64Array.from(kept, (s) => spans.startNs[s]),
     endNs: Float64Array.from(kept, (s) => spans.endNs[s]),
     row: Uint32Array.from(kept, (s) => spans.row[s]),
     label: Uint32Array.from(kept, (s) => spans.label[s]),
-    unterminated: Uint8Array.from(kept, (s) => spans.unterminated[s]),
     endRow: Int32Array.from(kept, (s) => spans.endRow[s]),
   };
 }

@@ -103,21 +103,22 @@ export interface OpLabel {
 }
 
 /**
- * Op spans, grouped by thread (ascending id), in begin order within a thread; row i of each array
- * describes span i. The arrays may be views of longer buffers (use byteOffset and byteLength).
+ * Op spans, grouped by thread (ascending id; Profile.threads says which spans are whose), in begin
+ * order within a thread; row i of each array describes span i. The arrays may be views of longer
+ * buffers (use byteOffset and byteLength).
  */
 export interface OpSpans {
   count: number;
-  tid: Uint32Array;
   startNs: Float64Array;
   endNs: Float64Array;
   /** Row of the span's OP_BEGIN in the decoded stream's opBegin table. */
   row: Uint32Array;
   /** Index in Profile.labels. */
   label: Uint32Array;
-  /** 1 when no OP_END closed the span: the next OP_BEGIN on its thread did. */
-  unterminated: Uint8Array;
-  /** Row of the span's OP_END in the decoded stream's opEnd table, -1 when unterminated. */
+  /**
+   * Row of the span's OP_END in the decoded stream's opEnd table; -1 when the span is unterminated:
+   * no OP_END closed it, the next OP_BEGIN on its thread did.
+   */
   endRow: Int32Array;
 }
 
@@ -294,7 +295,7 @@ export function buildProfile(stream: DecodedStream): Profile {
   const graphs = pairByThread(t.graphBegin, t.graphEnd);
   const ops = opSpans(t, new LabelTable(header, new NodeIndex(stream)), windowEnds(t));
   const { spans } = ops;
-  const threads = threadLanes(spans);
+  const { threads } = ops;
   const leaves = graphLeaves(stream);
   const structures = graphStructures(stream, leaves);
   const tokenCalls = tokenCallsOf(t, calls);
@@ -756,6 +757,8 @@ class LabelTable {
 /** Op spans with what was counted while pairing them. */
 interface OpScan {
   spans: OpSpans;
+  /** Where each thread's spans are, in order of thread id (threads without spans left out). */
+  threads: ThreadLane[];
   counts: PairingCounts;
   /** The labels, numbered in order of first use by the spans. */
   labels: OpLabel[];
@@ -788,12 +791,10 @@ function beginsPerLane(begins: RecordFields<"tid">, count: number, lanes: LaneNu
 function newSpans(count: number): OpSpans {
   return {
     count,
-    tid: new Uint32Array(count),
     startNs: new Float64Array(count),
     endNs: new Float64Array(count),
     row: new Uint32Array(count),
     label: new Uint32Array(count),
-    unterminated: new Uint8Array(count),
     endRow: new Int32Array(count),
   };
 }
@@ -859,15 +860,13 @@ function opSpans(t: RecordTables, labels: LabelTable, windowOffs: Float64Array):
   const openRow = new Int32Array(tids.length).fill(-1);
   const openNs = new Float64Array(tids.length);
   const openLabel = new Uint32Array(tids.length);
-  const { tid: spanTid, startNs: spanStart, endNs: spanEnd, row: spanRow, label: spanLabel, unterminated, endRow: spanEndRow } = spans;
+  const { startNs: spanStart, endNs: spanEnd, row: spanRow, label: spanLabel, endRow: spanEndRow } = spans;
   const write = (lane: number, row: number, endNs: number, endRow: number): void => {
     const s = next[lane]++;
-    spanTid[s] = tids[lane];
     spanStart[s] = openNs[lane];
     spanEnd[s] = endNs;
     spanRow[s] = row;
     spanLabel[s] = openLabel[lane];
-    unterminated[s] = endRow < 0 ? 1 : 0;
     spanEndRow[s] = endRow;
   };
   const [bWords, bPosition, b, bOffset] = [begins.words, begins.position, begins.at, t.opBegin.offset];
@@ -902,10 +901,12 @@ function opSpans(t: RecordTables, labels: LabelTable, windowOffs: Float64Array):
     }
   }
   counts.openAtEnd = openRow.filter((row) => row >= 0).length;
-  const count = packLanes(spans, order, start, next);
+  const threads = packLanes(spans, order.map((lane) => ({ tid: tids[lane], first: start[lane], count: next[lane] - start[lane] })));
+  const count = threads.reduce((n, lane) => n + lane.count, 0);
   const numbered = numberLabels(spans.label.subarray(0, count), labels.list);
   return {
     spans: count === spans.count ? spans : trimmed(spans, count),
+    threads,
     counts,
     labels: numbered.labels,
     counters: numbered.old.map((label) => sums.of(label)),
@@ -914,32 +915,29 @@ function opSpans(t: RecordTables, labels: LabelTable, windowOffs: Float64Array):
 
 /**
  * Moves each lane's spans down to follow the previous lane's, when some begins made no span
- * (dropped at a window's end, or still open at the end); returns the number of spans.
+ * (dropped at a window's end, or still open at the end); returns the lanes that have spans, where
+ * they are now.
  */
-function packLanes(spans: OpSpans, order: number[], start: Uint32Array, next: Uint32Array): number {
+function packLanes(spans: OpSpans, lanes: ThreadLane[]): ThreadLane[] {
   let at = 0;
-  for (const lane of order) {
-    const n = next[lane] - start[lane];
-    if (start[lane] !== at) {
-      for (const column of [spans.tid, spans.startNs, spans.endNs, spans.row, spans.label, spans.unterminated, spans.endRow]) {
-        column.copyWithin(at, start[lane], next[lane]);
-      }
+  for (const lane of lanes) {
+    if (lane.first !== at) {
+      for (const column of [spans.startNs, spans.endNs, spans.row, spans.label, spans.endRow]) column.copyWithin(at, lane.first, lane.first + lane.count);
+      lane.first = at;
     }
-    at += n;
+    at += lane.count;
   }
-  return at;
+  return lanes.filter((lane) => lane.count > 0);
 }
 
 /** The first `count` spans, as views of the same arrays. */
 function trimmed(spans: OpSpans, count: number): OpSpans {
   return {
     count,
-    tid: spans.tid.subarray(0, count),
     startNs: spans.startNs.subarray(0, count),
     endNs: spans.endNs.subarray(0, count),
     row: spans.row.subarray(0, count),
     label: spans.label.subarray(0, count),
-    unterminated: spans.unterminated.subarray(0, count),
     endRow: spans.endRow.subarray(0, count),
   };
 }
@@ -959,15 +957,16 @@ function numberLabels(label: Uint32Array, list: OpLabel[]): { labels: OpLabel[];
   return { labels: old.map((l) => list[l]), old };
 }
 
-/** Thread lanes of spans sorted by thread: one per run of the same thread. */
-export function threadLanes(spans: OpSpans): ThreadLane[] {
-  const lanes: ThreadLane[] = [];
-  for (let s = 0; s < spans.count; s++) {
-    const last = lanes[lanes.length - 1];
-    if (last && last.tid === spans.tid[s]) last.count++;
-    else lanes.push({ tid: spans.tid[s], first: s, count: 1 });
+/** The lane (of `lanes`, in span order) that holds span s, undefined when none does. */
+export function laneOf(lanes: ThreadLane[], s: number): ThreadLane | undefined {
+  let [lo, hi] = [0, lanes.length];
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (lanes[mid].first <= s) lo = mid + 1;
+    else hi = mid;
   }
-  return lanes;
+  const lane = lanes[lo - 1];
+  return lane && s < lane.first + lane.count ? lane : undefined;
 }
 
 // ---- aggregates --------------------------------------------------------------------------

@@ -71,7 +71,7 @@ function spanTable(profile: Profile, origin: number, nodes: NodeRows): SpanTable
     cpuNs: new Float64Array(n),
     faults: new Uint32Array(n),
     switches: new Uint32Array(n),
-    unterminated: Uint8Array.from(spans.unterminated),
+    unterminated: Uint8Array.from(spans.endRow, (e) => (e < 0 ? 1 : 0)),
   };
   for (let s = 0; s < n; s++) {
     table.start[s] = spans.startNs[s] - origin;

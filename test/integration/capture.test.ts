@@ -80,11 +80,13 @@ function tensorsByThread(r: Recording, startNs: number, endNs: number): Map<numb
   const { spans } = r.profile;
   const begin = r.stream.tables.opBegin;
   const byThread = new Map<number, number[]>();
-  for (let i = 0; i < spans.count; i++) {
-    if (spans.startNs[i] < startNs || spans.startNs[i] > endNs) continue;
-    const list = byThread.get(spans.tid[i]) ?? [];
-    list.push(Number(begin.tensor[spans.row[i]]));
-    byThread.set(spans.tid[i], list);
+  for (const { tid, first, count } of r.profile.threads) {
+    for (let i = first; i < first + count; i++) {
+      if (spans.startNs[i] < startNs || spans.startNs[i] > endNs) continue;
+      const list = byThread.get(tid) ?? [];
+      list.push(Number(begin.tensor[spans.row[i]]));
+      byThread.set(tid, list);
+    }
   }
   return byThread;
 }

@@ -95,10 +95,12 @@ test("a CPU backend dlopened after the start is probed: op spans from the late l
     const nodes = profile.structures.get(g.signature);
     assert.deepEqual(nodes?.map((n) => n.op), ["MUL_MAT", "ADD", "SOFT_MAX"], "the fixture's graph");
     const byThread = new Map<number, number[]>();
-    for (let s = 0; s < profile.spans.count; s++) {
-      if (profile.spans.startNs[s] < g.startNs || profile.spans.startNs[s] > g.endNs) continue;
-      byThread.set(profile.spans.tid[s], [...(byThread.get(profile.spans.tid[s]) ?? []), Number(begin.tensor[profile.spans.row[s]])]);
-      ops.add(profile.labels[profile.spans.label[s]].name);
+    for (const { tid, first, count } of profile.threads) {
+      for (let s = first; s < first + count; s++) {
+        if (profile.spans.startNs[s] < g.startNs || profile.spans.startNs[s] > g.endNs) continue;
+        byThread.set(tid, [...(byThread.get(tid) ?? []), Number(begin.tensor[profile.spans.row[s]])]);
+        ops.add(profile.labels[profile.spans.label[s]].name);
+      }
     }
     assert.equal(byThread.size, 2, "both worker threads traced");
     for (const tensors of byThread.values()) assert.deepEqual(tensors, nodes!.map((n) => n.tensor));

@@ -178,9 +178,9 @@ test("--also-pid is checked like --pid: a process that does not exist is refused
 /** Op spans of the server's threads while it computed the graph (a fused pair counts once). */
 function opsBetween(p: Profile, span: BackendSpan): number {
   let n = 0;
-  for (let i = 0; i < p.spans.count; i++) {
-    if (p.threadPids.get(p.spans.tid[i]) === span.pid && p.spans.startNs[i] >= span.startNs && p.spans.startNs[i] <= span.endNs && p.spans.tid[i] === span.tid) n++;
-  }
+  const lane = p.threads.find((l) => l.tid === span.tid);
+  if (!lane || p.threadPids.get(lane.tid) !== span.pid) return 0;
+  for (let i = lane.first; i < lane.first + lane.count; i++) if (p.spans.startNs[i] >= span.startNs && p.spans.startNs[i] <= span.endNs) n++;
   return n;
 }
 

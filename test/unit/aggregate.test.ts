@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { buildProfile, percentile, percentilesOf, selectRank } from "../../extension/profile/model";
+import { buildProfile, laneOf, percentile, percentilesOf, selectRank } from "../../extension/profile/model";
 import { decodeStream } from "../../extension/profile/stream";
 import { OP, StreamBuilder } from "./streamBuilder";
 
@@ -78,7 +78,7 @@ test("spans on many threads (ids not in order of appearance) match a naive pairi
     else b.opEnd({ tid, ts, tensor: i });
   }
   const p = buildProfile(decodeStream(b.trailer().bytes()));
-  const spans = Array.from({ length: p.spans.count }, (_, s) => [p.spans.tid[s], p.spans.startNs[s], p.spans.endNs[s], p.spans.unterminated[s]]);
+  const spans = Array.from({ length: p.spans.count }, (_, s) => [laneOf(p.threads, s)?.tid, p.spans.startNs[s], p.spans.endNs[s], p.spans.endRow[s] < 0 ? 1 : 0]);
   assert.deepEqual(spans, naiveSpans(records));
   assert.deepEqual(
     p.threads.map((l) => l.tid),

@@ -7,7 +7,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { buildProfile, percentile, type Profile } from "../../extension/profile/model";
+import { buildProfile, laneOf, percentile, type Profile } from "../../extension/profile/model";
 import { decodeStream, LAYOUTS, TABLE_NAMES, type DecodedStream } from "../../extension/profile/stream";
 import { DEFAULT_HEADER, OP, StreamBuilder } from "./streamBuilder";
 
@@ -159,7 +159,7 @@ function profileSpans(p: Profile): RefSpan[] {
   const s = p.spans;
   return Array.from({ length: s.count }, (_, i) => {
     const label = p.labels[s.label[i]];
-    return [s.tid[i], s.startNs[i], s.endNs[i], s.row[i], label.name, label.fused, s.unterminated[i], s.endRow[i]];
+    return [laneOf(p.threads, i)?.tid ?? -1, s.startNs[i], s.endNs[i], s.row[i], label.name, label.fused, s.endRow[i] < 0 ? 1 : 0, s.endRow[i]];
   });
 }
 

@@ -16,7 +16,7 @@ function spansOf(p: Profile, tid: number): [number, number, string, number][] {
   assert.ok(lane, `thread ${tid}`);
   const out: [number, number, string, number][] = [];
   for (let s = lane.first; s < lane.first + lane.count; s++) {
-    out.push([p.spans.startNs[s], p.spans.endNs[s], p.labels[p.spans.label[s]].name, p.spans.unterminated[s]]);
+    out.push([p.spans.startNs[s], p.spans.endNs[s], p.labels[p.spans.label[s]].name, p.spans.endRow[s] < 0 ? 1 : 0]);
   }
   return out;
 }

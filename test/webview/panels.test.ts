@@ -15,7 +15,7 @@ import { countersData } from "../../extension/views/countersData";
 import { rooflineData } from "../../extension/views/rooflineData";
 import { offloadData } from "../../extension/views/offloadData";
 import { timelineData } from "../../extension/views/timelineData";
-import { buildProfile } from "../../extension/profile/model";
+import { buildProfile, laneOf } from "../../extension/profile/model";
 import { decodeStream } from "../../extension/profile/stream";
 import { cpuThenBlas } from "../unit/offloadRuns";
 import { formatDuration } from "../../webview/timeline/scale";
@@ -183,7 +183,7 @@ test("panels in VS Code on real recordings: timeline, graph, roofline phases, co
       const first = Math.min(...profile.threads.map((l) => profile.spans.startNs[l.first]), ...profile.calls.map((c) => c.startNs), ...Array.from(profile.sched.ts), ...Array.from(profile.windows.ts));
       const last = Math.max(...profile.threads.map((l) => profile.spans.endNs[l.first + l.count - 1]), ...profile.calls.map((c) => c.endNs), ...Array.from(profile.sched.ts), ...Array.from(profile.windows.ts));
       const middle = (profile.spans.startNs[longest] + profile.spans.endNs[longest]) / 2;
-      const point = await lanePoint(frame, profile.spans.tid[longest], (middle - first) / (last - first));
+      const point = await lanePoint(frame, laneOf(profile.threads, longest)?.tid ?? -1, (middle - first) / (last - first));
       await page.mouse.move(point.x, point.y);
       for (let i = 0; i < 12; i++) await page.mouse.wheel(0, -300);
       await page.mouse.move(point.x + 1, point.y);

@@ -10,7 +10,7 @@
  */
 import * as path from "node:path";
 import type { Recording } from "../file";
-import { typeName, opName, type Profile } from "../model";
+import { typeName, opName, type Profile, type ThreadLane } from "../model";
 import { tensorName, type DecodedStream } from "../stream";
 import { callName, graphName } from "./context";
 
@@ -84,11 +84,10 @@ function opArgs(stream: DecodedStream, p: Profile, s: number): Record<string, un
   return args;
 }
 
-function opSlices(stream: DecodedStream, p: Profile, pid: number, first: number, count: number): Slice[] {
+function opSlices(stream: DecodedStream, p: Profile, pid: number, { tid, first, count }: ThreadLane): Slice[] {
   const slices: Slice[] = [];
   for (let s = first; s < first + count; s++) {
     const name = p.labels[p.spans.label[s]].name;
-    const tid = p.spans.tid[s];
     slices.push({
       startNs: p.spans.startNs[s],
       endNs: Math.max(p.spans.startNs[s], p.spans.endNs[s]),
@@ -147,7 +146,7 @@ export function* perfettoTrace(recording: Recording): Generator<string> {
   const pid = p.header.target.pid;
   const origin = firstNs(p);
   const byThread = callSlices(p, pid);
-  for (const lane of p.threads) byThread.set(lane.tid, [...(byThread.get(lane.tid) ?? []), ...opSlices(stream, p, pid, lane.first, lane.count)]);
+  for (const lane of p.threads) byThread.set(lane.tid, [...(byThread.get(lane.tid) ?? []), ...opSlices(stream, p, pid, lane)]);
   const tids = [...byThread.keys()].sort((a, b) => a - b);
   const meta = { tool: "ggml-lens", origin_ns: origin, mode: p.header.mode, op_method: p.header.op_method, argv: p.header.target.argv };
   yield `{"displayTimeUnit":"ns","otherData":${JSON.stringify(meta)},"traceEvents":[\n`;

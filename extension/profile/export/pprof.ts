@@ -101,9 +101,11 @@ function contextStack(frames: Frames, context: RunContext, ns: number, op: strin
 }
 
 function addOpSpans(p: Profile, frames: Frames, context: RunContext, totals: Totals): void {
-  for (let s = 0; s < p.spans.count; s++) {
-    const ns = Math.max(0, p.spans.endNs[s] - p.spans.startNs[s]);
-    totals.add(contextStack(frames, context, p.spans.startNs[s], p.labels[p.spans.label[s]].name), p.spans.tid[s], [ns, 0]);
+  for (const { tid, first, count } of p.threads) {
+    for (let s = first; s < first + count; s++) {
+      const ns = Math.max(0, p.spans.endNs[s] - p.spans.startNs[s]);
+      totals.add(contextStack(frames, context, p.spans.startNs[s], p.labels[p.spans.label[s]].name), tid, [ns, 0]);
+    }
   }
 }
 
