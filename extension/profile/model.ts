@@ -717,8 +717,8 @@ class NodeIndex {
 class LabelTable {
   readonly list: OpLabel[] = [];
   private readonly index = new Map<string, number>();
-  /** Labels of plain (not fused) ops, by op value: the common case, without a string key. */
-  private readonly plain: number[] = [];
+  /** Labels of plain (not fused) ops, by op value (-1: not yet interned): the common case, without a string key. */
+  private plain = new Int32Array(64).fill(-1);
   /** Labels of fused groups, by first op value, then second op value ("" when unknown). */
   private readonly fused = new Map<number, Map<number | "", number>>();
 
@@ -729,12 +729,26 @@ class LabelTable {
 
   /** Label of an OP_BEGIN: its op, or "FIRST+SECOND" for a fused group whose second op is known. */
   of(op: number, flags: number, tensor2: number, ts: number): number {
-    if ((flags & OpFlags.Fused) === 0) return (this.plain[op] ??= this.intern(opName(this.header, op), op, false));
+    const plain = (flags & OpFlags.Fused) === 0 && op >= 0 && op < this.plain.length ? this.plain[op] : -1;
+    return plain >= 0 ? plain : this.internOf(op, flags, tensor2, ts);
+  }
+
+  private internOf(op: number, flags: number, tensor2: number, ts: number): number {
+    if ((flags & OpFlags.Fused) === 0) return this.internPlain(op);
     const second = (tensor2 !== 0 ? this.nodes.opOf(tensor2, ts) : undefined) ?? "";
     let bySecond = this.fused.get(op);
     if (bySecond === undefined) this.fused.set(op, (bySecond = new Map()));
     let label = bySecond.get(second);
     if (label === undefined) bySecond.set(second, (label = this.fusedLabel(op, second)));
+    return label;
+  }
+
+  private internPlain(op: number): number {
+    const label = this.intern(opName(this.header, op), op, false);
+    if (op >= 0 && op < 1 << 16) {
+      if (op >= this.plain.length) this.plain = Int32Array.from({ length: 2 * op + 1 }, (_, k) => (k < this.plain.length ? this.plain[k] : -1));
+      this.plain[op] = label;
+    }
     return label;
   }
 
@@ -834,16 +848,101 @@ class CounterSums {
 }
 
 /**
- * One walk over the OP_BEGIN and OP_END records in stream order, reading the fields it needs
- * straight from the records (no column of the whole tables is made): pairs them by the rules of Pairing, labels each span when it
- * begins, and writes it straight to its thread's place (spans are grouped by thread id, in begin
- * order within a thread, and a lane's pairs close in the order they began); each end's counters are
- * added to its span's label. The rules are spelled out here on typed arrays rather than called on
- * a Pairing: this loop runs once per op record, much of it before the JIT has compiled it, where
- * each call and property read counts.
+ * The pairing of op begins and ends (see opSpans), its loop alone in a method of its own: the JIT
+ * compiles it small, without the code before and after it (which had not run yet when the loop got
+ * hot, and cost recompilations when it did).
+ */
+class OpPairing {
+  readonly sums = new CounterSums();
+  readonly counts: PairingCounts = { paired: 0, unterminated: 0, unmatchedEnds: 0, openAtEnd: 0, cutByWindow: 0 };
+  /** Per lane, the open begin's row (-1 when none), time and label. */
+  readonly openRow: Int32Array;
+  private readonly openNs: Float64Array;
+  private readonly openLabel: Uint32Array;
+
+  constructor(
+    private readonly begins: RecordFields<(typeof BEGIN_FIELDS)[number]>,
+    private readonly beginOffset: Uint32Array,
+    private readonly ends: RecordFields<(typeof END_FIELDS)[number]>,
+    private readonly endOffset: Uint32Array,
+    private readonly lanes: LaneNumbers,
+    private readonly labels: LabelTable,
+    private readonly windowOffs: Float64Array,
+    private readonly spans: OpSpans,
+    /** Per lane, where its next span goes. */
+    private readonly next: Uint32Array,
+  ) {
+    this.openRow = new Int32Array(lanes.tids.length).fill(-1);
+    this.openNs = new Float64Array(lanes.tids.length);
+    this.openLabel = new Uint32Array(lanes.tids.length);
+  }
+
+  walk(): void {
+    const { begins, ends, lanes, labels, counts, sums, openRow, openNs, openLabel } = this;
+    const [bWords, bPosition, b, bOffset, nBegins] = [begins.words, begins.position, begins.at, this.beginOffset, this.beginOffset.length];
+    const [eWords, ePosition, e, eOffset, nEnds] = [ends.words, ends.position, ends.at, this.endOffset, this.endOffset.length];
+    for (let i = 0, j = 0; i < nBegins || j < nEnds; ) {
+      if (j >= nEnds || (i < nBegins && bOffset[i] < eOffset[j])) {
+        const w = bPosition[i] >>> 2;
+        const lane = lanes.find(bWords[w + b.tid]);
+        const ts = u64At(bWords, w + b.ts);
+        const previous = openRow[lane];
+        if (previous >= 0) this.closeByBegin(lane, previous, ts);
+        openRow[lane] = i;
+        openNs[lane] = ts;
+        openLabel[lane] = labels.of(bWords[w + b.op] | 0, bWords[w + b.flags], u64At(bWords, w + b.tensor2), ts);
+        i++;
+      } else {
+        const w = ePosition[j] >>> 2;
+        const lane = lanes.find(eWords[w + e.tid]);
+        const open = lane < 0 ? -1 : openRow[lane];
+        if (open < 0) counts.unmatchedEnds++;
+        else {
+          openRow[lane] = -1;
+          counts.paired++;
+          this.write(lane, open, u64At(eWords, w + e.ts), j);
+          sums.add(openLabel[lane], ends, w);
+        }
+        j++;
+      }
+    }
+  }
+
+  /**
+   * A begin came while its thread had an op open: the open one ends here, unterminated, unless op
+   * tracing was switched off in between (then it is left out). Apart from the loop: it is rare,
+   * and code the loop has not run yet when the JIT compiles it costs a recompilation when it does.
+   */
+  private closeByBegin(lane: number, previous: number, ts: number): void {
+    if (windowEndedBetween(this.windowOffs, this.openNs[lane], ts)) this.counts.cutByWindow++;
+    else {
+      this.counts.unterminated++;
+      this.write(lane, previous, ts, -1);
+    }
+  }
+
+  private write(lane: number, row: number, endNs: number, endRow: number): void {
+    const s = this.next[lane]++;
+    const spans = this.spans;
+    spans.startNs[s] = this.openNs[lane];
+    spans.endNs[s] = endNs;
+    spans.row[s] = row;
+    spans.label[s] = this.openLabel[lane];
+    spans.endRow[s] = endRow;
+  }
+}
+
+/**
+ * One walk over the OP_BEGIN and OP_END records in stream order (OpPairing), reading the fields it
+ * needs straight from the records (no column of the whole tables is made): pairs them by the rules
+ * of Pairing, labels each span when it begins, and writes it straight to its thread's place (spans
+ * are grouped by thread id, in begin order within a thread, and a lane's pairs close in the order
+ * they began); each end's counters are added to its span's label. The rules are spelled out on
+ * typed arrays rather than called on a Pairing: the loop runs once per op record, where each call
+ * and property read counts.
  */
 function opSpans(t: RecordTables, labels: LabelTable, windowOffs: Float64Array): OpScan {
-  const [nBegins, nEnds] = [t.opBegin.count, t.opEnd.count];
+  const nBegins = t.opBegin.count;
   const begins = recordFields(t.opBegin, BEGIN_FIELDS);
   const ends = recordFields(t.opEnd, END_FIELDS);
   const lanes = new LaneNumbers();
@@ -854,53 +953,10 @@ function opSpans(t: RecordTables, labels: LabelTable, windowOffs: Float64Array):
   order.reduce((at, lane) => ((start[lane] = at), at + capacity[lane]), 0);
   const next = start.slice();
   const spans = newSpans(nBegins);
-  const sums = new CounterSums();
-  const counts: PairingCounts = { paired: 0, unterminated: 0, unmatchedEnds: 0, openAtEnd: 0, cutByWindow: 0 };
-  /** Per lane, the open begin's row (-1 when none), time and label. */
-  const openRow = new Int32Array(tids.length).fill(-1);
-  const openNs = new Float64Array(tids.length);
-  const openLabel = new Uint32Array(tids.length);
-  const { startNs: spanStart, endNs: spanEnd, row: spanRow, label: spanLabel, endRow: spanEndRow } = spans;
-  const write = (lane: number, row: number, endNs: number, endRow: number): void => {
-    const s = next[lane]++;
-    spanStart[s] = openNs[lane];
-    spanEnd[s] = endNs;
-    spanRow[s] = row;
-    spanLabel[s] = openLabel[lane];
-    spanEndRow[s] = endRow;
-  };
-  const [bWords, bPosition, b, bOffset] = [begins.words, begins.position, begins.at, t.opBegin.offset];
-  const [eWords, ePosition, e, eOffset] = [ends.words, ends.position, ends.at, t.opEnd.offset];
-  for (let i = 0, j = 0; i < nBegins || j < nEnds; ) {
-    if (j >= nEnds || (i < nBegins && bOffset[i] < eOffset[j])) {
-      const w = bPosition[i] >>> 2;
-      const lane = lanes.of(bWords[w + b.tid]);
-      const ts = u64At(bWords, w + b.ts);
-      const previous = openRow[lane];
-      if (previous >= 0 && windowEndedBetween(windowOffs, openNs[lane], ts)) counts.cutByWindow++;
-      else if (previous >= 0) {
-        counts.unterminated++;
-        write(lane, previous, ts, -1);
-      }
-      openRow[lane] = i;
-      openNs[lane] = ts;
-      openLabel[lane] = labels.of(bWords[w + b.op] | 0, bWords[w + b.flags], u64At(bWords, w + b.tensor2), ts);
-      i++;
-    } else {
-      const w = ePosition[j] >>> 2;
-      const lane = lanes.find(eWords[w + e.tid]);
-      const open = lane < 0 ? -1 : openRow[lane];
-      if (open < 0) counts.unmatchedEnds++;
-      else {
-        openRow[lane] = -1;
-        counts.paired++;
-        write(lane, open, u64At(eWords, w + e.ts), j);
-        sums.add(openLabel[lane], ends, w);
-      }
-      j++;
-    }
-  }
-  counts.openAtEnd = openRow.filter((row) => row >= 0).length;
+  const pairing = new OpPairing(begins, t.opBegin.offset, ends, t.opEnd.offset, lanes, labels, windowOffs, spans, next);
+  pairing.walk();
+  const { counts, sums } = pairing;
+  counts.openAtEnd = pairing.openRow.filter((row) => row >= 0).length;
   const threads = packLanes(spans, order.map((lane) => ({ tid: tids[lane], first: start[lane], count: next[lane] - start[lane] })));
   const count = threads.reduce((n, lane) => n + lane.count, 0);
   const numbered = numberLabels(spans.label.subarray(0, count), labels.list);
