@@ -124,8 +124,8 @@ export interface BenchData {
   decode: DecodeRun[];
   /** The first build of the decode file in the process (the JIT's first compilations, fresh memory), not in `decode`. */
   decodeCold?: DecodeRun;
-  /** Builds between the first and the timed ones (absent: one warm-up build, as bench runs before 0.1.0 did). */
-  decodeWarmups?: number;
+  /** The builds between the first and the timed ones (absent: one warm-up build, as bench runs before 0.1.0 did). */
+  decodeWarmups?: DecodeRun[];
   /** exported op kernels the bpftrace-ops peer probes */
   opKernels?: number;
   /** figure 3 on the MoE model */
@@ -391,6 +391,8 @@ export function computeFigures(d: BenchData) {
     opRecordsPerS: spread(d.decode.map((r) => (2 * r.spans) / ((r.decodeMs + r.buildMs) / 1000))),
     opRecordShare: d.decode[0] ? (2 * d.decode[0].spans) / d.decode[0].events : undefined,
     coldEventsPerS: d.decodeCold ? d.decodeCold.events / ((d.decodeCold.decodeMs + d.decodeCold.buildMs) / 1000) : undefined,
+    /** The seven builds after the first: what runs with one warm-up build timed. */
+    afterOneWarmup: d.decodeWarmups ? spread([...d.decodeWarmups, ...d.decode].slice(0, 7).map((r) => r.events / ((r.decodeMs + r.buildMs) / 1000))) : undefined,
     ratioToTarget: both ? spread(d.decode.map((r) => r.events / ((r.decodeMs + r.buildMs) / 1000) / DECODE_TARGET)) : undefined,
     target: DECODE_TARGET,
   };
@@ -688,7 +690,7 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
   const g5 = f.fig5;
   L.push("## 5. Stream decode speed (TypeScript)", "");
   L.push(`\`decodeStream\` + \`buildProfile\` on ${g5.file ?? "n/a"} (${g5.events ?? "?"} records, ${g5.bytes ? (g5.bytes / 2 ** 20).toFixed(1) : "?"} MiB), ` +
-    `${d.decode.length} repetitions after ${d.decodeWarmups === undefined ? "one warm-up build" : `${d.decodeWarmups + 1} warm-up builds (the JIT compiles the loops over the first few; the first build is shown apart)`}, ` +
+    `${d.decode.length} repetitions after ${d.decodeWarmups === undefined ? "one warm-up build" : `${d.decodeWarmups.length + 1} warm-up builds (the JIT compiles the loops over the first few; the first build is shown apart)`}, ` +
     "in the bench's Node process. `decodeStream` only walks the records and indexes them " +
     "by type; their columns are read on first access, inside `buildProfile`, so the rows below do not split the cost: read the first." +
     (d.decodeRecordsStart === undefined ? "" : ` Records start at byte ${d.decodeRecordsStart} of the file ` +
@@ -700,6 +702,7 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
   L.push(`| ratio to the 5M/s target | ${cell(g5.ratioToTarget, f2)} |`);
   L.push(`| op records (two per span) per second, decodeStream + buildProfile | ${cell(g5.opRecordsPerS, mEv)} |`);
   if (g5.coldEventsPerS !== undefined) L.push(`| the first build in the process (cold: JIT compilation, fresh memory), decodeStream + buildProfile | ${mEv(g5.coldEventsPerS)} | | |`);
+  if (g5.afterOneWarmup) L.push(`| builds 2 to 8 (the seven after one warm-up build, as timed by bench runs before 0.1.0), decodeStream + buildProfile | ${cell(g5.afterOneWarmup, mEv)} |`);
   if (g5.opRecordShare !== undefined) {
     L.push("", `Op records are ${(100 * g5.opRecordShare).toFixed(0)}% of this recording's records and most of the work, so events/s depends ` +
       "on the mix (scheduler and sample records are cheap): compare runs by op records/s too.");

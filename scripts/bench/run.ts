@@ -470,7 +470,7 @@ async function attachDetach(c: Ctx, links: LinkEvent[]): Promise<{ runs: AttachR
 /** Builds before the timed ones besides the first: the JIT compiles buildProfile's loops over the first few. */
 const DECODE_WARMUPS = 4;
 
-function decodeSpeed(file: string, repeats: number): { cold: DecodeRun; runs: DecodeRun[]; recordsStart: number } {
+function decodeSpeed(file: string, repeats: number): { cold: DecodeRun; warmups: DecodeRun[]; runs: DecodeRun[]; recordsStart: number } {
   const bytes = new Uint8Array(fs.readFileSync(file));
   const timedBuild = (): DecodeRun => {
     const t0 = performance.now();
@@ -481,9 +481,9 @@ function decodeSpeed(file: string, repeats: number): { cold: DecodeRun; runs: De
     return { events: s.count, bytes: bytes.length, decodeMs: t1 - t0, buildMs: t2 - t1, spans: p.spans.count };
   };
   const cold = timedBuild();
-  for (let i = 0; i < DECODE_WARMUPS; i++) timedBuild();
+  const warmups = Array.from({ length: DECODE_WARMUPS }, timedBuild);
   const runs = Array.from({ length: repeats }, timedBuild);
-  return { cold, runs, recordsStart: decodeStream(bytes).header.recordsStart };
+  return { cold, warmups, runs, recordsStart: decodeStream(bytes).header.recordsStart };
 }
 
 // ---- main ------------------------------------------------------------------------------------
@@ -643,7 +643,7 @@ async function main(): Promise<void> {
       const speed = decodeSpeed(largest, o.decodeRepeats);
       data.decode = speed.runs;
       data.decodeCold = speed.cold;
-      data.decodeWarmups = DECODE_WARMUPS;
+      data.decodeWarmups = speed.warmups;
       data.decodeRecordsStart = speed.recordsStart;
     }
   } finally {
