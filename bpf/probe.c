@@ -103,6 +103,8 @@ struct run {
 	int exit_status;
 	int out_created;
 	struct samples *samples;
+	double started;       /* when the event loop began */
+	double maps_read;     /* when the target's maps were last read for symbolizing samples */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -595,9 +597,26 @@ static pid_t process_of(const struct run *r, unsigned int tid)
 	return tgid;
 }
 
+/* Reads the maps of the target (and --also-pid processes) for symbolizing samples, every 10 ms in
+ * the first 2 s (a short-lived target must be read before it exits), then every 100 ms. Called
+ * between ring turns and while samples are consumed: unwinding a burst of samples can take longer
+ * than a short target lives, and a target whose maps were never read leaves every sample
+ * unsymbolized. Libraries may be dlopened at any time. */
+static void snapshot_maps_when_due(struct run *r)
+{
+	double t = now_s();
+	if (t - r->maps_read < (t - r->started < 2 ? 0.01 : 0.1))
+		return;
+	r->maps_read = t;
+	samples_snapshot_maps(r->samples, r->target.pid);
+	for (size_t i = 0; i < r->opt.n_also; i++)
+		samples_snapshot_maps(r->samples, r->also[i].pid);
+}
+
 /* A sample with its registers and stack top: unwound here, written as the stream's gl_sample. */
 static void write_sample(struct run *r, const struct gl_sample_unwind *raw)
 {
+	snapshot_maps_when_due(r);
 	struct gl_sample sample = raw->sample;
 	sample.hdr.type = GL_REC_SAMPLE;
 	sample.hdr.size = sizeof(sample);
@@ -751,6 +770,7 @@ static void event_loop(struct run *r)
 {
 	double started = now_s(), last_progress = started, forwarded = 0;
 	int killed = 0;
+	r->started = started;
 	while (target_alive(r)) {
 		if (stop_requested && r->target.launched && !forwarded) {
 			kill(r->target.pid, SIGINT); /* Ctrl-C / Stop: let the target end, keep the profile */
@@ -774,9 +794,7 @@ static void event_loop(struct run *r)
 		 * symbolizing its samples) before it exits. */
 		rings_poll(r->rings, now_s() - started < 2 ? 10 : 100);
 		output_flush(&r->out);
-		samples_snapshot_maps(r->samples, r->target.pid); /* libraries may be dlopened at any time */
-		for (size_t i = 0; i < r->opt.n_also; i++)
-			samples_snapshot_maps(r->samples, r->also[i].pid);
+		snapshot_maps_when_due(r);
 		follow_libraries(r);
 		duty_cycle(r);
 		report_progress(r, &last_progress);

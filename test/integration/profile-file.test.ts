@@ -32,7 +32,7 @@ const skip = !isRoot ? "needs root" : !fixtures.llamaCompletion || !fixtures.mod
 function recordCli(name: string, threads: number): { file: string; stderr: string } {
   const file = path.join(work, `${name}.ggmlprof`);
   const command = [fixtures.llamaCompletion as string, "-m", fixtures.models?.tinyDense as string, "-p", "The quick brown fox",
-    "-n", "24", "-no-cnv", "--temp", "0", "-t", String(threads), "--no-warmup"];
+    "-n", "96", "-no-cnv", "--temp", "0", "-t", String(threads), "--no-warmup"];
   const run = spawnSync(process.execPath, ["--import", "tsx", "extension/cli.ts", "record", "--mode", "full", "--sample-hz", "997", "--out", file, "--", ...command],
     { cwd: repo, encoding: "utf8", timeout: 300_000, env: { ...process.env, GGML_LENS_PROBE: fixtures.probeHelper ?? path.join(repo, "bpf/build/ggml-lens-probe") } });
   assert.equal(run.status, 0, run.stderr);
