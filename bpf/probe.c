@@ -597,15 +597,21 @@ static pid_t process_of(const struct run *r, unsigned int tid)
 	return tgid;
 }
 
-/* Reads the maps of the target (and --also-pid processes) for symbolizing samples, every 10 ms in
- * the first 2 s (a short-lived target must be read before it exits), then every 100 ms. Called
- * between ring turns and while samples are consumed: unwinding a burst of samples can take longer
- * than a short target lives, and a target whose maps were never read leaves every sample
- * unsymbolized. Libraries may be dlopened at any time. */
+/* Seconds between ring turns, and between reads of the target's maps: short in the first 2 s, so
+ * that the maps of a short-lived target are read (for symbolizing its samples) before it exits. */
+static double turn_s(const struct run *r)
+{
+	return now_s() - r->started < 2 ? 0.01 : 0.1;
+}
+
+/* Reads the maps of the target (and --also-pid processes) for symbolizing samples, once a turn_s
+ * has passed since the last read. Called between ring turns and also while samples are consumed,
+ * since a turn's records can take longer to process than a short target lives, and a target whose
+ * maps were never read leaves every sample unsymbolized. Libraries may be dlopened at any time. */
 static void snapshot_maps_when_due(struct run *r)
 {
 	double t = now_s();
-	if (t - r->maps_read < (t - r->started < 2 ? 0.01 : 0.1))
+	if (t - r->maps_read < turn_s(r))
 		return;
 	r->maps_read = t;
 	samples_snapshot_maps(r->samples, r->target.pid);
@@ -768,9 +774,9 @@ static void report_progress(struct run *r, double *last)
 
 static void event_loop(struct run *r)
 {
-	double started = now_s(), last_progress = started, forwarded = 0;
+	double last_progress = now_s(), forwarded = 0;
 	int killed = 0;
-	r->started = started;
+	r->started = last_progress;
 	while (target_alive(r)) {
 		if (stop_requested && r->target.launched && !forwarded) {
 			kill(r->target.pid, SIGINT); /* Ctrl-C / Stop: let the target end, keep the profile */
@@ -787,12 +793,10 @@ static void event_loop(struct run *r)
 			kill(r->target.pid, SIGKILL);
 			killed = 1;
 		}
-		if (r->opt.duration && now_s() - started >= r->opt.duration)
+		if (r->opt.duration && now_s() - r->started >= r->opt.duration)
 			break;
-		/* Records are submitted without wakeups: poll times out, then everything is consumed. In
-		 * the first 2 s turns are short, so that the maps of a short-lived target are read (for
-		 * symbolizing its samples) before it exits. */
-		rings_poll(r->rings, now_s() - started < 2 ? 10 : 100);
+		/* Records are submitted without wakeups: poll times out, then everything is consumed. */
+		rings_poll(r->rings, (int)(turn_s(r) * 1000 + 0.5));
 		output_flush(&r->out);
 		snapshot_maps_when_due(r);
 		follow_libraries(r);

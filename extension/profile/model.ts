@@ -11,6 +11,7 @@ import {
   MAX_SRC_CAP,
   OpFlags,
   recordFields,
+  u64At,
   tensorName,
   type DecodedStream,
   type HeaderInfo,
@@ -783,11 +784,6 @@ interface OpScan {
 /** The fields of OP_BEGIN and OP_END records the walk reads. */
 const BEGIN_FIELDS = ["ts", "tid", "op", "flags", "tensor2"] as const;
 const END_FIELDS = ["ts", "tid", "minFlt", "majFlt", "nvcsw", "nivcsw", "cpuNs"] as const;
-
-/** A u64 field (two words, low first) as a number. */
-function u64At(words: Uint32Array, w: number): number {
-  return words[w] + words[w + 1] * 4294967296;
-}
 
 /** OP_BEGIN records per thread lane (an upper bound of its spans). */
 function beginsPerLane(begins: RecordFields<"tid">, count: number, lanes: LaneNumbers): number[] {

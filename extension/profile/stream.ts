@@ -932,6 +932,11 @@ export interface RecordFields<K extends string> {
   at: Record<K, number>;
 }
 
+/** A 64-bit field of RecordFields (two words, low first) as a number. */
+export function u64At(words: Uint32Array, w: number): number {
+  return words[w] + words[w + 1] * 4294967296;
+}
+
 /**
  * A table's scalar fields as words, for a reader that walks many rows once and needs a few fields
  * of each: for a table decoded from a stream's bytes, the records themselves (nothing is copied; a

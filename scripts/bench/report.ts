@@ -379,6 +379,7 @@ export function computeFigures(d: BenchData) {
 
   // ---- figure 5: decode speed ---------------------------------------------------------------------
   const rate = (f: (r: DecodeRun) => number) => spread(d.decode.map((r) => r.events / (f(r) / 1000)));
+  const eventsPerS = (r: DecodeRun): number => r.events / ((r.decodeMs + r.buildMs) / 1000);
   const both = rate((r) => r.decodeMs + r.buildMs);
   const fig5 = {
     file: d.decodeFile,
@@ -390,10 +391,10 @@ export function computeFigures(d: BenchData) {
     /** Op records (begin and end, two per span) per second: the costly part, comparable across record mixes. */
     opRecordsPerS: spread(d.decode.map((r) => (2 * r.spans) / ((r.decodeMs + r.buildMs) / 1000))),
     opRecordShare: d.decode[0] ? (2 * d.decode[0].spans) / d.decode[0].events : undefined,
-    coldEventsPerS: d.decodeCold ? d.decodeCold.events / ((d.decodeCold.decodeMs + d.decodeCold.buildMs) / 1000) : undefined,
+    coldEventsPerS: d.decodeCold ? eventsPerS(d.decodeCold) : undefined,
     /** The seven builds after the first: what runs with one warm-up build timed. */
-    afterOneWarmup: d.decodeWarmups ? spread([...d.decodeWarmups, ...d.decode].slice(0, 7).map((r) => r.events / ((r.decodeMs + r.buildMs) / 1000))) : undefined,
-    ratioToTarget: both ? spread(d.decode.map((r) => r.events / ((r.decodeMs + r.buildMs) / 1000) / DECODE_TARGET)) : undefined,
+    afterOneWarmup: d.decodeWarmups ? spread([...d.decodeWarmups, ...d.decode].slice(0, 7).map(eventsPerS)) : undefined,
+    ratioToTarget: both ? spread(d.decode.map((r) => eventsPerS(r) / DECODE_TARGET)) : undefined,
     target: DECODE_TARGET,
   };
   return { fig1, fig2, fig3, fig4, fig5, fig3moe: moeFigures(d.moeRuns ?? []), fig6: fidelityFigures(d.fidelity ?? { runs: [], bench: [] }) };

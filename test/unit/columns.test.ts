@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { decodeStream, LAYOUTS, readColumns, recordFields, TABLE_NAMES, type RecordFields, type RecordTables } from "../../extension/profile/stream";
+import { decodeStream, LAYOUTS, readColumns, recordFields, TABLE_NAMES, u64At, type RecordFields, type RecordTables } from "../../extension/profile/stream";
 import { StreamBuilder } from "./streamBuilder";
 
 /** A stream with every kind of column: u32, i32, u64, i64 arrays, h64, on more rows than one block. */
@@ -66,7 +66,7 @@ test("recordFields reads scalar fields straight from a stream's records, and pac
   const packed = recordFields(copy, names);
   const read = (f: RecordFields<(typeof names)[number]>, i: number) => {
     const w = f.position[i] >>> 2;
-    const u64 = (at: number) => f.words[w + at] + f.words[w + at + 1] * 4294967296;
+    const u64 = (at: number) => u64At(f.words, w + at);
     return [u64(f.at.ts), f.words[w + f.at.tid], f.words[w + f.at.op] | 0, f.words[w + f.at.flags], u64(f.at.tensor2)];
   };
   for (let i = 0; i < whole.count; i++) {
