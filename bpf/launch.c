@@ -261,6 +261,25 @@ size_t target_refresh_files(struct target *t)
 	return before;
 }
 
+int target_maps_changed(struct target *t)
+{
+	char path[64];
+	unsigned long pages = 0;
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)t->pid);
+	FILE *f = fopen(path, "re");
+	int read = f && fscanf(f, "%lu", &pages) == 1;
+	if (f)
+		fclose(f);
+	if (read && pages != t->mapped_pages) {
+		t->mapped_pages = pages;
+		t->maps_unsettled = 2;
+	}
+	if (!t->maps_unsettled)
+		return 0;
+	t->maps_unsettled--;
+	return 1;
+}
+
 int target_attach(struct target *t, const struct invoker *who, pid_t pid, char *err, size_t errlen)
 {
 	memset(t, 0, sizeof(*t));

@@ -18,6 +18,8 @@ struct target {
 	int launched;
 	size_t n_files;
 	char *files[LAUNCH_MAX_FILES]; /* executable first, then its ELF libraries */
+	unsigned long mapped_pages;    /* its size in pages when target_maps_changed last looked */
+	int maps_unsettled;            /* looks left that report a change: the one after it too */
 };
 
 int invoker_get(struct invoker *who, char *err, size_t errlen);
@@ -35,5 +37,10 @@ int target_attach(struct target *t, const struct invoker *who, pid_t pid, char *
 /* Adds the files whose code the target maps now and did not before (libraries it dlopened); returns
  * the index of the first one added (n_files when none). */
 size_t target_refresh_files(struct target *t);
+/* Whether the process's maps may have changed since the last call (always on the first): a cheap
+ * test before reading them again. Mapping a library grows the address space, so a change of its
+ * size is seen; the loader then maps the segments into the reserved range without changing the
+ * size, so the call after a change reports one too, for a library caught half mapped. */
+int target_maps_changed(struct target *t);
 void target_free(struct target *t);
 #endif

@@ -125,6 +125,7 @@ struct thread_state {
 	__u64 name_object; /* argument of ggml_backend_name / ggml_backend_dev_name until it returns */
 	__u32 name_kind;
 	__u32 pad;
+	__u64 stack_end; /* end of the mapping its stack lies in, once a sample looked it up */
 };
 
 struct {
@@ -836,17 +837,50 @@ int op_probe(struct pt_regs *ctx)
 
 /* ---- timer samples and thread states --------------------------------------------------- */
 
-/* The top of the thread's user stack, as much of GL_STACK_COPY_CAP as is mapped above the stack
- * pointer (a read that crosses the end of the stack fails whole: halve it and try again). */
-static __always_inline void copy_user_stack(struct gl_sample_unwind *rec)
+static long stack_mapping_end(struct task_struct *task, struct vm_area_struct *vma, void *end)
 {
+	*(__u64 *)end = vma->vm_end;
+	return 0;
+}
+
+/* The end of the mapping the thread's stack lies in (its outermost frames lie below it), looked up
+ * once per thread: the lookup takes the mmap lock and, from this interrupt, a self-IPI to drop it. */
+static __always_inline __u64 stack_end(struct thread_state *st, __u64 sp)
+{
+	__u64 end = st ? st->stack_end : 0;
+	if (end > sp)
+		return end;
+	if (bpf_find_vma(bpf_get_current_task_btf(), sp, stack_mapping_end, &end, 0) || end <= sp)
+		return 0;
+	if (st)
+		st->stack_end = end;
+	return end;
+}
+
+/* The top of the thread's user stack: from the stack pointer up to the end of its mapping, at most
+ * sample_stack_bytes (a copy costs one to three microseconds per KiB here). Where the mapping is
+ * not known (its lock was taken), the longest of sample_stack_bytes, its half, ... that can be read
+ * (a read that crosses the end of the stack fails whole). */
+static __always_inline void copy_user_stack(struct gl_sample_unwind *rec, struct thread_state *st)
+{
+	__u64 sp = rec->regs[7];
+	__u64 end = stack_end(st, sp);
 	rec->stack_len = 0;
+	if (end) {
+		__u64 len = end - sp;
+		if (len > sample_stack_bytes)
+			len = sample_stack_bytes;
+		if (len <= GL_STACK_COPY_CAP && bpf_probe_read_user(rec->stack, len, (void *)sp) == 0) {
+			rec->stack_len = len;
+			return;
+		}
+	}
 #pragma unroll
 	for (int i = 0; i < 6; i++) {
 		__u32 len = sample_stack_bytes >> i;
 		if (len > GL_STACK_COPY_CAP || len < 512)
 			return;
-		if (bpf_probe_read_user(rec->stack, len, (void *)rec->regs[7]) == 0) {
+		if (bpf_probe_read_user(rec->stack, len, (void *)sp) == 0) {
 			rec->stack_len = len;
 			return;
 		}
@@ -861,14 +895,25 @@ static __always_inline void copy_user_stack(struct gl_sample_unwind *rec)
 static __always_inline void restore_return_addresses(struct gl_sample_unwind *rec)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct return_instance *ri = BPF_CORE_READ(task, utask, return_instances);
+	struct uprobe_task *utask = task->utask;
+	struct return_instance *ri = utask ? utask->return_instances : NULL;
 	__u64 sp = rec->regs[7];
 	for (int i = 0; i < GL_MAX_RETURN_INSTANCES && ri; i++) {
-		__u64 off = BPF_CORE_READ(ri, stack) - sp;
+		__u64 off = ri->stack - sp;
 		if ((off & 7) == 0 && off <= GL_STACK_COPY_CAP - 8 && off + 8 <= rec->stack_len)
-			*(__u64 *)(rec->stack + off) = BPF_CORE_READ(ri, orig_ret_vaddr);
-		ri = BPF_CORE_READ(ri, next);
+			*(__u64 *)(rec->stack + off) = ri->orig_ret_vaddr;
+		ri = ri->next;
 	}
+}
+
+/* The registers in DWARF's numbering (dwarf_reg's), then the IP. */
+static __always_inline void copy_user_registers(__u64 *regs, struct pt_regs *user)
+{
+	regs[0] = user->ax, regs[1] = user->dx, regs[2] = user->cx, regs[3] = user->bx;
+	regs[4] = user->si, regs[5] = user->di, regs[6] = user->bp, regs[7] = user->sp;
+	regs[8] = user->r8, regs[9] = user->r9, regs[10] = user->r10, regs[11] = user->r11;
+	regs[12] = user->r12, regs[13] = user->r13, regs[14] = user->r14, regs[15] = user->r15;
+	regs[16] = user->ip;
 }
 
 /* A timer sample: the user IP, the op its thread runs, and the user registers and stack top, from
@@ -880,15 +925,18 @@ int sample(struct bpf_perf_event_data *ctx)
 	if (!is_target())
 		return 0;
 	count(GL_PROBE_SAMPLE, &hits);
-	__u64 ips[1] = {};
-	if (bpf_get_stack(ctx, ips, sizeof(ips), BPF_F_USER_STACK) <= 0)
+	/* the thread's user registers, as they were when it last entered the kernel (this interrupt,
+	 * or the system call it is in) */
+	struct pt_regs *user = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	__u64 ip = user->ip;
+	if (!ip)
 		return 0;
-	struct thread_state *st = existing_thread_state();
+	struct thread_state *st = sample_stack_bytes ? thread_state() : existing_thread_state();
 	if (!sample_stack_bytes) {
 		struct gl_sample *plain = reserve(sizeof(*plain), GL_REC_SAMPLE, GL_PROBE_SAMPLE);
 		if (!plain)
 			return 0;
-		plain->ip = ips[0];
+		plain->ip = ip;
 		plain->tensor = st ? st->tensor : 0;
 		plain->cpu = bpf_get_smp_processor_id();
 		plain->stack = 0;
@@ -898,16 +946,14 @@ int sample(struct bpf_perf_event_data *ctx)
 	struct gl_sample_unwind *rec = reserve(sizeof(*rec), GL_REC_SAMPLE_UNWIND, GL_PROBE_SAMPLE);
 	if (!rec)
 		return 0;
-	rec->sample.ip = ips[0];
+	rec->sample.ip = ip;
 	rec->sample.tensor = st ? st->tensor : 0;
 	rec->sample.cpu = bpf_get_smp_processor_id();
 	rec->sample.stack = 0;
-	struct pt_regs *user = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	for (int i = 0; i < 16; i++)
-		rec->regs[i] = dwarf_reg(user, i);
-	rec->regs[16] = BPF_CORE_READ(user, ip);
-	copy_user_stack(rec);
+	copy_user_registers(rec->regs, user);
+	copy_user_stack(rec, st);
 	restore_return_addresses(rec);
+	rec->sample.hdr.size = __builtin_offsetof(struct gl_sample_unwind, stack) + rec->stack_len;
 	submit(rec);
 	return 0;
 }

@@ -104,7 +104,8 @@ struct run {
 	int out_created;
 	struct samples *samples;
 	double started;       /* when the event loop began */
-	double maps_read;     /* when the target's maps were last read for symbolizing samples */
+	double maps_checked;  /* when the target's maps were last checked for changes */
+	int libraries_due;    /* they changed: follow_libraries reads them */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -541,11 +542,15 @@ static void attach_late(struct run *r, struct late_library *late, double noticed
 }
 
 /* Libraries the target mapped since the last look (ggml dlopens its CPU backends, from any
- * directory): a CPU backend not probed yet is analysed and probed now. /proc/PID/maps is read each
- * turn of the event loop (at most every 100 ms; it sees a library however it was mapped); what the
- * library computes before its probes are in place is not traced, and the trailer says when they were. */
+ * directory): a CPU backend not probed yet is analysed and probed now. /proc/PID/maps is read when
+ * it may have changed (snapshot_maps_when_due, at most every 100 ms; it sees a library however it
+ * was mapped); what the library computes before its probes are in place is not traced, and the
+ * trailer says when they were. */
 static void follow_libraries(struct run *r)
 {
+	if (!r->libraries_due)
+		return;
+	r->libraries_due = 0;
 	for (size_t i = target_refresh_files(&r->target); i < r->target.n_files; i++) {
 		double noticed = now_s();
 		files_as_invoker(&r->who);
@@ -604,19 +609,24 @@ static double turn_s(const struct run *r)
 	return now_s() - r->started < 2 ? 0.01 : 0.1;
 }
 
-/* Reads the maps of the target (and --also-pid processes) for symbolizing samples, once a turn_s
- * has passed since the last read. Called between ring turns and also while samples are consumed,
- * since a turn's records can take longer to process than a short target lives, and a target whose
- * maps were never read leaves every sample unsymbolized. Libraries may be dlopened at any time. */
+/* Reads the maps of the target (and --also-pid processes) again, for symbolizing samples and for
+ * follow_libraries, when a turn_s has passed since the last check and they may have changed
+ * (target_maps_changed). Called between ring turns and also while samples are consumed, since a
+ * turn's records can take longer to process than a short target lives, and a target whose maps
+ * were never read leaves every sample unsymbolized. Libraries may be dlopened at any time. */
 static void snapshot_maps_when_due(struct run *r)
 {
 	double t = now_s();
-	if (t - r->maps_read < turn_s(r))
+	if (t - r->maps_checked < turn_s(r))
 		return;
-	r->maps_read = t;
-	samples_snapshot_maps(r->samples, r->target.pid);
+	r->maps_checked = t;
+	if (target_maps_changed(&r->target)) {
+		samples_snapshot_maps(r->samples, r->target.pid);
+		r->libraries_due = 1;
+	}
 	for (size_t i = 0; i < r->opt.n_also; i++)
-		samples_snapshot_maps(r->samples, r->also[i].pid);
+		if (target_maps_changed(&r->also[i]))
+			samples_snapshot_maps(r->samples, r->also[i].pid);
 }
 
 /* A sample with its registers and stack top: unwound here, written as the stream's gl_sample. */
@@ -636,8 +646,10 @@ static void on_record(void *ctx, const void *data, size_t size)
 	struct run *r = ctx;
 	const struct gl_record *rec = data;
 	if (rec->type == GL_REC_SAMPLE_UNWIND) {
-		if (size >= sizeof(struct gl_sample_unwind))
-			write_sample(r, data);
+		const struct gl_sample_unwind *raw = data;
+		size_t stack_at = offsetof(struct gl_sample_unwind, stack);
+		if (size >= stack_at && raw->stack_len <= size - stack_at)
+			write_sample(r, raw);
 		return;
 	}
 	output_record(&r->out, data, size);

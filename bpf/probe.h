@@ -22,7 +22,8 @@ struct window_state {
  * 36 KiB, so llama_decode sits ~40 KiB above a ggml kernel's stack pointer (gl_record.size is a u16). */
 #define GL_STACK_COPY_CAP 49152
 struct gl_sample_unwind {
-	struct gl_sample sample; /* hdr.type is GL_REC_SAMPLE_UNWIND until the helper rewrites it */
+	struct gl_sample sample; /* hdr.type is GL_REC_SAMPLE_UNWIND until the helper rewrites it; hdr.size
+				  * counts the bytes used (up to stack_len), less than the reservation */
 	gl_u64 regs[GL_UNWIND_REGS];
 	gl_u64 stack_len; /* bytes of stack[] copied from regs[7] (the stack pointer) up */
 	gl_u8 stack[GL_STACK_COPY_CAP];

@@ -37,6 +37,9 @@ static int enqueue(void *ctx, void *data, size_t size)
 	struct queue *q = ctx;
 	if (size < sizeof(struct gl_record))
 		return 0;
+	const struct gl_record *rec = data;
+	if (rec->size >= sizeof(*rec) && rec->size < size)
+		size = rec->size; /* the record used less than it reserved (a sample's stack copy) */
 	size_t need = entry_size(size);
 	if (q->head && q->len + need > q->cap) { /* reuse the space of the records passed on */
 		memmove(q->buf, q->buf + q->head, q->len - q->head);

@@ -234,7 +234,40 @@ static Dwfl *modules_for(struct samples *s, int pid, uint64_t ip)
 struct walk {
 	uint64_t pcs[MAX_FRAMES];
 	uint32_t n;
+	const struct gl_sample_unwind *rec;
 };
+
+#define RETURN_ADDRESS_REG 16 /* x86-64 DWARF numbering */
+
+/* Whether .eh_frame and the copied stack give the caller of the frame at pc. Where they do not (an
+ * outermost frame, or a frame above the copy), libdwfl would look for .debug_frame next and load
+ * the module's whole DWARF for it: hundreds of milliseconds for libllama, on the target's time. */
+static bool caller_from_eh_frame(Dwfl_Frame *frame, Dwfl_Module *mod, Dwarf_Addr pc, const struct gl_sample_unwind *rec)
+{
+	Dwarf_Addr bias;
+	Dwarf_CFI *cfi = dwfl_module_eh_cfi(mod, &bias);
+	Dwarf_Frame *rules = NULL;
+	if (!cfi || dwarf_cfi_addrframe(cfi, pc - bias, &rules) != 0)
+		return false;
+	bool known = true;
+	Dwarf_Op *cfa_ops, ra_mem[3], *ra_ops;
+	size_t cfa_n, ra_n;
+	Dwarf_Word base;
+	if (dwarf_frame_register(rules, RETURN_ADDRESS_REG, ra_mem, &ra_ops, &ra_n) != 0 || (ra_n == 0 && ra_ops == NULL))
+		known = false; /* undefined: the outermost frame */
+	else if (dwarf_frame_cfa(rules, &cfa_ops, &cfa_n) == 0 && cfa_n == 1 && cfa_ops[0].atom == DW_OP_bregx &&
+		 ra_n == 2 && ra_ops[0].atom == DW_OP_call_frame_cfa && ra_ops[1].atom == DW_OP_plus_uconst) {
+		/* the usual rules, register + offset and "saved at CFA + n": the slot must be in the copy */
+		if (dwfl_frame_reg(frame, (unsigned)cfa_ops[0].number, &base) != 0)
+			known = false;
+		else {
+			uint64_t slot = base + cfa_ops[0].number2 + ra_ops[1].number, sp = rec->regs[7];
+			known = slot >= sp && slot + 8 <= sp + rec->stack_len;
+		}
+	}
+	free(rules);
+	return known;
+}
 
 static int on_frame(Dwfl_Frame *frame, void *arg)
 {
@@ -246,10 +279,11 @@ static int on_frame(Dwfl_Frame *frame, void *arg)
 	if (!activation)
 		pc--; /* a return address: the call is the instruction before */
 	/* A frame in no mapped file is where the walk went wrong (or left the program): the chain ends. */
-	if (!dwfl_addrmodule(dwfl_thread_dwfl(dwfl_frame_thread(frame)), pc))
+	Dwfl_Module *mod = dwfl_addrmodule(dwfl_thread_dwfl(dwfl_frame_thread(frame)), pc);
+	if (!mod)
 		return DWARF_CB_ABORT;
 	w->pcs[w->n++] = pc;
-	return w->n < MAX_FRAMES ? DWARF_CB_OK : DWARF_CB_ABORT;
+	return w->n < MAX_FRAMES && caller_from_eh_frame(frame, mod, pc, w->rec) ? DWARF_CB_OK : DWARF_CB_ABORT;
 }
 
 static uint64_t hash_frames(const uint64_t *pcs, uint32_t n)
@@ -321,7 +355,7 @@ uint32_t samples_add_stack(struct samples *s, int pid, const struct gl_sample_un
 		return 0;
 	s->walks++;
 	s->current = rec;
-	struct walk w = { .n = 0 };
+	struct walk w = { .n = 0, .rec = rec };
 	dwfl_getthread_frames(dwfl, (pid_t)rec->sample.hdr.tid, on_frame, &w); /* ends in an error where the chain stops */
 	s->current = NULL;
 	if (w.n < 2)
