@@ -2,6 +2,7 @@
 import fs from "node:fs";
 import type { BenchComparison, FidelityRun } from "./fidelity";
 import { describe, spread, sum, type Spread } from "./stats";
+import { windowCostMs, type WindowExcess } from "./windows";
 
 export interface RunRecord {
   round: number;
@@ -67,6 +68,8 @@ export interface AttachRun {
   hits?: Record<string, number>;
   lost?: Record<string, number>;
   windows?: number;
+  /** default mode: what each window added to the decode calls around it (scripts/bench/windows.ts) */
+  windowExcess?: WindowExcess[];
   /** the trailer's program_cost: runs and ns per BPF program, kept by the kernel (bpf_stats on for this run) */
   programCost?: Record<string, { runs: number; ns: number }>;
 }
@@ -290,8 +293,10 @@ export function computeFigures(d: BenchData) {
     overhead: windowsOf(d.runs.filter((r) => r.ok && r.variant === "lens-default")),
     attachRun: windowsOf(d.attach.filter((a) => a.ok && a.mode === "default")),
   };
-  // a long run: one window every --window-every (2 s by default), each costing what it cost here
-  const WINDOW_EVERY_S = 2;
+  // a long run: one window every --window-every (5 s by default), each costing what it cost here
+  const WINDOW_EVERY_S = 5;
+  const measuredWindows = d.attach.find((a) => a.ok && a.mode === "default")?.windowExcess ?? [];
+  const defaultWindowMs = windowCostMs(measuredWindows, 1);
   const steadyStatePct = cSys !== undefined && defaultWindows.overhead.opHitsPerWindow
     ? (defaultWindows.overhead.opHitsPerWindow.median * cSys) / 1e6 / (WINDOW_EVERY_S * THREADS) * 100
     : undefined;
@@ -312,6 +317,16 @@ export function computeFigures(d: BenchData) {
     },
     defaultWindows,
     steadyStateDefaultPct: steadyStatePct,
+    /** one default window (attach, one traced decode call, detach) as measured from the window run's recording */
+    window: {
+      measured: measuredWindows.length,
+      beforeMs: spread(measuredWindows.map((w) => w.before)),
+      tracedMs: spread(measuredWindows.flatMap((w) => w.traced)),
+      afterMs: spread(measuredWindows.map((w) => w.after)),
+      costMs: defaultWindowMs,
+      pctAtDefault: defaultWindowMs === undefined ? undefined : (defaultWindowMs / (WINDOW_EVERY_S * 1000)) * 100,
+    },
+    windowEveryS: WINDOW_EVERY_S,
     controlIqrHalfWidthPct: noiseHalfWidthPct,
     onePercentVisible: noiseHalfWidthPct !== undefined && noiseHalfWidthPct < 0.5,
     target: DEFAULT_TARGET_PCT,
@@ -655,7 +670,7 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
   const w1 = dw.attachRun;
   if (w3.windows) {
     const g = (x: Spread | undefined, fmt = f1) => (x ? fmt(x.median) : "?");
-    L.push("", `Default mode's windows (\`--window-every 2 --window-decodes 1\`, the defaults): ${g(w3.windows)} windows per run, ` +
+    L.push("", `Default mode's windows (\`--window-every ${g3.windowEveryS} --window-decodes 1\`, the defaults): ${g(w3.windows)} windows per run, ` +
       `${g(w3.opHitsPerWindow, f0)} op probe hits per window. The recording holds ${g(w3.recordedGraphsPerWindow)} graphs per window ` +
       "(the window is gated in the kernel on whole llama_decode calls), but the probes trapped " +
       `${g(w3.startGraphsPerWindow)} graphs' worth of op starts (${dw.startsPerGraph ? f0(dw.startsPerGraph) : "?"} per graph in full mode) ` +
@@ -665,8 +680,17 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
       (w1.windows ? ` In the \`--window-every 0.5\` run of figure 1: ${f0(w1.windows.median)} windows, ${g(w1.recordedGraphsPerWindow)} graphs recorded and ` +
         `${g(w1.startGraphsPerWindow)} graphs' worth of starts trapped per window, ${g(w1.hitsPerRecord, f2)} hits per op record.` : ""));
     if (g3.steadyStateDefaultPct !== undefined)
-      L.push("", `In a long run (one window every 2 s, each costing what it cost here) the same model gives ${f2(g3.steadyStateDefaultPct)}% ` +
+      L.push("", `In a long run (one window every ${g3.windowEveryS} s, each costing what it cost here) the same model gives ${f2(g3.steadyStateDefaultPct)}% ` +
         `(system-time cost per hit); this bench's ${o.tokens}-token runs open ${g(w3.windows)} windows in a few seconds, so their share is higher.`);
+  }
+  const win = g3.window;
+  if (win.costMs !== undefined && win.pctAtDefault !== undefined) {
+    const ms = (x: Spread | undefined) => (x ? `${f2(x.median)} ms (IQR ${f2(x.q1)} to ${f2(x.q3)})` : "?");
+    L.push("", `Measured, not modelled: in the recording of figure 1's window run, each window's decode calls against the median of their ` +
+      `untraced neighbours (${win.measured} windows): the call during which the op probes were attached took ${ms(win.beforeMs)} more, ` +
+      `each traced call ${ms(win.tracedMs)} more, the call during which they were detached ${ms(win.afterMs)} more. ` +
+      `The trap count misses the attach and detach (they rewrite the target's code pages under it). One default window ` +
+      `(one traced call) so costs ${f2(win.costMs)} ms of decode time: ${f2(win.pctAtDefault)}% at one window every ${g3.windowEveryS} s.`);
   }
   const dr = g3.decodeRatio["lens-default"];
   const ctl = g3.decodeRatio["none-b"];

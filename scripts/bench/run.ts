@@ -24,6 +24,7 @@ import { benchAgainstProfile, fidelityOf } from "./fidelity";
 import { decodeStream } from "../../extension/profile/stream";
 import { buildProfile } from "../../extension/profile/model";
 import { launch, start, sleep, waitQuiet, type LaunchResult } from "./proc";
+import { windowExcessOf, type WindowExcess } from "./windows";
 import { computeFigures, missedTargets, writeReport, type AttachRun, type BenchData, type DecodeRun, type LinkEvent, type RunRecord } from "./report";
 
 const repo = path.resolve(__dirname, "../..");
@@ -311,12 +312,13 @@ function completionArgs(c: Ctx, extra: string[] = []): string[] {
     "-t", String(THREADS), "--no-warmup", ...extra];
 }
 
-function trailerOf(file: string): {
-  trailer: Record<string, unknown> | undefined; records: number; opRecords: number; bytes: number; errors: string[];
+function trailerOf(file: string, windowCosts = false): {
+  trailer: Record<string, unknown> | undefined; records: number; opRecords: number; bytes: number; errors: string[]; windowExcess?: WindowExcess[];
 } {
   const bytes = new Uint8Array(fs.readFileSync(file));
   const s = decodeStream(bytes);
-  return { trailer: s.trailer?.raw, records: s.count, opRecords: s.tables.opBegin.count + s.tables.opEnd.count, bytes: bytes.length, errors: s.errors };
+  return { trailer: s.trailer?.raw, records: s.count, opRecords: s.tables.opBegin.count + s.tables.opEnd.count, bytes: bytes.length, errors: s.errors,
+    windowExcess: windowCosts ? windowExcessOf(buildProfile(s)) : undefined };
 }
 
 async function runVariant(c: Ctx, variant: Variant, round: number, position: number): Promise<RunRecord> {
@@ -435,7 +437,8 @@ async function attachDetach(c: Ctx, links: LinkEvent[]): Promise<{ runs: AttachR
         links: mine,
       };
       if (fs.existsSync(out)) {
-        const tr = trailerOf(out);
+        const tr = trailerOf(out, mode === "default");
+        rec.windowExcess = tr.windowExcess;
         rec.records = tr.records;
         rec.opRecords = tr.opRecords;
         rec.hits = tr.trailer?.hits as Record<string, number> | undefined;
