@@ -35,6 +35,7 @@
 #define MAX_CPUS 1024
 #define MAX_WINDOW_S 5.0 /* longest a default-mode window may stay open */
 #define STOP_GRACE_S 10.0 /* a stopped program's time to end after SIGINT */
+#define TURN_S 0.1	   /* between ring turns, and between checks of the target's maps */
 
 static const char USAGE[] =
 	"Usage: ggml-lens-probe [options] -- COMMAND [ARGS...]\n"
@@ -602,22 +603,16 @@ static pid_t process_of(const struct run *r, unsigned int tid)
 	return tgid;
 }
 
-/* Seconds between ring turns, and between reads of the target's maps: short in the first 2 s, so
- * that the maps of a short-lived target are read (for symbolizing its samples) before it exits. */
-static double turn_s(const struct run *r)
-{
-	return now_s() - r->started < 2 ? 0.01 : 0.1;
-}
 
 /* Reads the maps of the target (and --also-pid processes) again, for symbolizing samples and for
- * follow_libraries, when a turn_s has passed since the last check and they may have changed
+ * follow_libraries, when a turn (TURN_S) has passed since the last check and they may have changed
  * (target_maps_changed). Called between ring turns and also while samples are consumed, since a
  * turn's records can take longer to process than a short target lives, and a target whose maps
  * were never read leaves every sample unsymbolized. Libraries may be dlopened at any time. */
 static void snapshot_maps_when_due(struct run *r)
 {
 	double t = now_s();
-	if (t - r->maps_checked < turn_s(r))
+	if (t - r->maps_checked < TURN_S)
 		return;
 	r->maps_checked = t;
 	if (target_maps_changed(&r->target)) {
@@ -808,7 +803,7 @@ static void event_loop(struct run *r)
 		if (r->opt.duration && now_s() - r->started >= r->opt.duration)
 			break;
 		/* Records are submitted without wakeups: poll times out, then everything is consumed. */
-		rings_poll(r->rings, (int)(turn_s(r) * 1000 + 0.5));
+		rings_poll(r->rings, (int)(TURN_S * 1000));
 		output_flush(&r->out);
 		snapshot_maps_when_due(r);
 		follow_libraries(r);
