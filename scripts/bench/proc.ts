@@ -10,6 +10,8 @@ export interface CpuTimes {
   pid: number;
   userS: number;
   systemS: number;
+  /** CPU time from /proc/PID/schedstat, in ns (user + system; stat's ticks are 10 ms) */
+  runS?: number;
   /** monotonic ms (performance.now) when read */
   atMs: number;
 }
@@ -19,7 +21,8 @@ export function readCpuTimes(pid: number): CpuTimes | undefined {
     const text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
     // fields[0] is field 3 (state); utime is field 14, stime field 15
-    return { pid, userS: Number(fields[11]) / CLOCK_TICKS, systemS: Number(fields[12]) / CLOCK_TICKS, atMs: performance.now() };
+    const runNs = Number(fs.readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]);
+    return { pid, userS: Number(fields[11]) / CLOCK_TICKS, systemS: Number(fields[12]) / CLOCK_TICKS, runS: runNs / 1e9, atMs: performance.now() };
   } catch {
     return undefined;
   }

@@ -749,7 +749,7 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
       ? "That is tight enough to see a 1% change in tokens/s."
       : "**A 1% change cannot be seen in tokens/s on this machine**: read default mode's cost from the system-time delta and the modelled cost."),
   `Default mode: decode ratio ${dr ? `${f3(dr.median)} (${pct(dr.median)})` : "n/a"}; modelled ${md.defaultFromSystem ? `${f3(md.defaultFromSystem.median)}%` : "n/a"} ` +
-    `(system-time cost per hit) / ${md.defaultFromThread ? `${f3(md.defaultFromThread.median)}%` : "n/a"} (thread-time cost per hit); ` +
+    `(system-time cost per hit) / ${md.defaultFromThread ? `${f3(md.defaultFromThread.median)}%` : "n/a"} (thread-time cost per hit)` +
     `${b.total ? `; in a long run, part by part, ${f3(b.total.median)}%` : ""}; ` +
     `target <= ${g3.target}%: ${verdict(b.total ? b.total.median <= g3.target : undefined)} by the parts` +
     `${tokensVerdict(dr, ctl, g3.onePercentVisible, g3.target)}.`, "");

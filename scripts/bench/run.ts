@@ -359,7 +359,8 @@ async function runVariant(c: Ctx, variant: Variant, round: number, position: num
   }
   let launcherCpu = 0;
   if (r.launcherStart && r.launcherEnd && r.launcherStart.pid !== r.targetStart?.pid) {
-    launcherCpu = r.launcherEnd.userS + r.launcherEnd.systemS - r.launcherStart.userS - r.launcherStart.systemS;
+    const { launcherStart: a, launcherEnd: b } = r;
+    launcherCpu = a.runS !== undefined && b.runS !== undefined ? b.runS - a.runS : b.userS + b.systemS - a.userS - a.systemS;
     if (variant.startsWith("lens-")) rec.helperCpuS = launcherCpu;
   }
   if (r.machineStart !== undefined && r.machineEnd !== undefined && rec.targetUserS !== undefined && rec.targetSystemS !== undefined) {
