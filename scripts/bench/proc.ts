@@ -16,13 +16,20 @@ export interface CpuTimes {
   atMs: number;
 }
 
+function runSeconds(pid: number): number | undefined {
+  try {
+    return Number(fs.readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]) / 1e9;
+  } catch {
+    return undefined; // no schedstat (CONFIG_SCHED_INFO off), or the process is gone: stat's ticks are used
+  }
+}
+
 export function readCpuTimes(pid: number): CpuTimes | undefined {
   try {
     const text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
     // fields[0] is field 3 (state); utime is field 14, stime field 15
-    const runNs = Number(fs.readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]);
-    return { pid, userS: Number(fields[11]) / CLOCK_TICKS, systemS: Number(fields[12]) / CLOCK_TICKS, runS: runNs / 1e9, atMs: performance.now() };
+    return { pid, userS: Number(fields[11]) / CLOCK_TICKS, systemS: Number(fields[12]) / CLOCK_TICKS, runS: runSeconds(pid), atMs: performance.now() };
   } catch {
     return undefined;
   }
