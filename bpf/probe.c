@@ -702,14 +702,15 @@ static void pin_maps(struct run *r)
 	if (!is_bpffs(PIN_ROOT_PARENT) || (mkdir(PIN_ROOT, 0700) != 0 && errno != EEXIST))
 		return;
 	snprintf(r->pin_dir, sizeof(r->pin_dir), PIN_ROOT "/%d", (int)getpid());
+	/* the reaper first: a helper killed between pinning and starting it would leave the pins */
+	r->pin_reaper = start_pin_reaper(r->pin_dir, &r->pin_reaper_fd);
+	if (r->pin_reaper < 0)
+		fprintf(stderr, "ggml-lens-probe: warning: %s stays until the next start: %s\n", r->pin_dir, strerror(errno));
 	char path[192];
 	snprintf(path, sizeof(path), "%s/hits", r->pin_dir);
 	bpf_map__pin(r->skel->maps.hits, path);
 	snprintf(path, sizeof(path), "%s/lost", r->pin_dir);
 	bpf_map__pin(r->skel->maps.lost, path);
-	r->pin_reaper = start_pin_reaper(r->pin_dir, &r->pin_reaper_fd);
-	if (r->pin_reaper < 0)
-		fprintf(stderr, "ggml-lens-probe: warning: %s stays until the next start: %s\n", r->pin_dir, strerror(errno));
 }
 
 /* Wakes the reaper and waits until the pins are gone. */
