@@ -104,7 +104,6 @@ struct run {
 	int exit_status;
 	int out_created;
 	struct samples *samples;
-	double started;       /* when the event loop began */
 	double maps_checked;  /* when the target's maps were last checked for changes */
 	int libraries_due;    /* they changed: follow_libraries reads them */
 };
@@ -782,9 +781,8 @@ static void report_progress(struct run *r, double *last)
 
 static void event_loop(struct run *r)
 {
-	double last_progress = now_s(), forwarded = 0;
+	double started = now_s(), last_progress = started, forwarded = 0;
 	int killed = 0;
-	r->started = last_progress;
 	while (target_alive(r)) {
 		if (stop_requested && r->target.launched && !forwarded) {
 			kill(r->target.pid, SIGINT); /* Ctrl-C / Stop: let the target end, keep the profile */
@@ -801,7 +799,7 @@ static void event_loop(struct run *r)
 			kill(r->target.pid, SIGKILL);
 			killed = 1;
 		}
-		if (r->opt.duration && now_s() - r->started >= r->opt.duration)
+		if (r->opt.duration && now_s() - started >= r->opt.duration)
 			break;
 		/* Records are submitted without wakeups: poll times out, then everything is consumed. */
 		rings_poll(r->rings, (int)(TURN_S * 1000));

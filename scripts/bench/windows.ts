@@ -5,6 +5,7 @@
 // to every call (and the slow drift of a run) cancels out; the trap counts of the cost model miss
 // the attach and detach, which change the target's code pages under it.
 import type { Profile } from "../../extension/profile/model";
+import { spread } from "./stats";
 
 const NEIGHBOURS = 4;
 
@@ -28,13 +29,6 @@ export function windowIntervals(p: Pick<Profile, "windows">): Array<[number, num
   return out;
 }
 
-function median(values: number[]): number | undefined {
-  if (!values.length) return undefined;
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 /** What one window added to the decode calls around it, in ms. */
 export interface WindowExcess {
   /** the call during which the op probes were attached */
@@ -47,9 +41,9 @@ export interface WindowExcess {
 
 /** One window with `decodes` traced calls, from the per-part medians of the measured windows. */
 export function windowCostMs(windows: WindowExcess[], decodes: number): number | undefined {
-  const before = median(windows.map((w) => w.before));
-  const traced = median(windows.flatMap((w) => w.traced));
-  const after = median(windows.map((w) => w.after));
+  const before = spread(windows.map((w) => w.before))?.median;
+  const traced = spread(windows.flatMap((w) => w.traced))?.median;
+  const after = spread(windows.map((w) => w.after))?.median;
   return before === undefined || traced === undefined || after === undefined ? undefined : before + decodes * traced + after;
 }
 
@@ -70,7 +64,7 @@ export function windowExcess(calls: Call[], windows: Array<[number, number]>): W
     for (let k = first - 2; k >= 0 && before.length < NEIGHBOURS; k--) if (!nearWindow(k)) before.push(duration(k));
     const after: number[] = [];
     for (let k = last + 2; k < calls.length && after.length < NEIGHBOURS; k++) if (!nearWindow(k)) after.push(duration(k));
-    const base = before.length && after.length ? median([...before, ...after]) : undefined;
+    const base = before.length && after.length ? spread([...before, ...after])?.median : undefined;
     if (base === undefined) return;
     const excessMs = (k: number) => (duration(k) - base) / 1e6;
     const tracedMs: number[] = [];
