@@ -53,22 +53,33 @@ function used(): number {
   return m.used_heap_size + m.external_memory;
 }
 
+/**
+ * Heap and array buffers in use once garbage is gone: the least of three readings, each after a
+ * full collection and a turn of the event loop (array buffers freed by one collection are released
+ * by a background sweep, so a reading right after it can still count megabytes of garbage).
+ */
+async function settled(gc: () => void): Promise<number> {
+  let least = Infinity;
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+    least = Math.min(least, used());
+  }
+  return least;
+}
+
 async function run(input: WorkerInput): Promise<WorkerReport> {
   setFlagsFromString("--expose-gc");
   const gc = runInNewContext("gc") as () => void;
   const seeds = makeSeeds(input.recording ? new Uint8Array(readFileSync(input.recording)) : undefined);
   const progress = new Int32Array(input.progress);
-  gc();
-  const settledBefore = used();
+  const settledBefore = await settled(gc);
   const report: WorkerReport = { cases: 0, ms: 0, maxCaseMs: 0, slowestCase: -1, settledBefore, settledAfter: 0, peakMemory: settledBefore, maxCaseGrowth: 0, outcomes: {}, failures: [] };
   const start = performance.now();
   const warm = input.from + Math.min(WARM_UP_CASES, Math.floor((input.to - input.from) / 10));
   for (let index = input.from; index < input.to && report.failures.length < MAX_FAILURES; index++) {
     Atomics.store(progress, 0, index);
-    if (index === warm) {
-      gc();
-      report.settledBefore = used();
-    }
+    if (index === warm) report.settledBefore = await settled(gc);
     const sample = index % input.memoryEvery === 0;
     const before = sample ? used() : 0;
     const t0 = performance.now();
@@ -88,8 +99,7 @@ async function run(input: WorkerInput): Promise<WorkerReport> {
     report.cases++;
   }
   report.ms = performance.now() - start;
-  gc();
-  report.settledAfter = used();
+  report.settledAfter = await settled(gc);
   return report;
 }
 
