@@ -174,7 +174,7 @@ static void child_run(int go_fd, const struct invoker *who, char *const argv[])
 int target_launch(struct target *t, const struct invoker *who, char *const argv[], char *err, size_t errlen)
 {
 	memset(t, 0, sizeof(*t));
-	t->go_fd = -1;
+	t->go_fd = t->statm_fd = -1;
 	char program[PATH_MAX];
 	if (resolve_program(argv[0], program, sizeof(program)))
 		return FAIL("%s: command not found or not executable", argv[0]);
@@ -263,13 +263,14 @@ size_t target_refresh_files(struct target *t)
 
 int target_maps_changed(struct target *t)
 {
-	char path[64];
+	if (t->statm_fd < 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/statm", (int)t->pid);
+		t->statm_fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	char text[32] = "";
 	unsigned long pages = 0;
-	snprintf(path, sizeof(path), "/proc/%d/statm", (int)t->pid);
-	FILE *f = fopen(path, "re");
-	int read = f && fscanf(f, "%lu", &pages) == 1;
-	if (f)
-		fclose(f);
+	int read = t->statm_fd >= 0 && pread(t->statm_fd, text, sizeof(text) - 1, 0) > 0 && sscanf(text, "%lu", &pages) == 1;
 	if (read && pages != t->mapped_pages) {
 		t->mapped_pages = pages;
 		t->maps_unsettled = 2;
@@ -283,7 +284,7 @@ int target_maps_changed(struct target *t)
 int target_attach(struct target *t, const struct invoker *who, pid_t pid, char *err, size_t errlen)
 {
 	memset(t, 0, sizeof(*t));
-	t->go_fd = -1;
+	t->go_fd = t->statm_fd = -1;
 	uid_t owner;
 	if (pid <= 0 || owner_of(pid, &owner) || (kill(pid, 0) && errno == ESRCH))
 		return FAIL("no process with PID %d (it may have exited); check the PID with 'ps'", (int)pid);
@@ -301,6 +302,9 @@ void target_free(struct target *t)
 {
 	if (t->go_fd >= 0)
 		close(t->go_fd);
+	if (t->statm_fd >= 0)
+		close(t->statm_fd);
+	t->statm_fd = -1;
 	for (size_t i = 0; i < t->n_files; i++)
 		free(t->files[i]);
 	t->n_files = 0;

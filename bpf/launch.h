@@ -20,6 +20,7 @@ struct target {
 	char *files[LAUNCH_MAX_FILES]; /* executable first, then its ELF libraries */
 	unsigned long mapped_pages;    /* its size in pages when target_maps_changed last looked */
 	int maps_unsettled;            /* looks left that report a change: the one after it too */
+	int statm_fd;                  /* /proc/PID/statm, kept open for target_maps_changed; -1 until then */
 };
 
 int invoker_get(struct invoker *who, char *err, size_t errlen);

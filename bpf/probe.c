@@ -35,7 +35,11 @@
 #define MAX_CPUS 1024
 #define MAX_WINDOW_S 5.0 /* longest a default-mode window may stay open */
 #define STOP_GRACE_S 10.0 /* a stopped program's time to end after SIGINT */
-#define TURN_S 0.1	   /* between ring turns, and between checks of the target's maps */
+/* Between ring turns, and between checks of the target's maps. Each turn wakes the helper on a core
+ * the target computes on (an epoll wakeup, a write, a statm read: ~50 us here), so turns are longer
+ * where records are few; full mode reads its rings more often so that they never fill. */
+#define TURN_S 0.25
+#define FULL_MODE_TURN_S 0.1
 
 static const char USAGE[] =
 	"Usage: ggml-lens-probe [options] -- COMMAND [ARGS...]\n"
@@ -586,13 +590,14 @@ static int attach_sampling(struct run *r)
 	return 0;
 }
 
-/* The process of a traced thread: the target, unless --also-pid traces others too. */
+/* The process of a traced thread: the target, unless --also-pid traces others too; 0 when the
+ * thread has gone and its process cannot be told. */
 static pid_t process_of(const struct run *r, unsigned int tid)
 {
-	pid_t tgid = r->target.pid;
 	if (!r->opt.n_also)
-		return tgid;
+		return r->target.pid;
 	char path[64], line[128];
+	pid_t tgid = 0;
 	snprintf(path, sizeof(path), "/proc/%u/status", tid);
 	FILE *f = fopen(path, "re");
 	while (f && fgets(line, sizeof(line), f) && sscanf(line, "Tgid: %d", &tgid) != 1)
@@ -602,16 +607,20 @@ static pid_t process_of(const struct run *r, unsigned int tid)
 	return tgid;
 }
 
+static double turn_s(const struct run *r)
+{
+	return r->opt.mode == MODE_FULL ? FULL_MODE_TURN_S : TURN_S;
+}
 
 /* Reads the maps of the target (and --also-pid processes) again, for symbolizing samples and for
- * follow_libraries, when a turn (TURN_S) has passed since the last check and they may have changed
+ * follow_libraries, when a turn (turn_s) has passed since the last check and they may have changed
  * (target_maps_changed). Called between ring turns and also while samples are consumed, since a
  * turn's records can take longer to process than a short target lives, and a target whose maps
  * were never read leaves every sample unsymbolized. Libraries may be dlopened at any time. */
 static void snapshot_maps_when_due(struct run *r)
 {
 	double t = now_s();
-	if (t - r->maps_checked < TURN_S)
+	if (t - r->maps_checked < turn_s(r))
 		return;
 	r->maps_checked = t;
 	if (target_maps_changed(&r->target)) {
@@ -623,29 +632,32 @@ static void snapshot_maps_when_due(struct run *r)
 			samples_snapshot_maps(r->samples, r->also[i].pid);
 }
 
-/* A sample with its registers and stack top: unwound here, written as the stream's gl_sample. */
-static void write_sample(struct run *r, const struct gl_sample_unwind *raw)
+/* A sample with its registers and stack top is unwound as its ring is read, and only the stream's
+ * gl_sample waits in the queue (rings.h): copying the stack top there cost as much as unwinding it. */
+static size_t reduce_record(void *ctx, const void *data, size_t size, void *out, size_t out_cap)
 {
+	struct run *r = ctx;
+	const struct gl_sample_unwind *raw = data;
+	size_t stack_at = offsetof(struct gl_sample_unwind, stack);
+	if (raw->sample.hdr.type != GL_REC_SAMPLE_UNWIND || size < stack_at || raw->stack_len > size - stack_at ||
+	    out_cap < sizeof(struct gl_sample))
+		return 0;
 	snapshot_maps_when_due(r);
 	struct gl_sample sample = raw->sample;
 	sample.hdr.type = GL_REC_SAMPLE;
 	sample.hdr.size = sizeof(sample);
 	sample.stack = samples_add_stack(r->samples, process_of(r, sample.hdr.tid), raw);
 	samples_add_ip(r->samples, sample.ip);
-	output_record(&r->out, &sample, sizeof(sample));
+	memcpy(out, &sample, sizeof(sample));
+	return sizeof(sample);
 }
 
 static void on_record(void *ctx, const void *data, size_t size)
 {
 	struct run *r = ctx;
 	const struct gl_record *rec = data;
-	if (rec->type == GL_REC_SAMPLE_UNWIND) {
-		const struct gl_sample_unwind *raw = data;
-		size_t stack_at = offsetof(struct gl_sample_unwind, stack);
-		if (size >= stack_at && raw->stack_len <= size - stack_at)
-			write_sample(r, raw);
-		return;
-	}
+	if (rec->type == GL_REC_SAMPLE_UNWIND)
+		return; /* one reduce_record could not read */
 	output_record(&r->out, data, size);
 	if (rec->type == GL_REC_WINDOW)
 		note_window(r, ((const struct gl_window *)data)->on != 0, rec->ts / 1e9);
@@ -802,7 +814,7 @@ static void event_loop(struct run *r)
 		if (r->opt.duration && now_s() - started >= r->opt.duration)
 			break;
 		/* Records are submitted without wakeups: poll times out, then everything is consumed. */
-		rings_poll(r->rings, (int)(TURN_S * 1000));
+		rings_poll(r->rings, (int)(turn_s(r) * 1000));
 		output_flush(&r->out);
 		snapshot_maps_when_due(r);
 		follow_libraries(r);
@@ -878,7 +890,7 @@ static int start(struct run *r)
 		return fail("the kernel refused the BPF programs (see above); kernel 6.6 or newer is needed"), -1;
 	r->samples = samples_new();
 	r->rings = rings_new(bpf_map__fd(r->skel->maps.rings), possible_cpus(), ring_bytes(r), bpf_map__fd(r->skel->maps.structures),
-			     on_record, r);
+			     reduce_record, on_record, r);
 	if (!r->rings)
 		return fail("cannot create the ring buffers (%d CPUs, %u KiB each): %s; a smaller --ringbuf-kb may do",
 			    possible_cpus(), ring_bytes(r) / 1024, strerror(errno)), -1;

@@ -13,6 +13,7 @@
 struct queue {
 	uint8_t *buf;
 	size_t head, len, cap;
+	struct rings *owner;
 };
 
 struct rings {
@@ -21,11 +22,13 @@ struct rings {
 	int *fds;
 	int n_queues; /* one per CPU, then the shared ring's */
 	struct queue *queues;
+	rings_reduce_fn reduce;
 	rings_record_fn fn;
 	void *ctx;
 };
 
 #define ENTRY_ALIGN 8
+#define REDUCED_MAX 256
 
 static size_t entry_size(size_t record_size)
 {
@@ -40,6 +43,12 @@ static int enqueue(void *ctx, void *data, size_t size)
 	const struct gl_record *rec = data;
 	if (rec->size >= sizeof(*rec) && rec->size < size)
 		size = rec->size; /* the record used less than it reserved (a sample's stack copy) */
+	uint64_t reduced[REDUCED_MAX / sizeof(uint64_t)];
+	size_t reduced_size = q->owner->reduce ? q->owner->reduce(q->owner->ctx, data, size, reduced, sizeof(reduced)) : 0;
+	if (reduced_size >= sizeof(struct gl_record) && reduced_size <= sizeof(reduced)) {
+		data = reduced;
+		size = reduced_size;
+	}
 	size_t need = entry_size(size);
 	if (q->head && q->len + need > q->cap) { /* reuse the space of the records passed on */
 		memmove(q->buf, q->buf + q->head, q->len - q->head);
@@ -101,11 +110,13 @@ static void emit_until(struct rings *r, uint64_t until)
 	}
 }
 
-struct rings *rings_new(int outer_fd, int n_cpus, uint32_t ring_bytes, int shared_fd, rings_record_fn fn, void *ctx)
+struct rings *rings_new(int outer_fd, int n_cpus, uint32_t ring_bytes, int shared_fd, rings_reduce_fn reduce, rings_record_fn fn,
+			void *ctx)
 {
 	struct rings *r = calloc(1, sizeof(*r));
 	if (!r || n_cpus <= 0)
 		return free(r), NULL;
+	r->reduce = reduce;
 	r->fn = fn;
 	r->ctx = ctx;
 	r->fds = malloc(n_cpus * sizeof(*r->fds));
@@ -113,6 +124,8 @@ struct rings *rings_new(int outer_fd, int n_cpus, uint32_t ring_bytes, int share
 	r->queues = calloc(r->n_queues, sizeof(*r->queues));
 	if (!r->fds || !r->queues)
 		return rings_free(r), NULL;
+	for (int i = 0; i < r->n_queues; i++)
+		r->queues[i].owner = r;
 	r->rb = ring_buffer__new(shared_fd, enqueue, &r->queues[n_cpus], NULL);
 	if (!r->rb)
 		return rings_free(r), NULL;

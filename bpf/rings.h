@@ -12,11 +12,17 @@
 struct rings;
 /* Called for each record, in timestamp order across rings. */
 typedef void (*rings_record_fn)(void *ctx, const void *data, size_t size);
+/* Called for each record as it is read from its ring, before it waits for its turn: may write a
+ * smaller record to take its place into out (at most out_cap bytes) and return its size, or return
+ * 0 to keep the record as it is. Spares copying large records (a sample's stack top) into the
+ * queue when only what is made of them is kept. */
+typedef size_t (*rings_reduce_fn)(void *ctx, const void *data, size_t size, void *out, size_t out_cap);
 
 /* Creates a ring of ring_bytes (a power of two, a multiple of the page size) for each of n_cpus
  * CPUs and stores them in the BPF_MAP_TYPE_ARRAY_OF_MAPS `outer_fd` (keys 0..n_cpus-1); the ring
- * buffer map `shared_fd` is read and merged with them. */
-struct rings *rings_new(int outer_fd, int n_cpus, uint32_t ring_bytes, int shared_fd, rings_record_fn fn, void *ctx);
+ * buffer map `shared_fd` is read and merged with them. reduce may be NULL. */
+struct rings *rings_new(int outer_fd, int n_cpus, uint32_t ring_bytes, int shared_fd, rings_reduce_fn reduce, rings_record_fn fn,
+			void *ctx);
 /* Waits up to timeout_ms for a ring's wakeup, then reads every ring and passes on the records
  * written before the read began. Later ones wait for the next call, so that a record of another
  * ring with an earlier time still comes before them. */

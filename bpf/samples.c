@@ -341,16 +341,9 @@ static uint32_t intern_stack(struct samples *s, const struct walk *w)
 	return s->stack_slots[k];
 }
 
-static int thread_of(int pid, uint32_t tid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/task/%u", pid, tid);
-	return access(path, F_OK) == 0;
-}
-
 uint32_t samples_add_stack(struct samples *s, int pid, const struct gl_sample_unwind *rec)
 {
-	Dwfl *dwfl = s && rec->stack_len && thread_of(pid, rec->sample.hdr.tid) ? modules_for(s, pid, rec->regs[16]) : NULL;
+	Dwfl *dwfl = s && pid > 0 && rec->stack_len ? modules_for(s, pid, rec->regs[16]) : NULL;
 	if (!dwfl)
 		return 0;
 	s->walks++;

@@ -19,7 +19,8 @@ void samples_snapshot_maps(struct samples *s, int pid);
 void samples_write_symbols(struct samples *s, struct json *j);
 /* Unwinds a sample's caller chain from its user registers and stack top with the DWARF call frame
  * information of the files process `pid` maps (no frame pointers needed), adds its frames to the IPs to
- * symbolize and returns 1 + the chain's index in "stacks", or 0 when no caller was found. */
+ * symbolize and returns 1 + the chain's index in "stacks", or 0 when no caller was found (or pid is 0:
+ * the process is not known). */
 uint32_t samples_add_stack(struct samples *s, int pid, const struct gl_sample_unwind *rec);
 /* Writes "stacks": [[ip, caller ip, ...], ...] (innermost first; callers as return address - 1) and
  * "stack_walks": {samples, with_callers} under the open object. */
