@@ -35,6 +35,11 @@ export function readCpuTimes(pid: number): CpuTimes | undefined {
   }
 }
 
+/** CPU seconds a process used between two readings (schedstat's ns when both have them, else stat's ticks). */
+export function cpuBetween(a: CpuTimes, b: CpuTimes): number {
+  return a.runS !== undefined && b.runS !== undefined ? b.runS - a.runS : b.userS + b.systemS - a.userS - a.systemS;
+}
+
 /** CPU seconds the whole machine has been busy (all CPUs: user, nice, system, irq, softirq, steal). */
 export function machineBusyS(): number {
   const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
@@ -129,6 +134,8 @@ export interface LaunchOptions {
   /** extra stderr lines to time: name -> pattern */
   watch?: Record<string, RegExp>;
   onLine?: (line: string) => void;
+  /** the launcher's PID, once it started */
+  onSpawn?: (pid: number) => void;
 }
 
 const GENERATE_RE = /generate: n_ctx =/;
@@ -138,6 +145,7 @@ export function launch(argv: string[], o: LaunchOptions): Promise<LaunchResult> 
   return new Promise((resolve) => {
     const t0 = performance.now();
     const child: ChildProcess = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
+    if (child.pid !== undefined) o.onSpawn?.(child.pid);
     const result: LaunchResult = { pid: child.pid, code: null, signal: null, wallMs: 0, timings: {}, marks: {}, lines: {}, stderrTail: "" };
     let targetPid: number | undefined;
     let pending = "";

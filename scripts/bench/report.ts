@@ -72,6 +72,10 @@ export interface AttachRun {
   windowExcess?: WindowExcess[];
   /** the trailer's program_cost: runs and ns per BPF program, kept by the kernel (bpf_stats on for this run) */
   programCost?: Record<string, { runs: number; ns: number }>;
+  /** "steady": default mode as it ships, attached for long; its helper's CPU read apart from start-up */
+  purpose?: "steady";
+  /** steady run: the helper's CPU time from 3 s after attaching to 1 s before the end, % of one core */
+  helperCpuPct?: number;
 }
 
 /** One BPF link of ggml-lens-probe attached (L: the bpf(BPF_LINK_CREATE) call) or detached (D: close() entry to the next syscall). */
@@ -197,11 +201,14 @@ function programNs(attach: AttachRun[], names: string[]): number | undefined {
  * is counted whole: with the workers spinning at their barriers, a microsecond taken from one of
  * them is a microsecond of wall time): the always-on uprobes (hits per llama_decode call x the
  * thread-time cost of a hit), the timer samples and scheduler events (their count x their BPF
- * time), the helper's CPU time, and one window every `windowEveryS` at its measured cost.
+ * time), the helper's CPU time (from the steady run attached to a decoding target when there is
+ * one, since a short run's share is mostly the helper's start-up and the prompt's window), and
+ * one window every `windowEveryS` at its measured cost.
  */
 function defaultBudget(runs: RunRecord[], attach: AttachRun[], hitUs: number | undefined, windowMs: number | undefined, windowEveryS: number) {
   const sampleNs = programNs(attach, ["sample"]);
   const schedNs = programNs(attach, ["sched_switch", "sched_wakeup"]);
+  const steadyHelperPct = attach.find((a) => a.ok && a.purpose === "steady")?.helperCpuPct;
   const parts = runs.filter((r) => r.hits && r.computeMs && r.evalRuns).map((r) => {
     const computeS = (r.computeMs as number) / 1000;
     const calls = (r.hits?.decode_enter ?? 0) || 1;
@@ -212,13 +219,14 @@ function defaultBudget(runs: RunRecord[], attach: AttachRun[], hitUs: number | u
       uprobes: pct(hitUs === undefined ? undefined : (fixedPerCall * callsPerS * hitUs) / 1e6),
       samples: pct(sampleNs === undefined ? undefined : ((r.hits?.sample ?? 0) / computeS) * sampleNs / 1e9),
       sched: pct(schedNs === undefined ? undefined : ((r.hits?.sched ?? 0) / computeS) * schedNs / 1e9),
-      helper: pct(r.helperCpuS === undefined ? undefined : r.helperCpuS / computeS),
+      helper: steadyHelperPct ?? pct(r.helperCpuS === undefined ? undefined : r.helperCpuS / computeS),
       windows: pct(windowMs === undefined ? undefined : windowMs / 1000 / windowEveryS),
     };
   });
   const part = (k: keyof (typeof parts)[number]) => spread(parts.map((x) => x[k]));
   const total = spread(parts.map((x) => (Object.values(x).some((v) => v === undefined) ? undefined : sum(Object.values(x) as number[]))));
-  return { uprobes: part("uprobes"), samples: part("samples"), sched: part("sched"), helper: part("helper"), windows: part("windows"), total };
+  return { uprobes: part("uprobes"), samples: part("samples"), sched: part("sched"), helper: part("helper"), windows: part("windows"), total,
+    helperFrom: steadyHelperPct === undefined ? "lens-default runs" : "steady run" };
 }
 
 export function computeFigures(d: BenchData) {
@@ -327,11 +335,11 @@ export function computeFigures(d: BenchData) {
   const defaultWindows = {
     startsPerGraph,
     overhead: windowsOf(d.runs.filter((r) => r.ok && r.variant === "lens-default")),
-    attachRun: windowsOf(d.attach.filter((a) => a.ok && a.mode === "default")),
+    attachRun: windowsOf(d.attach.filter((a) => a.ok && a.mode === "default" && !a.purpose)),
   };
   // a long run: one window every --window-every (5 s by default), each costing what it cost here
   const WINDOW_EVERY_S = 5;
-  const measuredWindows = d.attach.find((a) => a.ok && a.mode === "default")?.windowExcess ?? [];
+  const measuredWindows = d.attach.find((a) => a.ok && a.mode === "default" && !a.purpose)?.windowExcess ?? [];
   const defaultWindowMs = windowCostMs(measuredWindows, 1);
   const steadyStatePct = cSys !== undefined && defaultWindows.overhead.opHitsPerWindow
     ? (defaultWindows.overhead.opHitsPerWindow.median * cSys) / 1e6 / (WINDOW_EVERY_S * THREADS) * 100
@@ -387,7 +395,7 @@ export function computeFigures(d: BenchData) {
     return out;
   };
   const nOpLinks = new Set(d.sites.map((s) => s.kind)).size;
-  const win = d.attach.find((a) => a.ok && a.mode === "default");
+  const win = d.attach.find((a) => a.ok && a.mode === "default" && !a.purpose);
   const perWindow = (kind: string): number[] => {
     const ms = win ? linkMs(win, kind, UPROBE_MULTI) : [];
     const out: number[] = [];
@@ -737,7 +745,7 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
       `| always-on uprobes (llama_decode, graph and backend probes: hits x ${g3.perHitUsedUs.thread === undefined ? "?" : f2(g3.perHitUsedUs.thread)} us thread time) | ${cell(b.uprobes, f3)} |`,
       `| timer samples (hits x the sample program's BPF time) | ${cell(b.samples, f3)} |`,
       `| scheduler events (hits x the sched programs' BPF time) | ${cell(b.sched, f3)} |`,
-      `| the helper's CPU time | ${cell(b.helper, f3)} |`,
+      `| the helper's CPU time (${b.helperFrom === "steady run" ? "figure 1's steady run: default mode attached to a decoding target, from 3 s after attaching to 1 s before the end" : "over the lens-default runs, start-up and the prompt's window included"}) | ${cell(b.helper, f3)} |`,
       `| op-tracing windows (one every ${g3.windowEveryS} s at the measured cost) | ${cell(b.windows, f3)} |`,
       `| total | ${cell(b.total, f3)} |`);
   }

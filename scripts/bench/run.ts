@@ -23,7 +23,7 @@ import { withBpfStats } from "../../test/harness/bpfStats";
 import { benchAgainstProfile, fidelityOf } from "./fidelity";
 import { decodeStream } from "../../extension/profile/stream";
 import { buildProfile } from "../../extension/profile/model";
-import { launch, start, sleep, waitQuiet, type LaunchResult } from "./proc";
+import { cpuBetween, launch, readCpuTimes, start, sleep, waitQuiet, type CpuTimes, type LaunchOptions, type LaunchResult } from "./proc";
 import { windowExcessOf, type WindowExcess } from "./windows";
 import { computeFigures, missedTargets, writeReport, type AttachRun, type BenchData, type DecodeRun, type LinkEvent, type RunRecord } from "./report";
 
@@ -67,6 +67,8 @@ interface Options {
   attachSeconds: number;
   longSeconds: number;
   windowSeconds: number;
+  /** default mode attached for this long to a decoding target, for the helper's CPU in a long run */
+  steadySeconds: number;
   decodeRepeats: number;
   moeRounds: number;
   fidelityRounds: number;
@@ -94,6 +96,7 @@ function parseArgs(argv: string[]): Options {
     attachSeconds: 2,
     longSeconds: quick ? 4 : 10,
     windowSeconds: quick ? 4 : 8,
+    steadySeconds: quick ? 8 : 30,
     decodeRepeats: quick ? 3 : 9,
     moeRounds: quick ? 2 : 5,
     fidelityRounds: quick ? 1 : 3,
@@ -122,6 +125,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--tokens") o.tokens = Math.round(num());
     else if (a === "--attach-rounds") o.attachRounds = Math.round(num());
     else if (a === "--long-seconds") o.longSeconds = num();
+    else if (a === "--steady-seconds") o.steadySeconds = num();
     else if (a === "--moe-rounds") o.moeRounds = count();
     else if (a === "--fidelity-rounds") o.fidelityRounds = count();
     else if (a === "--out-dir") o.outDir = path.resolve(argv[++i]);
@@ -133,7 +137,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--from-json") o.fromJson = path.resolve(argv[++i]);
     else if (a === "-h" || a === "--help") {
       process.stdout.write(
-        "npm run bench [-- --quick] [--rounds N] [--tokens N] [--attach-rounds N] [--long-seconds S] [--moe-rounds N] [--fidelity-rounds N]\n       [--out-dir DIR] [--keep]\n       [--quiet-wait S (default 60; 0: never wait)] [--quiet-budget S (default 480)]\n       [--from-json results.json: only rewrite the report from earlier raw numbers]\n       Exit status 1 when a target is not met (each is listed), 0 when all are met or not measured.\n       [--model KEY, --moe-model KEY: models of `npm run fixtures`, to try the bench itself on tinyDense / tinyMoe]\n",
+        "npm run bench [-- --quick] [--rounds N] [--tokens N] [--attach-rounds N] [--long-seconds S] [--steady-seconds S (default 30)] [--moe-rounds N] [--fidelity-rounds N]\n       [--out-dir DIR] [--keep]\n       [--quiet-wait S (default 60; 0: never wait)] [--quiet-budget S (default 480)]\n       [--from-json results.json: only rewrite the report from earlier raw numbers]\n       Exit status 1 when a target is not met (each is listed), 0 when all are met or not measured.\n       [--model KEY, --moe-model KEY: models of `npm run fixtures`, to try the bench itself on tinyDense / tinyMoe]\n",
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
@@ -360,7 +364,7 @@ async function runVariant(c: Ctx, variant: Variant, round: number, position: num
   let launcherCpu = 0;
   if (r.launcherStart && r.launcherEnd && r.launcherStart.pid !== r.targetStart?.pid) {
     const { launcherStart: a, launcherEnd: b } = r;
-    launcherCpu = a.runS !== undefined && b.runS !== undefined ? b.runS - a.runS : b.userS + b.systemS - a.userS - a.systemS;
+    launcherCpu = cpuBetween(a, b);
     if (variant.startsWith("lens-")) rec.helperCpuS = launcherCpu;
   }
   if (r.machineStart !== undefined && r.machineEnd !== undefined && rec.targetUserS !== undefined && rec.targetSystemS !== undefined) {
@@ -408,6 +412,30 @@ async function quietGate(o: Options): Promise<{ waitedMs: number; busyCores: num
 
 // ---- figure 1: attach / detach on a running target ------------------------------------------
 
+/**
+ * The helper's CPU time as a % of one core, from 3 s after its "attached" line (start-up and the
+ * first window's graph structures left out) to 1 s before its --duration ends: launch hooks that
+ * take the two readings, and the result once the run is over (undefined when either is missing).
+ */
+function helperCpuAfterAttach(seconds: number): { hooks: Pick<LaunchOptions, "onSpawn" | "onLine">; pct: () => number | undefined } {
+  let pid: number | undefined;
+  const readings: CpuTimes[] = [];
+  const read = () => {
+    const t = pid === undefined ? undefined : readCpuTimes(pid);
+    if (t) readings.push(t);
+  };
+  let timers: NodeJS.Timeout[] = [];
+  const onLine = (line: string) => {
+    if (timers.length === 0 && /attached in/.test(line)) timers = [setTimeout(read, 3000), setTimeout(read, (seconds - 1) * 1000)];
+  };
+  const pct = () => {
+    timers.forEach(clearTimeout);
+    const [a, b] = readings;
+    return a && b && b.atMs > a.atMs ? (cpuBetween(a, b) / ((b.atMs - a.atMs) / 1000)) * 100 : undefined;
+  };
+  return { hooks: { onSpawn: (p) => (pid = p), onLine }, pct };
+}
+
 async function attachDetach(c: Ctx, links: LinkEvent[]): Promise<{ runs: AttachRun[]; longStream?: string; targetSurvived: boolean }> {
   let generating = false;
   const targetArgs = [c.llama, "-m", c.model, "-f", c.promptFile, "-n", "1000000", "-no-cnv", "--temp", "0", "--ignore-eos",
@@ -422,16 +450,17 @@ async function attachDetach(c: Ctx, links: LinkEvent[]): Promise<{ runs: AttachR
     for (let i = 0; i < 1200 && !generating && target.exitCode === null; i++) await sleep(100);
     if (!generating) throw new Error("the attach target did not start generating");
     await sleep(1500);
-    const one = async (mode: string, seconds: number, round: number, extra: string[] = [], keep = false): Promise<void> => {
-      const out = path.join(c.work, `attach-${mode}-${round}.stream`);
+    const one = async (mode: string, seconds: number, round: number, extra: string[] = [], keep = false, purpose?: "steady"): Promise<void> => {
+      const out = path.join(c.work, `attach-${mode}${purpose ?? ""}-${round}.stream`);
       const argv = [c.helper, "--mode", mode, ...extra, "--pid", String(target.pid), "--duration", String(seconds), "--out", out];
+      const steady = purpose === "steady" ? helperCpuAfterAttach(seconds) : undefined;
       // the long run has the kernel keep each BPF program's run time (the trailer's program_cost)
-      const run = () => launch(argv, { target: "-", timeoutMs: 10 * 60_000, watch: { attached: /attached in/ } });
+      const run = () => launch(argv, { target: "-", timeoutMs: 10 * 60_000, watch: { attached: /attached in/ }, ...steady?.hooks });
       const r = await (keep ? withBpfStats(true, run) : run());
       await sleep(300); // the monitor's last lines
       const mine = links.filter((e) => e.pid === r.pid);
       const rec: AttachRun = {
-        round, mode, seconds, args: extra, ok: r.code === 0, wallMs: r.wallMs, load1: os.loadavg()[0],
+        round, mode, seconds, args: extra, ok: r.code === 0, wallMs: r.wallMs, load1: os.loadavg()[0], purpose, helperCpuPct: steady?.pct(),
         startupMs: r.marks.attached,
         tailMs: r.marks.attached === undefined ? undefined : r.wallMs - r.marks.attached - seconds * 1000,
         attachedMs: Number(/attached in (\d+) ms/.exec(r.lines.attached ?? "")?.[1] ?? NaN),
@@ -453,7 +482,8 @@ async function attachDetach(c: Ctx, links: LinkEvent[]): Promise<{ runs: AttachR
       runs.push(rec);
       const ms = (kind: string, type: number) => mine.filter((e) => e.kind === kind && e.type === type).map((e) => (e.durNs / 1e6).toFixed(2)).join("+");
       log(`attach ${mode} #${round}: attached in ${rec.attachedMs} ms (op links ${ms("L", 48) || "-"} ms), tail ${rec.tailMs?.toFixed(0)} ms ` +
-        `(op links detach ${ms("D", 48) || "-"} ms; single uprobes ${ms("D", 41) || "-"} ms)`);
+        `(op links detach ${ms("D", 48) || "-"} ms; single uprobes ${ms("D", 41) || "-"} ms)` +
+        (rec.helperCpuPct === undefined ? "" : `; helper CPU ${rec.helperCpuPct.toFixed(3)}% of a core`));
     };
     for (let round = 0; round < c.o.attachRounds; round++) {
       const order = round % 2 === 0 ? ["full", "sample"] : ["sample", "full"];
@@ -462,6 +492,7 @@ async function attachDetach(c: Ctx, links: LinkEvent[]): Promise<{ runs: AttachR
     // default mode's duty cycle: op links attached and detached once per window while it runs
     await one("default", c.o.windowSeconds, -1, ["--window-every", "0.5", "--window-decodes", "2"]);
     await one("full", c.o.longSeconds, -1, [], true);
+    await one("default", c.o.steadySeconds, -1, [], false, "steady");
   } finally {
     survived = target.exitCode === null && target.signalCode === null;
     await stopProcess(target);
