@@ -19,8 +19,9 @@ struct op_site {
 	uint64_t file_offset; /* what the uprobe needs */
 	int tensor_reg;       /* DWARF register of the tensor pointer, -1: entry ABI */
 	int params_reg;       /* DWARF register of the compute params pointer, -1: entry ABI */
-	/* Symbols only, op ends at ggml_barrier's entry (barrier_vaddr != 0): only when called from
-	 * [caller_lo, caller_hi), the compute loop, not from a kernel synchronizing internally. */
+	/* Symbols only, op ends at ggml_barrier's entry (barrier_vaddr != 0, the probed address there):
+	 * only when called from [caller_lo, caller_hi), the compute loop, not from a kernel
+	 * synchronizing internally. */
 	uint64_t barrier_vaddr, caller_lo, caller_hi;
 };
 
