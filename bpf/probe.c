@@ -54,7 +54,7 @@ static const char USAGE[] =
 	"  --ringbuf-kb N     size of each CPU's ring buffer in KiB, a power of two >= 4 (default 2048;\n"
 	"                     32768 / the number of CPUs beyond 16 CPUs, at least 512)\n"
 	"  --window-every S   default mode: seconds from the opening of one op-tracing window to the\n"
-	"                     next (default 5); the first opens at the first llama_decode call\n"
+	"                     next (default 8); the first opens at the first llama_decode call\n"
 	"  --window-decodes N default mode: llama_decode calls traced per window (default 1)\n"
 	"  --layout-from DIR  for libraries without DWARF: a directory with a build of the same ggml\n"
 	"                     that has DWARF (e.g. llama.cpp's build/bin), to borrow its layout from\n"
@@ -170,7 +170,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
-	*o = (struct options){ .mode = MODE_DEFAULT, .sample_hz = 19, .stack_kb = GL_STACK_COPY_CAP / 1024, .ringbuf_kb = 0, .window_every = 5,
+	*o = (struct options){ .mode = MODE_DEFAULT, .sample_hz = 19, .stack_kb = GL_STACK_COPY_CAP / 1024, .ringbuf_kb = 0, .window_every = 8,
 			       .window_decodes = 1 };
 	long pid = 0;
 	int c;

@@ -189,11 +189,16 @@ function inKernelCost(attach: AttachRun[]): { opProbeNs: number; opRuns: number;
   return { opProbeNs: perRun("op_probe") as number, opRuns: cost.op_probe.runs, sampleNs: perRun("sample"), run: `--mode ${run.mode} --pid, ${run.seconds} s` };
 }
 
-/** Mean BPF ns per run of the named programs, from the long run's program_cost. */
-function programNs(attach: AttachRun[], names: string[]): number | undefined {
-  const cost = attach.find((a) => a.programCost?.op_probe?.runs)?.programCost;
-  const runs = sum(names.map((n) => cost?.[n]?.runs ?? 0));
-  return cost && runs ? sum(names.map((n) => cost[n]?.ns ?? 0)) / runs : undefined;
+/**
+ * BPF ns of the named programs per event they recorded (the trailer's hit count `hit`), from the
+ * run that kept program_cost: the scheduler tracepoints also run, and cost, for every other task's
+ * switches, which the recorded events do not count.
+ */
+function programNs(attach: AttachRun[], names: string[], hit: string): number | undefined {
+  const run = attach.find((a) => a.programCost?.op_probe?.runs);
+  const cost = run?.programCost;
+  const events = run?.hits?.[hit] ?? 0;
+  return cost && events ? sum(names.map((n) => cost[n]?.ns ?? 0)) / events : undefined;
 }
 
 /**
@@ -206,8 +211,8 @@ function programNs(attach: AttachRun[], names: string[]): number | undefined {
  * one window every `windowEveryS` at its measured cost.
  */
 function defaultBudget(runs: RunRecord[], attach: AttachRun[], hitUs: number | undefined, windowMs: number | undefined, windowEveryS: number) {
-  const sampleNs = programNs(attach, ["sample"]);
-  const schedNs = programNs(attach, ["sched_switch", "sched_wakeup"]);
+  const sampleNs = programNs(attach, ["sample"], "sample");
+  const schedNs = programNs(attach, ["sched_switch", "sched_wakeup"], "sched");
   const steadyHelperPct = attach.find((a) => a.ok && a.purpose === "steady")?.helperCpuPct;
   const parts = runs.filter((r) => r.hits && r.computeMs && r.evalRuns).map((r) => {
     const computeS = (r.computeMs as number) / 1000;
@@ -337,8 +342,8 @@ export function computeFigures(d: BenchData) {
     overhead: windowsOf(d.runs.filter((r) => r.ok && r.variant === "lens-default")),
     attachRun: windowsOf(d.attach.filter((a) => a.ok && a.mode === "default" && !a.purpose)),
   };
-  // a long run: one window every --window-every (5 s by default), each costing what it cost here
-  const WINDOW_EVERY_S = 5;
+  // a long run: one window every --window-every (8 s by default), each costing what it cost here
+  const WINDOW_EVERY_S = 8;
   const measuredWindows = d.attach.find((a) => a.ok && a.mode === "default" && !a.purpose)?.windowExcess ?? [];
   const defaultWindowMs = windowCostMs(measuredWindows, 1);
   const steadyStatePct = cSys !== undefined && defaultWindows.overhead.opHitsPerWindow
@@ -743,8 +748,8 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
       "with the workers spinning at their barriers a microsecond taken from one of them is counted as a microsecond of wall time):", "",
       "| part (% of compute time) | median | IQR | range |", "| --- | --- | --- | --- |",
       `| always-on uprobes (llama_decode, graph and backend probes: hits x ${g3.perHitUsedUs.thread === undefined ? "?" : f2(g3.perHitUsedUs.thread)} us thread time) | ${cell(b.uprobes, f3)} |`,
-      `| timer samples (hits x the sample program's BPF time) | ${cell(b.samples, f3)} |`,
-      `| scheduler events (hits x the sched programs' BPF time) | ${cell(b.sched, f3)} |`,
+      `| timer samples (hits x the sample program's BPF time per recorded sample) | ${cell(b.samples, f3)} |`,
+      `| scheduler events (hits x the sched programs' BPF time per recorded event, their runs for other tasks included) | ${cell(b.sched, f3)} |`,
       `| the helper's CPU time (${b.helperFrom === "steady run" ? "figure 1's steady run: default mode attached to a decoding target, from 3 s after attaching to 1 s before the end" : "over the lens-default runs, start-up and the prompt's window included"}) | ${cell(b.helper, f3)} |`,
       `| op-tracing windows (one every ${g3.windowEveryS} s at the measured cost) | ${cell(b.windows, f3)} |`,
       `| total | ${cell(b.total, f3)} |`);
