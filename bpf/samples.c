@@ -153,15 +153,22 @@ static bool get_current_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_a
 	return true;
 }
 
+/* Whether the 8 bytes at addr are in the sample's stack copy (written so that no sum can wrap: a
+ * walk gone wrong asks for any address, up to the top of the address space). */
+static bool in_stack_copy(const struct gl_sample_unwind *rec, uint64_t addr)
+{
+	uint64_t sp = rec->regs[7];
+	return addr >= sp && rec->stack_len >= 8 && addr - sp <= rec->stack_len - 8;
+}
+
 /* Stack memory as it was when sampled: the copied top of the stack, nothing else. */
 static bool read_sampled_stack(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
 {
 	(void)dwfl;
 	const struct gl_sample_unwind *rec = ((struct samples *)arg)->current;
-	uint64_t sp = rec->regs[7];
-	if (addr < sp || addr + sizeof(*result) > sp + rec->stack_len)
+	if (!in_stack_copy(rec, addr))
 		return false;
-	memcpy(result, rec->stack + (addr - sp), sizeof(*result));
+	memcpy(result, rec->stack + (addr - rec->regs[7]), sizeof(*result));
 	return true;
 }
 
@@ -261,8 +268,7 @@ static bool caller_from_eh_frame(Dwfl_Frame *frame, Dwfl_Module *mod, Dwarf_Addr
 		if (dwfl_frame_reg(frame, (unsigned)cfa_ops[0].number, &base) != 0)
 			known = false;
 		else {
-			uint64_t slot = base + cfa_ops[0].number2 + ra_ops[1].number, sp = rec->regs[7];
-			known = slot >= sp && slot + 8 <= sp + rec->stack_len;
+			known = in_stack_copy(rec, base + cfa_ops[0].number2 + ra_ops[1].number);
 		}
 	}
 	free(rules);
