@@ -780,6 +780,19 @@ static void duty_cycle(struct run *r)
 		op_probes_on(r); /* counted from the last window's opening: the first opens only once the model is loaded */
 }
 
+/* How long the next ring turn may wait: a turn, or less when default mode's next window is due
+ * sooner (its close wakes the helper from the kernel side; its opening is due by the clock). */
+static int poll_timeout_ms(const struct run *r)
+{
+	double wait = turn_s(r);
+	if (r->opt.mode == MODE_DEFAULT && !r->n_op_links) {
+		double due = r->window_opened + r->opt.window_every - now_s();
+		if (due < wait)
+			wait = due > 0 ? due : 0;
+	}
+	return (int)(wait * 1000 + 0.999);
+}
+
 static void report_progress(struct run *r, double *last)
 {
 	double t = now_s();
@@ -814,7 +827,7 @@ static void event_loop(struct run *r)
 		if (r->opt.duration && now_s() - started >= r->opt.duration)
 			break;
 		/* Records are submitted without wakeups: poll times out, then everything is consumed. */
-		rings_poll(r->rings, (int)(turn_s(r) * 1000));
+		rings_poll(r->rings, poll_timeout_ms(r));
 		output_flush(&r->out);
 		snapshot_maps_when_due(r);
 		follow_libraries(r);
