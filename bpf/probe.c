@@ -36,8 +36,9 @@
 #define MAX_WINDOW_S 5.0 /* longest a default-mode window may stay open */
 #define STOP_GRACE_S 10.0 /* a stopped program's time to end after SIGINT */
 /* Between ring turns, and between checks of the target's maps. Each turn wakes the helper on a core
- * the target computes on (an epoll wakeup, a write, a statm read: ~50 us here), so turns are longer
- * where records are few; full mode reads its rings more often so that they never fill. */
+ * the target computes on (an epoll wakeup, a write, a statm read: ~0.2 ms of CPU a turn in this VM),
+ * so turns are long where records are few; full mode reads its rings more often so that they never
+ * fill. */
 #define TURN_S 0.25
 #define FULL_MODE_TURN_S 0.1
 
