@@ -628,7 +628,7 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
     "own system calls: one link *attach* is its `bpf(BPF_LINK_CREATE)` call; one link *detach* is from its `close()`",
     "entry to its next system call (the release runs on the way back to user space). The op probes are",
     `${f1x.opLinks} uprobe_multi links. *Helper* times come from its \`attached in N ms\` line; the *tail* is its exit time`,
-    "minus that line minus the duration (detach, trailer and unload, plus up to 100 ms of event-loop granularity).", "");
+    "minus that line minus the duration (detach, trailer and unload, plus up to one turn of the event loop: 100 ms in full mode, 250 ms in the others).", "");
   L.push("| figure | median | IQR | range |", "| --- | --- | --- | --- |");
   L.push(`| op probes attach (ms, ${f1x.opLinks} links) | ${cell(f1x.opAttachMs, f2)} |`);
   L.push(`| op probes attach, per link (ms) | ${cell(f1x.opAttachPerLinkMs, f2)} |`);
