@@ -767,6 +767,13 @@ static int target_alive(struct run *r)
 	return kill(r->target.pid, 0) == 0 || errno != ESRCH;
 }
 
+/* Seconds until default mode's next window is due (counted from the last window's opening: the
+ * first opens only once the model is loaded); <= 0 when it is. */
+static double next_window_in_s(const struct run *r, double now)
+{
+	return r->window_opened + r->opt.window_every - now;
+}
+
 static void duty_cycle(struct run *r)
 {
 	if (r->opt.mode != MODE_DEFAULT)
@@ -777,8 +784,8 @@ static void duty_cycle(struct run *r)
 	 * (a stalled target) is cut. */
 	if (r->n_op_links && ((window_closed(r) && !r->window_on) || (r->window_on && t - r->window_opened > MAX_WINDOW_S)))
 		op_probes_off(r);
-	else if (!r->n_op_links && t - r->window_opened >= r->opt.window_every)
-		op_probes_on(r); /* counted from the last window's opening: the first opens only once the model is loaded */
+	else if (!r->n_op_links && next_window_in_s(r, t) <= 0)
+		op_probes_on(r);
 }
 
 /* How long the next ring turn may wait: a turn, or less when default mode's next window is due
@@ -787,7 +794,7 @@ static int poll_timeout_ms(const struct run *r)
 {
 	double wait = turn_s(r);
 	if (r->opt.mode == MODE_DEFAULT && !r->n_op_links) {
-		double due = r->window_opened + r->opt.window_every - now_s();
+		double due = next_window_in_s(r, now_s());
 		if (due < wait)
 			wait = due > 0 ? due : 0;
 	}

@@ -363,8 +363,7 @@ async function runVariant(c: Ctx, variant: Variant, round: number, position: num
   }
   let launcherCpu = 0;
   if (r.launcherStart && r.launcherEnd && r.launcherStart.pid !== r.targetStart?.pid) {
-    const { launcherStart: a, launcherEnd: b } = r;
-    launcherCpu = cpuBetween(a, b);
+    launcherCpu = cpuBetween(r.launcherStart, r.launcherEnd);
     if (variant.startsWith("lens-")) rec.helperCpuS = launcherCpu;
   }
   if (r.machineStart !== undefined && r.machineEnd !== undefined && rec.targetUserS !== undefined && rec.targetSystemS !== undefined) {
