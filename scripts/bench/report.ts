@@ -234,6 +234,9 @@ function defaultBudget(runs: RunRecord[], attach: AttachRun[], hitUs: number | u
     helperFrom: steadyHelperPct === undefined ? "lens-default runs" : "steady run" };
 }
 
+/** Figure 1's default-mode run with windows every 0.5 s, whose recording gives a window's cost (not the steady run). */
+const isWindowRun = (a: AttachRun): boolean => a.ok && a.mode === "default" && !a.purpose;
+
 export function computeFigures(d: BenchData) {
   const p = byRound(d.runs);
   const g = (v: Map<string, RunRecord>, n: string): RunRecord => v.get(n) as RunRecord;
@@ -340,11 +343,11 @@ export function computeFigures(d: BenchData) {
   const defaultWindows = {
     startsPerGraph,
     overhead: windowsOf(d.runs.filter((r) => r.ok && r.variant === "lens-default")),
-    attachRun: windowsOf(d.attach.filter((a) => a.ok && a.mode === "default" && !a.purpose)),
+    attachRun: windowsOf(d.attach.filter(isWindowRun)),
   };
   // a long run: one window every --window-every (8 s by default), each costing what it cost here
   const WINDOW_EVERY_S = 8;
-  const measuredWindows = d.attach.find((a) => a.ok && a.mode === "default" && !a.purpose)?.windowExcess ?? [];
+  const measuredWindows = d.attach.find(isWindowRun)?.windowExcess ?? [];
   const defaultWindowMs = windowCostMs(measuredWindows, 1);
   const steadyStatePct = cSys !== undefined && defaultWindows.overhead.opHitsPerWindow
     ? (defaultWindows.overhead.opHitsPerWindow.median * cSys) / 1e6 / (WINDOW_EVERY_S * THREADS) * 100
@@ -400,7 +403,7 @@ export function computeFigures(d: BenchData) {
     return out;
   };
   const nOpLinks = new Set(d.sites.map((s) => s.kind)).size;
-  const win = d.attach.find((a) => a.ok && a.mode === "default" && !a.purpose);
+  const win = d.attach.find(isWindowRun);
   const perWindow = (kind: string): number[] => {
     const ms = win ? linkMs(win, kind, UPROBE_MULTI) : [];
     const out: number[] = [];
