@@ -404,6 +404,45 @@ static void set_op_method(struct plan *plan)
 	plan->op_method = strcmp(plan->cpu->sites_mode, "dwarf") == 0 ? "dwarf-inline" : "symbols";
 }
 
+int plan_is_other_backend(const char *path)
+{
+	const char *name = basename_of(path);
+	return strncmp(name, "libggml-", 8) == 0 && strncmp(name, "libggml-base", 12) != 0 &&
+	       strncmp(name, "libggml-cpu", 11) != 0 && is_shared_object(name);
+}
+
+static int dir_has_other_backend(const char *lib_path)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", lib_path);
+	*(char *)basename_of(dir) = 0;
+	DIR *d = opendir(dir);
+	int found = 0;
+	for (struct dirent *e; d && !found && (e = readdir(d));)
+		found = plan_is_other_backend(e->d_name);
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* Whether the program may compute graphs on a backend other than the CPU's, so that the scheduler
+ * may split a graph: a ggml backend library other than the CPU's among its libraries or beside its
+ * ggml libraries (where ggml dlopens backends from), or a ggml linked in whole (whatever backends it
+ * was built with). A program whose ggml can only use the CPU computes each graph as one split, whose
+ * backend calls say all the scheduler's would. */
+static int may_split_graphs(const struct plan *plan)
+{
+	const struct probe_point *sched = &plan->backend_fns[PLAN_SCHED_GRAPH];
+	if (sched->found && strncmp(basename_of(sched->path), "libggml-base", 12) != 0)
+		return 1;
+	for (size_t i = 0; i < plan->n_libs; i++) {
+		const char *path = plan->libs[i]->path;
+		if (plan_is_other_backend(path) || (strncmp(basename_of(path), "libggml", 7) == 0 && dir_has_other_backend(path)))
+			return 1;
+	}
+	return 0;
+}
+
 int plan_build(struct plan *plan, const char *const *paths, size_t n_paths, const char *layout_from)
 {
 	memset(plan, 0, sizeof(*plan));
@@ -426,6 +465,7 @@ int plan_build(struct plan *plan, const char *const *paths, size_t n_paths, cons
 	plan->decode = symbol_point(plan->llama, "llama_decode");
 	for (size_t i = 0; i < PLAN_BACKEND_FNS; i++)
 		plan->backend_fns[i] = symbol_point(lib_with_symbol(plan, PLAN_BACKEND_SYMBOLS[i]), PLAN_BACKEND_SYMBOLS[i]);
+	plan->may_split_graphs = may_split_graphs(plan);
 	if (fill_layout(plan))
 		return -1;
 	if (plan->cpu)

@@ -75,6 +75,7 @@ struct plan {
 	const struct gl_layout *cpu; /* the first: its layout and op method describe the run */
 	struct probe_point decode, graph_compute[PLAN_MAX_CPUS];
 	struct probe_point backend_fns[PLAN_BACKEND_FNS];
+	int may_split_graphs; /* a backend other than the CPU's may compute graphs (plan.c: may_split_graphs) */
 	const char *op_method; /* "dwarf-inline" or "symbols" */
 	size_t n_sites;
 	struct op_site sites[PLAN_MAX_SITES];
@@ -96,5 +97,7 @@ int plan_build(struct plan *plan, const char *const *paths, size_t n_paths, cons
  * returned; 0 when it is something else; -1 with plan->error. A plan built before any CPU backend was
  * loaded takes its layout details and op method from the first. */
 int plan_add_late_library(struct plan *plan, const char *path);
+/* Whether the file at path is a ggml backend library other than the CPU's (by its name: libggml-NAME.so). */
+int plan_is_other_backend(const char *path);
 void plan_free(struct plan *plan);
 #endif

@@ -49,13 +49,13 @@ static const char USAGE[] =
 	"  --mode MODE        default: token, graph, thread-state and sampling probes always on,\n"
 	"                     op probes in windows; full: every op of every token; sample: no op probes\n"
 	"  --out FILE         write the stream to FILE (created as the invoking user); default stdout\n"
-	"  --sample-hz N      timer samples per second per CPU (0 disables; default 19)\n"
+	"  --sample-hz N      timer samples per second per CPU (0 disables; default 11)\n"
 	"  --stack-kb N       KiB of user stack copied per sample to unwind its caller chain, 0 to 48\n"
 	"                     (0: no chains; default 48)\n"
 	"  --ringbuf-kb N     size of each CPU's ring buffer in KiB, a power of two >= 4 (default 2048;\n"
 	"                     32768 / the number of CPUs beyond 16 CPUs, at least 512)\n"
 	"  --window-every S   default mode: seconds from the opening of one op-tracing window to the\n"
-	"                     next (default 8); the first opens at the first llama_decode call\n"
+	"                     next (default 10); the first opens at the first llama_decode call\n"
 	"  --window-decodes N default mode: llama_decode calls traced per window (default 1)\n"
 	"  --layout-from DIR  for libraries without DWARF: a directory with a build of the same ggml\n"
 	"                     that has DWARF (e.g. llama.cpp's build/bin), to borrow its layout from\n"
@@ -96,6 +96,7 @@ struct run {
 	struct output out;
 	struct bpf_link *fixed_links[8 + 2 * PLAN_BACKEND_FNS + 2 * PLAN_MAX_CPUS + MAX_CPUS];
 	size_t n_fixed_links;
+	int scheduler_probed; /* attach_scheduler */
 	struct bpf_link *op_links[PLAN_MAX_CPUS];
 	size_t n_op_links;
 	int perf_fds[MAX_CPUS];
@@ -171,7 +172,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
-	*o = (struct options){ .mode = MODE_DEFAULT, .sample_hz = 19, .stack_kb = GL_STACK_COPY_CAP / 1024, .ringbuf_kb = 0, .window_every = 8,
+	*o = (struct options){ .mode = MODE_DEFAULT, .sample_hz = 11, .stack_kb = GL_STACK_COPY_CAP / 1024, .ringbuf_kb = 0, .window_every = 10,
 			       .window_decodes = 1 };
 	long pid = 0;
 	int c;
@@ -369,6 +370,20 @@ static int attach_point(struct run *r, struct bpf_program *prog, const struct pr
 	return keep_link(r, bpf_program__attach_uprobe_opts(prog, probe_pid(r), p->path, p->file_offset, &opts), what);
 }
 
+/* The scheduler's graphs (ggml_backend_sched_graph_compute_async), whose splits the backend probes
+ * see: probed where graphs may be split (plan.c: may_split_graphs) or the backends' graphs are not
+ * probed, and from when the target maps a backend library other than the CPU's; in a program that
+ * can only use the CPU they would add two traps a graph and tell nothing the backend's do not. */
+static int attach_scheduler(struct run *r)
+{
+	const struct probe_point *p = &r->plan.backend_fns[PLAN_SCHED_GRAPH];
+	if (r->scheduler_probed || !p->found)
+		return 0;
+	r->scheduler_probed = 1;
+	return attach_point(r, r->skel->progs.sched_graph_enter, p, 0, PLAN_BACKEND_SYMBOLS[PLAN_SCHED_GRAPH]) ||
+	       attach_point(r, r->skel->progs.sched_graph_exit, p, 1, PLAN_BACKEND_SYMBOLS[PLAN_SCHED_GRAPH]);
+}
+
 /* The backend API: graphs given to backends and to the scheduler, copies, names. A ggml without one
  * of these functions is profiled without what it would tell. */
 static int attach_backends(struct run *r)
@@ -384,11 +399,14 @@ static int attach_backends(struct run *r)
 		[PLAN_BACKEND_NAME] = { s->progs.backend_name_enter, s->progs.name_exit },
 		[PLAN_DEVICE_NAME] = { s->progs.device_name_enter, s->progs.name_exit },
 	};
-	for (size_t i = 0; i < PLAN_BACKEND_FNS; i++)
+	for (size_t i = 0; i < PLAN_BACKEND_FNS; i++) {
+		if (i == PLAN_SCHED_GRAPH)
+			continue;
 		if (attach_point(r, progs[i].enter, &fn[i], 0, PLAN_BACKEND_SYMBOLS[i]) ||
 		    attach_point(r, progs[i].exit, &fn[i], 1, PLAN_BACKEND_SYMBOLS[i]))
 			return -1;
-	return 0;
+	}
+	return r->plan.may_split_graphs || !fn[PLAN_BACKEND_GRAPH].found ? attach_scheduler(r) : 0;
 }
 
 /* A CPU backend's ggml_graph_compute, entry and return: uprobe_multi links, which need no more
@@ -558,6 +576,8 @@ static void follow_libraries(struct run *r)
 	r->libraries_due = 0;
 	for (size_t i = target_refresh_files(&r->target); i < r->target.n_files; i++) {
 		double noticed = now_s();
+		if (!r->scheduler_probed && plan_is_other_backend(r->target.files[i]) && attach_scheduler(r) == 0 && r->scheduler_probed)
+			fprintf(stderr, "ggml-lens-probe: probed the backend scheduler: the target loaded %s\n", r->target.files[i]);
 		files_as_invoker(&r->who);
 		int added = plan_add_late_library(&r->plan, r->target.files[i]);
 		files_as_self();
@@ -779,10 +799,10 @@ static void duty_cycle(struct run *r)
 	if (r->opt.mode != MODE_DEFAULT)
 		return;
 	double t = now_s();
-	/* A window the kernel side closed is ended once its WINDOW record is read (the kernel closes the
-	 * window, then writes the record); one whose llama_decode calls do not complete within seconds
-	 * (a stalled target) is cut. */
-	if (r->n_op_links && ((window_closed(r) && !r->window_on) || (r->window_on && t - r->window_opened > MAX_WINDOW_S)))
+	/* A window the kernel side closed is ended at once, before its records are read: until the op
+	 * probes are off they trap in the target's next llama_decode call, recording nothing. One whose
+	 * llama_decode calls do not complete within seconds (a stalled target) is cut. */
+	if (r->n_op_links && (window_closed(r) || (r->window_on && t - r->window_opened > MAX_WINDOW_S)))
 		op_probes_off(r);
 	else if (!r->n_op_links && next_window_in_s(r, t) <= 0)
 		op_probes_on(r);
@@ -834,12 +854,14 @@ static void event_loop(struct run *r)
 		}
 		if (r->opt.duration && now_s() - started >= r->opt.duration)
 			break;
-		/* Records are submitted without wakeups: poll times out, then everything is consumed. */
-		rings_poll(r->rings, poll_timeout_ms(r));
+		/* Records are submitted without wakeups, but for a ring half full and a window's end: the
+		 * wait times out, or ends for a window to close first, then everything is consumed. */
+		rings_wait(r->rings, poll_timeout_ms(r));
+		duty_cycle(r);
+		rings_read(r->rings);
 		output_flush(&r->out);
 		snapshot_maps_when_due(r);
 		follow_libraries(r);
-		duty_cycle(r);
 		report_progress(r, &last_progress);
 	}
 	rings_drain(r->rings);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -147,9 +148,14 @@ struct rings *rings_new(int outer_fd, int n_cpus, uint32_t ring_bytes, int share
 	return r;
 }
 
-void rings_poll(struct rings *r, int timeout_ms)
+void rings_wait(struct rings *r, int timeout_ms)
 {
-	ring_buffer__poll(r->rb, timeout_ms);
+	struct epoll_event ready;
+	epoll_wait(ring_buffer__epoll_fd(r->rb), &ready, 1, timeout_ms);
+}
+
+void rings_read(struct rings *r)
+{
 	uint64_t read_at = clock_ns(CLOCK_MONOTONIC);
 	ring_buffer__consume(r->rb);
 	emit_until(r, read_at);

@@ -23,10 +23,11 @@ typedef size_t (*rings_reduce_fn)(void *ctx, const void *data, size_t size, void
  * buffer map `shared_fd` is read and merged with them. reduce may be NULL. */
 struct rings *rings_new(int outer_fd, int n_cpus, uint32_t ring_bytes, int shared_fd, rings_reduce_fn reduce, rings_record_fn fn,
 			void *ctx);
-/* Waits up to timeout_ms for a ring's wakeup, then reads every ring and passes on the records
- * written before the read began. Later ones wait for the next call, so that a record of another
- * ring with an earlier time still comes before them. */
-void rings_poll(struct rings *r, int timeout_ms);
+/* Waits up to timeout_ms for a ring's wakeup; reads nothing. */
+void rings_wait(struct rings *r, int timeout_ms);
+/* Reads every ring and passes on the records written before the read began. Later ones wait for
+ * the next call, so that a record of another ring with an earlier time still comes before them. */
+void rings_read(struct rings *r);
 /* Reads every ring and passes on everything (the writers have stopped, or the caller is about to
  * write a record of its own that must follow all the kernel wrote so far). */
 void rings_drain(struct rings *r);

@@ -168,9 +168,16 @@ function byRound(runs: RunRecord[]): Pairs {
 }
 
 const opHits = (r: RunRecord): number => (r.hits ? (r.hits.op_begin ?? 0) + (r.hits.op_fused ?? 0) + (r.hits.op_end ?? 0) : NaN);
-const fixedUprobeHits = (r: RunRecord): number =>
-  r.hits ? (r.hits.decode_enter ?? 0) + (r.hits.decode_exit ?? 0) + (r.hits.graph_enter ?? 0) + (r.hits.graph_exit ?? 0) : NaN;
-const uprobeHits = (r: RunRecord): number => opHits(r) + fixedUprobeHits(r);
+/** Traps of the always-on probes that fire as graphs are computed: the trailer counts the backend
+ * API's calls (graphs given to a backend or the scheduler, copies) at entry only, and each returns
+ * through its uretprobe too. */
+const fixedUprobeHits = (r: RunRecord): number => {
+  const h = r.hits;
+  if (!h) return NaN;
+  return (h.decode_enter ?? 0) + (h.decode_exit ?? 0) + (h.graph_enter ?? 0) + (h.graph_exit ?? 0) + 2 * ((h.backend_graph ?? 0) + (h.tensor_copy ?? 0));
+};
+/** All uprobe traps, the backends' and devices' names (asked at start-up, entry and return) included. */
+const uprobeHits = (r: RunRecord): number => opHits(r) + fixedUprobeHits(r) + 2 * (r.hits?.backend_name ?? 0);
 const perfHits = (r: RunRecord): number => (r.perfCounts ? sum(Object.values(r.perfCounts)) : NaN);
 
 /** per round: f(round's runs) when every named variant ran fine in that round */
@@ -218,7 +225,7 @@ function defaultBudget(runs: RunRecord[], attach: AttachRun[], hitUs: number | u
     const computeS = (r.computeMs as number) / 1000;
     const calls = (r.hits?.decode_enter ?? 0) || 1;
     const callsPerS = ((r.evalRuns as number) + 1) / computeS;
-    const fixedPerCall = (fixedUprobeHits(r) + (r.hits?.backend_graph ?? 0)) / calls;
+    const fixedPerCall = fixedUprobeHits(r) / calls;
     const pct = (x: number | undefined) => (x === undefined ? undefined : x * 100);
     return {
       uprobes: pct(hitUs === undefined ? undefined : (fixedPerCall * callsPerS * hitUs) / 1e6),
@@ -345,8 +352,8 @@ export function computeFigures(d: BenchData) {
     overhead: windowsOf(d.runs.filter((r) => r.ok && r.variant === "lens-default")),
     attachRun: windowsOf(d.attach.filter(isWindowRun)),
   };
-  // a long run: one window every --window-every (8 s by default), each costing what it cost here
-  const WINDOW_EVERY_S = 8;
+  // a long run: one window every --window-every (10 s by default), each costing what it cost here
+  const WINDOW_EVERY_S = 10;
   const measuredWindows = d.attach.find(isWindowRun)?.windowExcess ?? [];
   const defaultWindowMs = windowCostMs(measuredWindows, 1);
   const steadyStatePct = cSys !== undefined && defaultWindows.overhead.opHitsPerWindow
@@ -750,7 +757,7 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
     L.push("", `Default mode in a long run, part by part (each as a share of the target's compute time in this bench's \`lens-default\` runs; ` +
       "with the workers spinning at their barriers a microsecond taken from one of them is counted as a microsecond of wall time):", "",
       "| part (% of compute time) | median | IQR | range |", "| --- | --- | --- | --- |",
-      `| always-on uprobes (llama_decode, graph and backend probes: hits x ${g3.perHitUsedUs.thread === undefined ? "?" : f2(g3.perHitUsedUs.thread)} us thread time) | ${cell(b.uprobes, f3)} |`,
+      `| always-on uprobes (traps per llama_decode call, entries and returns of llama_decode, ggml_graph_compute and the backend API, x ${g3.perHitUsedUs.thread === undefined ? "?" : f2(g3.perHitUsedUs.thread)} us thread time) | ${cell(b.uprobes, f3)} |`,
       `| timer samples (hits x the sample program's BPF time per recorded sample) | ${cell(b.samples, f3)} |`,
       `| scheduler events (hits x the sched programs' BPF time per recorded event, their runs for other tasks included) | ${cell(b.sched, f3)} |`,
       `| the helper's CPU time (${b.helperFrom === "steady run" ? "figure 1's steady run: default mode attached to a decoding target, from 3 s after attaching to 1 s before the end" : "over the lens-default runs, start-up and the prompt's window included"}) | ${cell(b.helper, f3)} |`,

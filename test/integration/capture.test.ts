@@ -143,6 +143,8 @@ test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
     assert.equal(p.tokens.prefill.calls, 1);
     assert.equal(p.tokens.decode.calls, N_PREDICT - 1);
     assert.equal(p.graphs.length, p.calls.length, "one CPU graph per llama_decode");
+    assert.equal(p.backendSpans.length, p.graphs.length, "each graph reached the CPU backend through ggml_backend_graph_compute_async");
+    assert.equal(p.schedGraphs.length, 0, "a ggml that can only use the CPU: its scheduler (one split a graph) is not probed");
     assert.equal(p.lostEvents, 0);
     assertSpansMatchGraphs(r);
     assertSourcesDescribed(p);
