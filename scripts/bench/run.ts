@@ -25,10 +25,14 @@ import { decodeStream } from "../../extension/profile/stream";
 import { buildProfile } from "../../extension/profile/model";
 import { cpuBetween, launch, readCpuTimes, start, sleep, waitQuiet, type CpuTimes, type LaunchOptions, type LaunchResult } from "./proc";
 import { windowExcessOf, type WindowExcess } from "./windows";
+import { alternate, type AlternationResult } from "./alternation";
 import { computeFigures, missedTargets, writeReport, type AttachRun, type BenchData, type DecodeRun, type LinkEvent, type RunRecord } from "./report";
 
 const repo = path.resolve(__dirname, "../..");
 const THREADS = 2;
+/** Alternation phases: default mode (or its stand-in) attached this long, then this long with nothing attached. */
+const ALTERNATION_ON_S = 18;
+const ALTERNATION_OFF_S = 8;
 const PROMPT = "The quick brown fox jumps over the lazy dog while the old grey cat sleeps in the warm sun.";
 const TRACEFS = "/sys/kernel/tracing";
 const EVENT_GROUP = "ggml_lens_bench";
@@ -69,6 +73,8 @@ interface Options {
   windowSeconds: number;
   /** default mode attached for this long to a decoding target, for the helper's CPU in a long run */
   steadySeconds: number;
+  /** default mode attached and detached on one target this many times (and a stand-in as often; 0: not measured) */
+  alternationCycles: number;
   decodeRepeats: number;
   moeRounds: number;
   fidelityRounds: number;
@@ -97,6 +103,7 @@ function parseArgs(argv: string[]): Options {
     longSeconds: quick ? 4 : 10,
     windowSeconds: quick ? 4 : 8,
     steadySeconds: quick ? 8 : 30,
+    alternationCycles: quick ? 1 : 6,
     decodeRepeats: quick ? 3 : 9,
     moeRounds: quick ? 2 : 5,
     fidelityRounds: quick ? 1 : 3,
@@ -126,6 +133,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--attach-rounds") o.attachRounds = Math.round(num());
     else if (a === "--long-seconds") o.longSeconds = num();
     else if (a === "--steady-seconds") o.steadySeconds = num();
+    else if (a === "--alternation-cycles") o.alternationCycles = count();
     else if (a === "--moe-rounds") o.moeRounds = count();
     else if (a === "--fidelity-rounds") o.fidelityRounds = count();
     else if (a === "--out-dir") o.outDir = path.resolve(argv[++i]);
@@ -137,7 +145,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--from-json") o.fromJson = path.resolve(argv[++i]);
     else if (a === "-h" || a === "--help") {
       process.stdout.write(
-        "npm run bench [-- --quick] [--rounds N] [--tokens N] [--attach-rounds N] [--long-seconds S] [--steady-seconds S (default 30)] [--moe-rounds N] [--fidelity-rounds N]\n       [--out-dir DIR] [--keep]\n       [--quiet-wait S (default 60; 0: never wait)] [--quiet-budget S (default 480)]\n       [--from-json results.json: only rewrite the report from earlier raw numbers]\n       Exit status 1 when a target is not met (each is listed), 0 when all are met or not measured.\n       [--model KEY, --moe-model KEY: models of `npm run fixtures`, to try the bench itself on tinyDense / tinyMoe]\n",
+        "npm run bench [-- --quick] [--rounds N] [--tokens N] [--attach-rounds N] [--long-seconds S] [--steady-seconds S (default 30)] [--alternation-cycles N (default 6)] [--moe-rounds N] [--fidelity-rounds N]\n       [--out-dir DIR] [--keep]\n       [--quiet-wait S (default 60; 0: never wait)] [--quiet-budget S (default 480)]\n       [--from-json results.json: only rewrite the report from earlier raw numbers]\n       Exit status 1 when a target is not met (each is listed), 0 when all are met or not measured.\n       [--model KEY, --moe-model KEY: models of `npm run fixtures`, to try the bench itself on tinyDense / tinyMoe]\n",
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
@@ -435,6 +443,24 @@ function helperCpuAfterAttach(seconds: number): { hooks: Pick<LaunchOptions, "on
   return { hooks: { onSpawn: (p) => (pid = p), onLine }, pct };
 }
 
+/** Alternation's target: a context of 256 cells that shifts when full, so that its tokens/s stays level. */
+async function measureAlternation(c: Ctx): Promise<AlternationResult> {
+  let generating = false;
+  const target = start([c.llama, "-m", c.model, "-f", c.promptFile, "-n", "1000000", "-no-cnv", "--temp", "0", "--ignore-eos",
+    "-t", String(THREADS), "--no-warmup", "--context-shift", "-c", "256"], (line) => {
+    if (/generate: n_ctx =/.test(line)) generating = true;
+  });
+  try {
+    for (let i = 0; i < 1200 && !generating && target.exitCode === null; i++) await sleep(100);
+    if (!generating) throw new Error("the alternation target did not start generating");
+    await sleep(1500);
+    return await alternate({ helper: c.helper, pid: target.pid as number, cycles: c.o.alternationCycles, onSeconds: ALTERNATION_ON_S,
+      offSeconds: ALTERNATION_OFF_S, out: path.join(c.work, "alternation.stream"), log });
+  } finally {
+    await stopProcess(target);
+  }
+}
+
 async function attachDetach(c: Ctx, links: LinkEvent[]): Promise<{ runs: AttachRun[]; longStream?: string; targetSurvived: boolean }> {
   let generating = false;
   const targetArgs = [c.llama, "-m", c.model, "-f", c.promptFile, "-n", "1000000", "-no-cnv", "--temp", "0", "--ignore-eos",
@@ -667,6 +693,9 @@ async function main(): Promise<void> {
     await stopProcess(monitor);
     data.attach = a.runs;
     data.attachTargetSurvived = a.targetSurvived;
+
+    // Figure 3's direct measure: default mode attached and detached in turns on one target.
+    if (o.alternationCycles > 0) data.alternation = await measureAlternation(ctx);
 
     // Figure 5: the largest recording made.
     const candidates = [a.longStream, ...data.runs.map((r) => r.stream)].filter((f): f is string => !!f && fs.existsSync(f));

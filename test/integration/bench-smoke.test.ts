@@ -39,6 +39,7 @@ test("npm run bench executes every figure (tiny models, one round each)", { skip
     for (const figure of ["## 1. Attach and detach", "## 2. Cost per traced op event", "## 3. Overhead of each mode",
       "## 4. Events lost in full mode", "## 5. Stream decode speed", "## 3b. Overhead on the MoE model", "## 6. Fidelity"])
       assert.ok(report.includes(figure), `results.md has "${figure}"`);
+    assert.ok(report.includes("Measured directly, on one running target"), "figure 3 has default mode attached and detached in turns");
     const data = JSON.parse(fs.readFileSync(path.join(out, "results.json"), "utf8")) as { runs: { ok: boolean; variant: string }[] };
     const failed = data.runs.filter((run) => !run.ok).map((run) => run.variant);
     assert.deepEqual(failed, [], "every variant's run completed");
