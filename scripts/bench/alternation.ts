@@ -6,7 +6,7 @@
 // process and not another: both sides are the same process. Every other on phase runs a stand-in
 // that attaches nothing (it says it attached, then sleeps): its ratios are the method's own noise.
 import type { ChildProcess } from "node:child_process";
-import { cpuBetween, launch, readCpuTimes, sleep, start, type CpuTimes } from "./proc";
+import { cpuAfterMark, launch, sleep, start } from "./proc";
 import { spread } from "./stats";
 
 /** Seconds of an on phase left out after the helper's "attached" line: its start-up, and the first
@@ -97,28 +97,14 @@ async function offPhase(o: AlternationOptions): Promise<Phase> {
 const standIn = (seconds: number): string[] => ["bash", "-c", `echo "stand-in: attached in 0 ms" >&2; sleep ${seconds}`];
 
 async function onPhase(o: AlternationOptions, kind: Exclude<PhaseKind, "off">): Promise<Phase> {
-  let helperPid: number | undefined;
-  let attachedNs: number | undefined;
-  const readings: Array<CpuTimes | undefined> = [];
-  const timers: NodeJS.Timeout[] = [];
-  const read = () => readings.push(helperPid === undefined ? undefined : readCpuTimes(helperPid));
+  const helper = cpuAfterMark(/attached in/, ON_SETTLE_S, o.onSeconds - ON_TAIL_S);
   const argv = kind === "stand-in" ? standIn(o.onSeconds)
     : [o.helper, "--mode", "default", ...(o.args ?? []), "--pid", String(o.pid), "--duration", String(o.onSeconds), "--out", o.out];
-  const r = await launch(argv, {
-    target: "-",
-    timeoutMs: (o.onSeconds + 60) * 1000,
-    onSpawn: (pid) => (helperPid = pid),
-    onLine: (line) => {
-      if (attachedNs !== undefined || !/attached in/.test(line)) return;
-      attachedNs = nowNs();
-      timers.push(setTimeout(read, ON_SETTLE_S * 1000), setTimeout(read, (o.onSeconds - ON_TAIL_S) * 1000));
-    },
-  });
-  timers.forEach(clearTimeout);
-  const [a, b] = readings;
+  const r = await launch(argv, { target: "-", timeoutMs: (o.onSeconds + 60) * 1000, ...helper.hooks });
+  const helperCpuPct = helper.pct();
+  const attachedNs = helper.markedNs();
   const from = (attachedNs ?? nowNs()) + ON_SETTLE_S * 1e9;
   const to = (attachedNs ?? nowNs()) + (o.onSeconds - ON_TAIL_S) * 1e9;
-  const helperCpuPct = a && b && b.atMs > a.atMs ? (cpuBetween(a, b) / ((b.atMs - a.atMs) / 1000)) * 100 : undefined;
   return { kind, fromNs: from, toNs: to, tokens: 0, helperCpuPct: kind === "default" ? helperCpuPct : undefined, helperOk: r.code === 0 && attachedNs !== undefined };
 }
 

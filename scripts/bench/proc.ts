@@ -40,6 +40,37 @@ export function cpuBetween(a: CpuTimes, b: CpuTimes): number {
   return a.runS !== undefined && b.runS !== undefined ? b.runS - a.runS : b.userS + b.systemS - a.userS - a.systemS;
 }
 
+/**
+ * A launched process's CPU time as a % of one core, from `fromS` to `toS` seconds after its stderr
+ * first matched `mark`: launch hooks that take the two readings, when the mark came (CLOCK_MONOTONIC
+ * ns), and the result once the run is over (undefined when a reading is missing).
+ */
+export function cpuAfterMark(mark: RegExp, fromS: number, toS: number): {
+  hooks: Pick<LaunchOptions, "onSpawn" | "onLine">;
+  markedNs: () => number | undefined;
+  pct: () => number | undefined;
+} {
+  let pid: number | undefined;
+  let markedNs: number | undefined;
+  const readings: CpuTimes[] = [];
+  const read = () => {
+    const t = pid === undefined ? undefined : readCpuTimes(pid);
+    if (t) readings.push(t);
+  };
+  let timers: NodeJS.Timeout[] = [];
+  const onLine = (line: string) => {
+    if (markedNs !== undefined || !mark.test(line)) return;
+    markedNs = Number(process.hrtime.bigint());
+    timers = [setTimeout(read, fromS * 1000), setTimeout(read, toS * 1000)];
+  };
+  const pct = () => {
+    timers.forEach(clearTimeout);
+    const [a, b] = readings;
+    return a && b && b.atMs > a.atMs ? (cpuBetween(a, b) / ((b.atMs - a.atMs) / 1000)) * 100 : undefined;
+  };
+  return { hooks: { onSpawn: (p) => (pid = p), onLine }, markedNs: () => markedNs, pct };
+}
+
 /** CPU seconds the whole machine has been busy (all CPUs: user, nice, system, irq, softirq, steal). */
 export function machineBusyS(): number {
   const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);

@@ -23,7 +23,7 @@ import { withBpfStats } from "../../test/harness/bpfStats";
 import { benchAgainstProfile, fidelityOf } from "./fidelity";
 import { decodeStream } from "../../extension/profile/stream";
 import { buildProfile } from "../../extension/profile/model";
-import { cpuBetween, launch, readCpuTimes, start, sleep, waitQuiet, type CpuTimes, type LaunchOptions, type LaunchResult } from "./proc";
+import { cpuAfterMark, cpuBetween, launch, start, sleep, waitQuiet, type LaunchResult } from "./proc";
 import { windowExcessOf, type WindowExcess } from "./windows";
 import { alternate, type AlternationResult } from "./alternation";
 import { computeFigures, missedTargets, writeReport, type AttachRun, type BenchData, type DecodeRun, type LinkEvent, type RunRecord } from "./report";
@@ -419,30 +419,6 @@ async function quietGate(o: Options): Promise<{ waitedMs: number; busyCores: num
 
 // ---- figure 1: attach / detach on a running target ------------------------------------------
 
-/**
- * The helper's CPU time as a % of one core, from 3 s after its "attached" line (start-up and the
- * first window's graph structures left out) to 1 s before its --duration ends: launch hooks that
- * take the two readings, and the result once the run is over (undefined when either is missing).
- */
-function helperCpuAfterAttach(seconds: number): { hooks: Pick<LaunchOptions, "onSpawn" | "onLine">; pct: () => number | undefined } {
-  let pid: number | undefined;
-  const readings: CpuTimes[] = [];
-  const read = () => {
-    const t = pid === undefined ? undefined : readCpuTimes(pid);
-    if (t) readings.push(t);
-  };
-  let timers: NodeJS.Timeout[] = [];
-  const onLine = (line: string) => {
-    if (timers.length === 0 && /attached in/.test(line)) timers = [setTimeout(read, 3000), setTimeout(read, (seconds - 1) * 1000)];
-  };
-  const pct = () => {
-    timers.forEach(clearTimeout);
-    const [a, b] = readings;
-    return a && b && b.atMs > a.atMs ? (cpuBetween(a, b) / ((b.atMs - a.atMs) / 1000)) * 100 : undefined;
-  };
-  return { hooks: { onSpawn: (p) => (pid = p), onLine }, pct };
-}
-
 /** Alternation's target: a context of 256 cells that shifts when full, so that its tokens/s stays level. */
 async function measureAlternation(c: Ctx): Promise<AlternationResult> {
   let generating = false;
@@ -478,7 +454,8 @@ async function attachDetach(c: Ctx, links: LinkEvent[]): Promise<{ runs: AttachR
     const one = async (mode: string, seconds: number, round: number, extra: string[] = [], keep = false, purpose?: "steady"): Promise<void> => {
       const out = path.join(c.work, `attach-${mode}${purpose ?? ""}-${round}.stream`);
       const argv = [c.helper, "--mode", mode, ...extra, "--pid", String(target.pid), "--duration", String(seconds), "--out", out];
-      const steady = purpose === "steady" ? helperCpuAfterAttach(seconds) : undefined;
+      // the helper's CPU with its start-up and the first window's graph structures left out
+      const steady = purpose === "steady" ? cpuAfterMark(/attached in/, 3, seconds - 1) : undefined;
       // the long run has the kernel keep each BPF program's run time (the trailer's program_cost)
       const run = () => launch(argv, { target: "-", timeoutMs: 10 * 60_000, watch: { attached: /attached in/ }, ...steady?.hooks });
       const r = await (keep ? withBpfStats(true, run) : run());
