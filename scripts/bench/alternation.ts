@@ -3,19 +3,19 @@
 // token the target writes (llama-completion's log thread writes and flushes every generated token
 // on its own). Each on phase's tokens/s is set against the mean of the off phases on either side
 // of it, so that the target's slow drift cancels, and so does whatever the machine does to one
-// process and not another: both sides are the same process. Every other on phase runs a stand-in
+// process and not another: both sides are the same process. An on phase is measured from the
+// helper's "attached" line for one window period (--window-every), so that it holds exactly one
+// op-tracing window, the share a long run has; the helper's start-up before that line and its
+// teardown after are left out (one-offs, not decode speed). Every other on phase runs a stand-in
 // that attaches nothing (it says it attached, then sleeps): its ratios are the method's own noise.
 import type { ChildProcess } from "node:child_process";
-import { cpuAfterMark, launch, sleep, start } from "./proc";
-import { spread } from "./stats";
+import { cpuAfterMark, launch, sleep, startBpftrace, stopProcess } from "./proc";
+import { bootstrapInterval, spread } from "./stats";
 
-/** Seconds of an on phase left out after the helper's "attached" line: its start-up, and the first
- * window, which opens at the first llama_decode call after attaching. */
-export const ON_SETTLE_S = 5;
-/** Seconds of an on phase left out before its --duration ends (the helper then drains and writes). */
-const ON_TAIL_S = 2;
+/** Seconds the helper stays attached after its measured span (--duration is the span plus this). */
+const ON_TAIL_S = 1;
 /** Seconds of an off phase left out after the helper exited. */
-const OFF_SETTLE_S = 1;
+const OFF_SETTLE_S = 0.5;
 
 export type PhaseKind = "off" | "default" | "stand-in";
 
@@ -32,6 +32,7 @@ export interface Phase {
 }
 
 export interface AlternationResult {
+  /** each on phase's measured span: one window period, from the helper's "attached" line */
   onSeconds: number;
   offSeconds: number;
   args: string[];
@@ -45,6 +46,7 @@ export interface AlternationOptions {
   pid: number;
   /** on phases of each kind */
   cycles: number;
+  /** the measured span of an on phase: default mode's window period */
   onSeconds: number;
   offSeconds: number;
   /** more helper options (none: the defaults) */
@@ -57,15 +59,10 @@ const nowNs = (): number => Number(process.hrtime.bigint());
 
 const TOKEN_SCRIPT = (pid: number) => `tracepoint:syscalls:sys_enter_write /pid == ${pid} && args->fd == 1/ { printf("T %lld\\n", nsecs); }`;
 
-async function startTokenTimer(pid: number, stamps: number[]): Promise<ChildProcess> {
-  let ready = false;
-  const child = start(["bpftrace", "-B", "none", "-e", TOKEN_SCRIPT(pid)], (line) => {
-    if (line.startsWith("Attaching")) ready = true;
-    else if (line.startsWith("T ")) stamps.push(Number(line.slice(2)));
-  }, "pipe");
-  for (let i = 0; i < 150 && !ready && child.exitCode === null; i++) await sleep(100);
-  if (!ready) throw new Error("bpftrace could not attach the write tracepoint that times the target's tokens");
-  return child;
+function startTokenTimer(pid: number, stamps: number[]): Promise<ChildProcess> {
+  return startBpftrace(TOKEN_SCRIPT(pid), (line) => {
+    if (line.startsWith("T ")) stamps.push(Number(line.slice(2)));
+  }, "the write tracepoint that times the target's tokens");
 }
 
 /** Tokens/s within [fromNs, toNs): tokens after the first over the time from the first to the last. */
@@ -97,15 +94,15 @@ async function offPhase(o: AlternationOptions): Promise<Phase> {
 const standIn = (seconds: number): string[] => ["bash", "-c", `echo "stand-in: attached in 0 ms" >&2; sleep ${seconds}`];
 
 async function onPhase(o: AlternationOptions, kind: Exclude<PhaseKind, "off">): Promise<Phase> {
-  const helper = cpuAfterMark(/attached in/, ON_SETTLE_S, o.onSeconds - ON_TAIL_S);
-  const argv = kind === "stand-in" ? standIn(o.onSeconds)
-    : [o.helper, "--mode", "default", ...(o.args ?? []), "--pid", String(o.pid), "--duration", String(o.onSeconds), "--out", o.out];
-  const r = await launch(argv, { target: "-", timeoutMs: (o.onSeconds + 60) * 1000, ...helper.hooks });
+  const helper = cpuAfterMark(/attached in/, 0, o.onSeconds);
+  const seconds = o.onSeconds + ON_TAIL_S;
+  const argv = kind === "stand-in" ? standIn(seconds)
+    : [o.helper, "--mode", "default", "--window-every", String(o.onSeconds), ...(o.args ?? []), "--pid", String(o.pid), "--duration", String(seconds), "--out", o.out];
+  const r = await launch(argv, { target: "-", timeoutMs: (seconds + 60) * 1000, ...helper.hooks });
   const helperCpuPct = helper.pct();
   const attachedNs = helper.markedNs();
-  const from = (attachedNs ?? nowNs()) + ON_SETTLE_S * 1e9;
-  const to = (attachedNs ?? nowNs()) + (o.onSeconds - ON_TAIL_S) * 1e9;
-  return { kind, fromNs: from, toNs: to, tokens: 0, helperCpuPct: kind === "default" ? helperCpuPct : undefined, helperOk: r.code === 0 && attachedNs !== undefined };
+  const at = attachedNs ?? nowNs();
+  return { kind, fromNs: at, toNs: at + o.onSeconds * 1e9, tokens: 0, helperCpuPct: kind === "default" ? helperCpuPct : undefined, helperOk: r.code === 0 && attachedNs !== undefined };
 }
 
 /** Off, default, off, stand-in, off, ...: `cycles` on phases of each kind, each between two off phases. */
@@ -123,22 +120,33 @@ export async function alternate(o: AlternationOptions): Promise<AlternationResul
         (on.helperCpuPct === undefined ? "" : `, helper CPU ${on.helperCpuPct.toFixed(3)}% of a core`));
     }
   } finally {
-    timer.kill("SIGINT");
-    await new Promise((resolve) => (timer.exitCode !== null ? resolve(null) : timer.once("close", resolve)));
+    await stopProcess(timer);
   }
   for (const p of phases) Object.assign(p, tokenRate(stamps, p.fromNs, p.toNs));
   return { onSeconds: o.onSeconds, offSeconds: o.offSeconds, args: o.args ?? [], phases,
     ratios: { default: onOffRatios(phases, "default"), standIn: onOffRatios(phases, "stand-in") } };
 }
 
-/** The ratios of each kind, the default phases' helper CPU, and default mode's slowdown against the stand-in's (%). */
+const median = (values: number[]): number => spread(values)?.median ?? NaN;
+const belowOnePct = (ratios: number[]): number => (1 - median(ratios)) * 100;
+const belowStandInPct = (onDefault: number[], onStandIn: number[]): number => (1 - median(onDefault) / median(onStandIn)) * 100;
+
+/**
+ * The ratios of each kind and the default phases' helper CPU. Default mode's slowdown is one minus
+ * its median ratio (%: its on phases against their own off phases); the stand-in's, the same figure
+ * for phases that attach nothing, is the method's own error; each with its 95% bootstrap interval.
+ */
 export function summarize(a: AlternationResult) {
   const ratio = spread(a.ratios.default);
   const standIn = spread(a.ratios.standIn);
   return {
     ratio,
     standIn,
-    slowdownPct: ratio && standIn ? (1 - ratio.median / standIn.median) * 100 : undefined,
+    slowdownPct: ratio ? belowOnePct(a.ratios.default) : undefined,
+    slowdownInterval: bootstrapInterval([a.ratios.default], belowOnePct),
+    standInSlowdownPct: standIn ? belowOnePct(a.ratios.standIn) : undefined,
+    standInInterval: bootstrapInterval([a.ratios.standIn], belowOnePct),
+    belowStandInPct: ratio && standIn ? belowStandInPct(a.ratios.default, a.ratios.standIn) : undefined,
     helperCpuPct: spread(a.phases.filter((p) => p.kind === "default" && p.helperCpuPct !== undefined).map((p) => p.helperCpuPct as number)),
     tokensPerPhase: spread(a.phases.filter((p) => p.kind !== "off").map((p) => p.tokens)),
     failed: a.phases.filter((p) => p.kind !== "off" && !p.helperOk).length,

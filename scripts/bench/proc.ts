@@ -250,6 +250,29 @@ export function start(argv: string[], onLine: (line: string) => void, stdout: "i
   return child;
 }
 
+/** bpftrace running `script`, once it said it attached; each other line of its output goes to `onLine`. */
+export async function startBpftrace(script: string, onLine: (line: string) => void, what: string): Promise<ChildProcess> {
+  let ready = false;
+  const child = start(["bpftrace", "-B", "none", "-e", script], (line) => {
+    if (line.startsWith("Attaching")) ready = true;
+    else onLine(line);
+  }, "pipe");
+  for (let i = 0; i < 150 && !ready && child.exitCode === null; i++) await sleep(100);
+  if (!ready) {
+    await stopProcess(child);
+    throw new Error(`bpftrace could not attach ${what}`);
+  }
+  return child;
+}
+
+/** Interrupts a process started by `start` and waits until it is gone. */
+export async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const closed = new Promise((resolve) => child.once("close", resolve));
+  child.kill("SIGINT");
+  await closed;
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import type { BenchComparison, FidelityRun } from "./fidelity";
 import { describe, spread, sum, type Spread } from "./stats";
 import { windowCostMs, type WindowExcess } from "./windows";
-import { ON_SETTLE_S, summarize as summarizeAlternation, type AlternationResult } from "./alternation";
+import { summarize as summarizeAlternation, type AlternationResult } from "./alternation";
 
 export interface RunRecord {
   round: number;
@@ -527,6 +527,7 @@ const f0 = (x: number) => x.toFixed(0);
 const f1 = (x: number) => x.toFixed(1);
 const f2 = (x: number) => x.toFixed(2);
 const f3 = (x: number) => x.toFixed(3);
+const interval = (i: [number, number] | undefined) => (i ? ` (95% bootstrap interval ${f2(i[0])}% to ${f2(i[1])}%)` : "");
 const pct = (x: number) => `${(x * 100 - 100 >= 0 ? "+" : "")}${(x * 100 - 100).toFixed(1)}%`;
 const mEv = (x: number) => `${(x / 1e6).toFixed(2)}M`;
 
@@ -771,13 +772,15 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
   const alt = g3.alternation;
   if (alt?.ratio) {
     L.push("", `Measured directly, on one running target (its context of 256 cells shifts when full, so that its tokens/s stays level): ` +
-      `default mode attached by PID for ${alt.onSeconds} s, then nothing for ${alt.offSeconds} s, ${alt.ratio.n} times, and as often a stand-in ` +
-      `that attaches nothing (it says it attached, then sleeps); bpftrace timestamps each token the target writes. Each on phase's tokens/s, ` +
-      `from ${ON_SETTLE_S} s after attaching (start-up and the first window left out; one window opens in what is left, about the ` +
-      `long-run rate) to 2 s before its end, against the mean of the off phases on either side: default mode ${f3(alt.ratio.median)} ` +
-      `(IQR ${f3(alt.ratio.q1)} to ${f3(alt.ratio.q3)}), the stand-in ${alt.standIn ? `${f3(alt.standIn.median)} (IQR ${f3(alt.standIn.q1)} to ${f3(alt.standIn.q3)})` : "n/a"}` +
-      `${alt.slowdownPct === undefined ? "" : `: default mode's slowdown ${f2(alt.slowdownPct)}%`}; the helper used ` +
-      `${alt.helperCpuPct ? `${f3(alt.helperCpuPct.median)}%` : "?"} of a core meanwhile${alt.failed ? `; ${alt.failed} on phases failed` : ""}.`);
+      `default mode attached by PID, then nothing for ${alt.offSeconds} s, ${alt.ratio.n} times, and as often a stand-in ` +
+      `that attaches nothing (it says it attached, then sleeps); bpftrace timestamps each token the target writes. Each on phase's tokens/s ` +
+      `over the ${alt.onSeconds} s after its "attached" line (one window period: the window that opens on attaching is in it, the next is not; ` +
+      `the helper's start-up before the line and its teardown after the span are not), against the mean of the off phases on either side: ` +
+      `default mode ${f3(alt.ratio.median)} (IQR ${f3(alt.ratio.q1)} to ${f3(alt.ratio.q3)}): a slowdown of ${f2(alt.slowdownPct ?? NaN)}%` +
+      `${interval(alt.slowdownInterval)}; the stand-in ${alt.standIn ? `${f3(alt.standIn.median)} (IQR ${f3(alt.standIn.q1)} to ${f3(alt.standIn.q3)}): ` +
+        `${f2(alt.standInSlowdownPct ?? NaN)}%${interval(alt.standInInterval)}, the method's own error (it attaches nothing)` : "n/a"}` +
+      `${alt.belowStandInPct === undefined ? "" : `; default mode against the stand-in ${f2(alt.belowStandInPct)}%`}. The helper used ` +
+      `${alt.helperCpuPct ? `${f3(alt.helperCpuPct.median)}%` : "?"} of a core over the measured spans${alt.failed ? `; ${alt.failed} on phases failed` : ""}.`);
   }
   const dr = g3.decodeRatio["lens-default"];
   const ctl = g3.decodeRatio["none-b"];

@@ -23,15 +23,15 @@ import { withBpfStats } from "../../test/harness/bpfStats";
 import { benchAgainstProfile, fidelityOf } from "./fidelity";
 import { decodeStream } from "../../extension/profile/stream";
 import { buildProfile } from "../../extension/profile/model";
-import { cpuAfterMark, cpuBetween, launch, start, sleep, waitQuiet, type LaunchResult } from "./proc";
+import { cpuAfterMark, cpuBetween, launch, start, sleep, startBpftrace, stopProcess, waitQuiet, type LaunchResult } from "./proc";
 import { windowExcessOf, type WindowExcess } from "./windows";
 import { alternate, type AlternationResult } from "./alternation";
 import { computeFigures, missedTargets, writeReport, type AttachRun, type BenchData, type DecodeRun, type LinkEvent, type RunRecord } from "./report";
 
 const repo = path.resolve(__dirname, "../..");
 const THREADS = 2;
-/** Alternation phases: default mode (or its stand-in) attached this long, then this long with nothing attached. */
-const ALTERNATION_ON_S = 18;
+/** Alternation phases: default mode (or its stand-in) measured this long after attaching (its window period), then this long with nothing attached. */
+const ALTERNATION_ON_S = 10;
 const ALTERNATION_OFF_S = 8;
 const PROMPT = "The quick brown fox jumps over the lazy dog while the old grey cat sleeps in the warm sun.";
 const TRACEFS = "/sys/kernel/tracing";
@@ -103,7 +103,7 @@ function parseArgs(argv: string[]): Options {
     longSeconds: quick ? 4 : 10,
     windowSeconds: quick ? 4 : 8,
     steadySeconds: quick ? 8 : 30,
-    alternationCycles: quick ? 1 : 10,
+    alternationCycles: quick ? 1 : 12,
     decodeRepeats: quick ? 3 : 9,
     moeRounds: quick ? 2 : 5,
     fidelityRounds: quick ? 1 : 3,
@@ -145,7 +145,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--from-json") o.fromJson = path.resolve(argv[++i]);
     else if (a === "-h" || a === "--help") {
       process.stdout.write(
-        "npm run bench [-- --quick] [--rounds N] [--tokens N] [--attach-rounds N] [--long-seconds S] [--steady-seconds S (default 30)] [--alternation-cycles N (default 10)] [--moe-rounds N] [--fidelity-rounds N]\n       [--out-dir DIR] [--keep]\n       [--quiet-wait S (default 60; 0: never wait)] [--quiet-budget S (default 480)]\n       [--from-json results.json: only rewrite the report from earlier raw numbers]\n       Exit status 1 when a target is not met (each is listed), 0 when all are met or not measured.\n       [--model KEY, --moe-model KEY: models of `npm run fixtures`, to try the bench itself on tinyDense / tinyMoe]\n",
+        "npm run bench [-- --quick] [--rounds N] [--tokens N] [--attach-rounds N] [--long-seconds S] [--steady-seconds S (default 30)] [--alternation-cycles N (default 12)] [--moe-rounds N] [--fidelity-rounds N]\n       [--out-dir DIR] [--keep]\n       [--quiet-wait S (default 60; 0: never wait)] [--quiet-budget S (default 480)]\n       [--from-json results.json: only rewrite the report from earlier raw numbers]\n       Exit status 1 when a target is not met (each is listed), 0 when all are met or not measured.\n       [--model KEY, --moe-model KEY: models of `npm run fixtures`, to try the bench itself on tinyDense / tinyMoe]\n",
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
@@ -281,27 +281,12 @@ tracepoint:raw_syscalls:sys_enter /@cx[tid]/ {
 `;
 
 async function startLinkMonitor(events: LinkEvent[]): Promise<ChildProcess> {
-  let ready = false;
-  const child = start(
-    ["bpftrace", "-B", "none", "-e", LINK_SCRIPT],
-    (line) => {
-      if (line.startsWith("Attaching")) ready = true;
-      const m = /^GLK ([LD]) (\d+) (\d+) (\d+) (-?\d+) (-?\d+)/.exec(line);
-      if (m) events.push({ kind: m[1] as LinkEvent["kind"], pid: Number(m[2]), ns: Number(m[3]), durNs: Number(m[4]), fd: Number(m[5]), type: Number(m[6]) });
-    },
-    "pipe",
-  );
-  for (let i = 0; i < 150 && !ready && child.exitCode === null; i++) await sleep(100);
-  if (!ready) throw new Error("bpftrace could not attach the syscall tracepoints that time link attach/detach");
+  const child = await startBpftrace(LINK_SCRIPT, (line) => {
+    const m = /^GLK ([LD]) (\d+) (\d+) (\d+) (-?\d+) (-?\d+)/.exec(line);
+    if (m) events.push({ kind: m[1] as LinkEvent["kind"], pid: Number(m[2]), ns: Number(m[3]), durNs: Number(m[4]), fd: Number(m[5]), type: Number(m[6]) });
+  }, "the syscall tracepoints that time link attach/detach");
   await sleep(500);
   return child;
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const closed = new Promise((resolve) => child.once("close", resolve));
-  child.kill("SIGINT");
-  await closed;
 }
 
 // ---- one run ---------------------------------------------------------------------------------
@@ -419,17 +404,26 @@ async function quietGate(o: Options): Promise<{ waitedMs: number; busyCores: num
 
 // ---- figure 1: attach / detach on a running target ------------------------------------------
 
-/** Alternation's target: a context of 256 cells that shifts when full, so that its tokens/s stays level. */
-async function measureAlternation(c: Ctx): Promise<AlternationResult> {
+/** A llama-completion that generates until stopped (its context shifts when full), once it is generating. */
+async function startGenerating(c: Ctx, what: string, extra: string[] = []): Promise<ChildProcess> {
   let generating = false;
   const target = start([c.llama, "-m", c.model, "-f", c.promptFile, "-n", "1000000", "-no-cnv", "--temp", "0", "--ignore-eos",
-    "-t", String(THREADS), "--no-warmup", "--context-shift", "-c", "256"], (line) => {
+    "-t", String(THREADS), "--no-warmup", "--context-shift", ...extra], (line) => {
     if (/generate: n_ctx =/.test(line)) generating = true;
   });
+  for (let i = 0; i < 1200 && !generating && target.exitCode === null; i++) await sleep(100);
+  if (!generating) {
+    await stopProcess(target);
+    throw new Error(`the ${what} target did not start generating`);
+  }
+  await sleep(1500);
+  return target;
+}
+
+/** Alternation's target: a context of 256 cells, so that its tokens/s stays level. */
+async function measureAlternation(c: Ctx): Promise<AlternationResult> {
+  const target = await startGenerating(c, "alternation", ["-c", "256"]);
   try {
-    for (let i = 0; i < 1200 && !generating && target.exitCode === null; i++) await sleep(100);
-    if (!generating) throw new Error("the alternation target did not start generating");
-    await sleep(1500);
     return await alternate({ helper: c.helper, pid: target.pid as number, cycles: c.o.alternationCycles, onSeconds: ALTERNATION_ON_S,
       offSeconds: ALTERNATION_OFF_S, out: path.join(c.work, "alternation.stream"), log });
   } finally {
@@ -438,19 +432,11 @@ async function measureAlternation(c: Ctx): Promise<AlternationResult> {
 }
 
 async function attachDetach(c: Ctx, links: LinkEvent[]): Promise<{ runs: AttachRun[]; longStream?: string; targetSurvived: boolean }> {
-  let generating = false;
-  const targetArgs = [c.llama, "-m", c.model, "-f", c.promptFile, "-n", "1000000", "-no-cnv", "--temp", "0", "--ignore-eos",
-    "-t", String(THREADS), "--no-warmup", "--context-shift"];
-  const target = start(targetArgs, (line) => {
-    if (/generate: n_ctx =/.test(line)) generating = true;
-  });
+  const target = await startGenerating(c, "attach");
   const runs: AttachRun[] = [];
   let longStream: string | undefined;
   let survived = false;
   try {
-    for (let i = 0; i < 1200 && !generating && target.exitCode === null; i++) await sleep(100);
-    if (!generating) throw new Error("the attach target did not start generating");
-    await sleep(1500);
     const one = async (mode: string, seconds: number, round: number, extra: string[] = [], keep = false, purpose?: "steady"): Promise<void> => {
       const out = path.join(c.work, `attach-${mode}${purpose ?? ""}-${round}.stream`);
       const argv = [c.helper, "--mode", mode, ...extra, "--pid", String(target.pid), "--duration", String(seconds), "--out", out];

@@ -37,6 +37,33 @@ export function describe(s: Spread | undefined, fmt: (x: number) => string): str
   return `${fmt(s.median)} (IQR ${fmt(s.q1)} to ${fmt(s.q3)}; range ${fmt(s.min)} to ${fmt(s.max)}; n=${s.n})`;
 }
 
+/** A seeded generator of uniform numbers in [0, 1) (mulberry32): the same report from the same numbers. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The 95% percentile-bootstrap interval of `statistic` over samples drawn with replacement from
+ * each list on its own (undefined when a list has fewer than two values).
+ */
+export function bootstrapInterval(lists: number[][], statistic: (...resampled: number[][]) => number, rounds = 4000): [number, number] | undefined {
+  if (lists.some((l) => l.length < 2)) return undefined;
+  const random = seededRandom(1);
+  const draws: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const resampled = lists.map((l) => l.map(() => l[Math.floor(random() * l.length)]));
+    draws.push(statistic(...resampled));
+  }
+  draws.sort((a, b) => a - b);
+  return [quantile(draws, 0.025), quantile(draws, 0.975)];
+}
+
 export function sum(values: number[]): number {
   return values.reduce((a, b) => a + b, 0);
 }
