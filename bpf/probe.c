@@ -41,6 +41,11 @@
  * fill. */
 #define TURN_S 0.25
 #define FULL_MODE_TURN_S 0.1
+/* A launched program's first half second: it maps its libraries, and a short one (a tiny model, a
+ * few tokens) is gone within 50 ms, its maps with it. Maps never read leave every address in it
+ * unsymbolized, so they are checked, and the rings turned, this often until then. */
+#define STARTUP_S 0.5
+#define STARTUP_TURN_S 0.005
 
 static const char USAGE[] =
 	"Usage: ggml-lens-probe [options] -- COMMAND [ARGS...]\n"
@@ -111,6 +116,7 @@ struct run {
 	int out_created;
 	struct samples *samples;
 	double maps_checked;  /* when the target's maps were last checked for changes */
+	double released;      /* when the launched target was let go (0: attached by PID) */
 	int libraries_due;    /* they changed: follow_libraries reads them */
 };
 
@@ -630,6 +636,8 @@ static pid_t process_of(const struct run *r, unsigned int tid)
 
 static double turn_s(const struct run *r)
 {
+	if (r->released && now_s() - r->released < STARTUP_S)
+		return STARTUP_TURN_S;
 	return r->opt.mode == MODE_FULL ? FULL_MODE_TURN_S : TURN_S;
 }
 
@@ -951,6 +959,8 @@ static int start(struct run *r)
 		return fail("%s", err), -1;
 	if (target_release(&r->target))
 		return fail("the target process could not be started"), -1;
+	if (r->target.launched)
+		r->released = now_s();
 	return 0;
 }
 
