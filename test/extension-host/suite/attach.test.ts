@@ -29,7 +29,8 @@ suite("Attach to process", function () {
   this.timeout(180_000);
   const argv = (): string[] => {
     const { llamaCompletion, tinyDense } = fixtures();
-    return [llamaCompletion, "-m", tinyDense, "-p", "Hello", "-n", "1000000", "--ignore-eos", "-no-cnv", "-t", "2", "--no-warmup"];
+    // its context shifts when full: it generates until killed, however fast this machine is
+    return [llamaCompletion, "-m", tinyDense, "-p", "Hello", "-n", "1000000", "--ignore-eos", "-no-cnv", "-t", "2", "--no-warmup", "--context-shift"];
   };
   let target: ChildProcess;
   let work: string;
