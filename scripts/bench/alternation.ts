@@ -3,16 +3,19 @@
 // token the target writes (llama-completion's log thread writes and flushes every generated token
 // on its own). Each on phase's tokens/s is set against the mean of the off phases on either side
 // of it, so that the target's slow drift cancels, and so does whatever the machine does to one
-// process and not another: both sides are the same process. An on phase is measured from the
-// helper's "attached" line for one window period (--window-every), so that it holds exactly one
-// op-tracing window, the share a long run has; the helper's start-up before that line and its
-// teardown after are left out (one-offs, not decode speed). Every other on phase runs a stand-in
-// that attaches nothing (it says it attached, then sleeps): its ratios are the method's own noise.
+// process and not another: both sides are the same process. An on phase is measured for one window
+// period (--window-every) from ATTACH_S after the helper's "attached" line, so that it holds exactly
+// one op-tracing window (the second), the share a long run has. What attaching costs the target is a
+// one-off, not decode speed: the first ATTACH_S are measured apart, and the helper's start-up before
+// its line and its teardown after the span are left out. Every other on phase runs a stand-in that
+// attaches nothing (it says it attached, then sleeps): its ratios are the method's own noise.
 import type { ChildProcess } from "node:child_process";
 import { cpuAfterMark, launch, sleep, startBpftrace, stopProcess } from "./proc";
 import { bootstrapInterval, spread } from "./stats";
 
-/** Seconds the helper stays attached after its measured span (--duration is the span plus this). */
+/** Seconds after the "attached" line before an on phase's measured span: attaching's aftermath and the first window. */
+export const ATTACH_S = 2;
+/** Seconds the helper stays attached after its measured span. */
 const ON_TAIL_S = 1;
 /** Seconds of an off phase left out after the helper exited. */
 const OFF_SETTLE_S = 0.5;
@@ -26,19 +29,23 @@ export interface Phase {
   toNs: number;
   tokens: number;
   tokS?: number;
+  /** on phases: tokens/s over the ATTACH_S before the measured span */
+  attachTokS?: number;
   /** on phases: the helper's CPU time over the measured span, % of one core */
   helperCpuPct?: number;
   helperOk?: boolean;
 }
 
 export interface AlternationResult {
-  /** each on phase's measured span: one window period, from the helper's "attached" line */
+  /** each on phase's measured span: one window period, from ATTACH_S after the helper's "attached" line */
   onSeconds: number;
   offSeconds: number;
   args: string[];
   phases: Phase[];
   /** per on phase of each kind: its tokens/s over the mean of the two off phases around it */
   ratios: { default: number[]; standIn: number[] };
+  /** per on phase of each kind: the decode time its first ATTACH_S seconds lost (ms) */
+  attachCostsMs?: { default: number[]; standIn: number[] };
 }
 
 export interface AlternationOptions {
@@ -72,17 +79,26 @@ export function tokenRate(stamps: number[], fromNs: number, toNs: number): { tok
   return { tokens: inside.length, tokS: span > 0 ? ((inside.length - 1) * 1e9) / span : undefined };
 }
 
-/** Each on phase's rate over the mean of the off phases just before and after it (phases alternate off, on, ..., off). */
-export function onOffRatios(phases: Phase[], kind: Exclude<PhaseKind, "off">): number[] {
+/**
+ * Each on phase's rate (its measured span's, or `onRate`) over the mean of the off phases just
+ * before and after it (phases alternate off, on, ..., off).
+ */
+export function onOffRatios(phases: Phase[], kind: Exclude<PhaseKind, "off">, onRate = (p: Phase) => p.tokS): number[] {
   const ratios: number[] = [];
   phases.forEach((p, i) => {
     const before = phases[i - 1];
     const after = phases[i + 1];
+    const rate = onRate(p);
     if (p.kind !== kind || before?.kind !== "off" || after?.kind !== "off") return;
-    if (p.tokS === undefined || before.tokS === undefined || after.tokS === undefined) return;
-    ratios.push(p.tokS / ((before.tokS + after.tokS) / 2));
+    if (rate === undefined || before.tokS === undefined || after.tokS === undefined) return;
+    ratios.push(rate / ((before.tokS + after.tokS) / 2));
   });
   return ratios;
+}
+
+/** Decode time attaching cost each on phase (ms): the first ATTACH_S seconds' tokens/s against the off phases'. */
+function attachCostsMs(phases: Phase[], kind: Exclude<PhaseKind, "off">): number[] {
+  return onOffRatios(phases, kind, (p) => p.attachTokS).map((r) => ATTACH_S * 1000 * (1 - r));
 }
 
 async function offPhase(o: AlternationOptions): Promise<Phase> {
@@ -94,15 +110,15 @@ async function offPhase(o: AlternationOptions): Promise<Phase> {
 const standIn = (seconds: number): string[] => ["bash", "-c", `echo "stand-in: attached in 0 ms" >&2; sleep ${seconds}`];
 
 async function onPhase(o: AlternationOptions, kind: Exclude<PhaseKind, "off">): Promise<Phase> {
-  const helper = cpuAfterMark(/attached in/, 0, o.onSeconds);
-  const seconds = o.onSeconds + ON_TAIL_S;
+  const helper = cpuAfterMark(/attached in/, ATTACH_S, ATTACH_S + o.onSeconds);
+  const seconds = ATTACH_S + o.onSeconds + ON_TAIL_S;
   const argv = kind === "stand-in" ? standIn(seconds)
     : [o.helper, "--mode", "default", "--window-every", String(o.onSeconds), ...(o.args ?? []), "--pid", String(o.pid), "--duration", String(seconds), "--out", o.out];
   const r = await launch(argv, { target: "-", timeoutMs: (seconds + 60) * 1000, ...helper.hooks });
   const helperCpuPct = helper.pct();
   const attachedNs = helper.markedNs();
   const at = attachedNs ?? nowNs();
-  return { kind, fromNs: at, toNs: at + o.onSeconds * 1e9, tokens: 0, helperCpuPct: kind === "default" ? helperCpuPct : undefined, helperOk: r.code === 0 && attachedNs !== undefined };
+  return { kind, fromNs: at + ATTACH_S * 1e9, toNs: at + (ATTACH_S + o.onSeconds) * 1e9, tokens: 0, helperCpuPct: kind === "default" ? helperCpuPct : undefined, helperOk: r.code === 0 && attachedNs !== undefined };
 }
 
 /** Off, default, off, stand-in, off, ...: `cycles` on phases of each kind, each between two off phases. */
@@ -122,9 +138,13 @@ export async function alternate(o: AlternationOptions): Promise<AlternationResul
   } finally {
     await stopProcess(timer);
   }
-  for (const p of phases) Object.assign(p, tokenRate(stamps, p.fromNs, p.toNs));
+  for (const p of phases) {
+    Object.assign(p, tokenRate(stamps, p.fromNs, p.toNs));
+    if (p.kind !== "off") p.attachTokS = tokenRate(stamps, p.fromNs - ATTACH_S * 1e9, p.fromNs).tokS;
+  }
   return { onSeconds: o.onSeconds, offSeconds: o.offSeconds, args: o.args ?? [], phases,
-    ratios: { default: onOffRatios(phases, "default"), standIn: onOffRatios(phases, "stand-in") } };
+    ratios: { default: onOffRatios(phases, "default"), standIn: onOffRatios(phases, "stand-in") },
+    attachCostsMs: { default: attachCostsMs(phases, "default"), standIn: attachCostsMs(phases, "stand-in") } };
 }
 
 const median = (values: number[]): number => spread(values)?.median ?? NaN;
@@ -147,6 +167,8 @@ export function summarize(a: AlternationResult) {
     standInSlowdownPct: standIn ? belowOnePct(a.ratios.standIn) : undefined,
     standInInterval: bootstrapInterval([a.ratios.standIn], belowOnePct),
     belowStandInPct: ratio && standIn ? belowStandInPct(a.ratios.default, a.ratios.standIn) : undefined,
+    attachCostMs: spread(a.attachCostsMs?.default ?? []),
+    standInAttachCostMs: spread(a.attachCostsMs?.standIn ?? []),
     helperCpuPct: spread(a.phases.filter((p) => p.kind === "default" && p.helperCpuPct !== undefined).map((p) => p.helperCpuPct as number)),
     tokensPerPhase: spread(a.phases.filter((p) => p.kind !== "off").map((p) => p.tokens)),
     failed: a.phases.filter((p) => p.kind !== "off" && !p.helperOk).length,

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import type { BenchComparison, FidelityRun } from "./fidelity";
 import { describe, spread, sum, type Spread } from "./stats";
 import { windowCostMs, type WindowExcess } from "./windows";
-import { summarize as summarizeAlternation, type AlternationResult } from "./alternation";
+import { ATTACH_S, summarize as summarizeAlternation, type AlternationResult } from "./alternation";
 
 export interface RunRecord {
   round: number;
@@ -774,13 +774,16 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
     L.push("", `Measured directly, on one running target (its context of 256 cells shifts when full, so that its tokens/s stays level): ` +
       `default mode attached by PID, then nothing for ${alt.offSeconds} s, ${alt.ratio.n} times, and as often a stand-in ` +
       `that attaches nothing (it says it attached, then sleeps); bpftrace timestamps each token the target writes. Each on phase's tokens/s ` +
-      `over the ${alt.onSeconds} s after its "attached" line (one window period: the window that opens on attaching is in it, the next is not; ` +
+      `over ${alt.onSeconds} s from ${ATTACH_S} s after its "attached" line (one window period: the window that opens on attaching is not in it, the next is; ` +
       `the helper's start-up before the line and its teardown after the span are not), against the mean of the off phases on either side: ` +
       `default mode ${f3(alt.ratio.median)} (IQR ${f3(alt.ratio.q1)} to ${f3(alt.ratio.q3)}): a slowdown of ${f2(alt.slowdownPct ?? NaN)}%` +
       `${interval(alt.slowdownInterval)}; the stand-in ${alt.standIn ? `${f3(alt.standIn.median)} (IQR ${f3(alt.standIn.q1)} to ${f3(alt.standIn.q3)}): ` +
         `${f2(alt.standInSlowdownPct ?? NaN)}%${interval(alt.standInInterval)}, the method's own error (it attaches nothing)` : "n/a"}` +
       `${alt.belowStandInPct === undefined ? "" : `; default mode against the stand-in ${f2(alt.belowStandInPct)}%`}. The helper used ` +
-      `${alt.helperCpuPct ? `${f3(alt.helperCpuPct.median)}%` : "?"} of a core over the measured spans${alt.failed ? `; ${alt.failed} on phases failed` : ""}.`);
+      `${alt.helperCpuPct ? `${f3(alt.helperCpuPct.median)}%` : "?"} of a core over the measured spans${alt.failed ? `; ${alt.failed} on phases failed` : ""}.` +
+      (alt.attachCostMs ? ` Attaching itself (a one-off, left out of the above): the first ${ATTACH_S} s after the "attached" line lost ` +
+        `${f1(alt.attachCostMs.median)} ms of decode time (IQR ${f1(alt.attachCostMs.q1)} to ${f1(alt.attachCostMs.q3)}; the first window is in it), the stand-in's ` +
+        `${alt.standInAttachCostMs ? `${f1(alt.standInAttachCostMs.median)} ms (IQR ${f1(alt.standInAttachCostMs.q1)} to ${f1(alt.standInAttachCostMs.q3)})` : "n/a"}.` : ""));
   }
   const dr = g3.decodeRatio["lens-default"];
   const ctl = g3.decodeRatio["none-b"];

@@ -17,6 +17,8 @@ test("each on phase against the mean of the off phases either side of it, by kin
   const phases = [phase("off", 50), phase("default", 48), phase("off", 46), phase("stand-in", 48), phase("off", 48), phase("default", 40)];
   assert.deepEqual(onOffRatios(phases, "default"), [1]); // the last default phase has no off phase after it
   assert.deepEqual(onOffRatios(phases, "stand-in"), [48 / 47]);
+  phases[1].attachTokS = 45;
+  assert.deepEqual(onOffRatios(phases, "default", (p) => p.attachTokS), [45 / 48]);
 });
 
 test("the slowdown is one minus the median ratio, inside its bootstrap interval; the stand-in's is the method's error", () => {
