@@ -18,7 +18,7 @@ export const ATTACH_S = 2;
 /** Seconds the helper stays attached after its measured span. */
 const ON_TAIL_S = 1;
 /** Seconds of an off phase left out after the helper exited. */
-const OFF_SETTLE_S = 0.5;
+export const OFF_SETTLE_S = 0.5;
 
 export type PhaseKind = "off" | "default" | "stand-in";
 
@@ -149,24 +149,43 @@ export async function alternate(o: AlternationOptions): Promise<AlternationResul
 
 const median = (values: number[]): number => spread(values)?.median ?? NaN;
 const belowOnePct = (ratios: number[]): number => (1 - median(ratios)) * 100;
-const belowStandInPct = (onDefault: number[], onStandIn: number[]): number => (1 - median(onDefault) / median(onStandIn)) * 100;
+const belowPct = (these: number[], those: number[]): number => (1 - median(these) / median(those)) * 100;
 
 /**
- * The ratios of each kind and the default phases' helper CPU. Default mode's slowdown is one minus
- * its median ratio (%: its on phases against their own off phases); the stand-in's, the same figure
- * for phases that attach nothing, is the method's own error; each with its 95% bootstrap interval.
+ * Each off phase's rate over the mean of the off phases two phases before and after it, split by
+ * the kind of on phase it follows: an off phase after default mode against one after the stand-in
+ * shows what the helper leaves behind once it has exited.
+ */
+export function offAfterRatios(phases: Phase[]): { default: number[]; standIn: number[] } {
+  const out = { default: [] as number[], standIn: [] as number[] };
+  phases.forEach((p, i) => {
+    const [before, after, on] = [phases[i - 2], phases[i + 2], phases[i - 1]];
+    if (p.kind !== "off" || before?.kind !== "off" || after?.kind !== "off" || !on) return;
+    if (p.tokS === undefined || before.tokS === undefined || after.tokS === undefined) return;
+    (on.kind === "default" ? out.default : out.standIn).push(p.tokS / ((before.tokS + after.tokS) / 2));
+  });
+  return out;
+}
+
+/**
+ * The ratios of each kind and the default phases' helper CPU. Default mode's slowdown is its median
+ * ratio against the stand-in's (%, with its 95% bootstrap interval): an off phase after default mode
+ * runs slower than one after the stand-in (what the helper leaves behind, measured apart as
+ * `aftermathPct`), which lifts both kinds' ratios to their own off phases alike.
  */
 export function summarize(a: AlternationResult) {
   const ratio = spread(a.ratios.default);
   const standIn = spread(a.ratios.standIn);
+  const offAfter = offAfterRatios(a.phases);
   return {
     ratio,
     standIn,
-    slowdownPct: ratio ? belowOnePct(a.ratios.default) : undefined,
-    slowdownInterval: bootstrapInterval([a.ratios.default], belowOnePct),
-    standInSlowdownPct: standIn ? belowOnePct(a.ratios.standIn) : undefined,
-    standInInterval: bootstrapInterval([a.ratios.standIn], belowOnePct),
-    belowStandInPct: ratio && standIn ? belowStandInPct(a.ratios.default, a.ratios.standIn) : undefined,
+    slowdownPct: ratio && standIn ? belowPct(a.ratios.default, a.ratios.standIn) : undefined,
+    slowdownInterval: bootstrapInterval([a.ratios.default, a.ratios.standIn], belowPct),
+    ownOffPct: ratio ? belowOnePct(a.ratios.default) : undefined,
+    standInOwnOffPct: standIn ? belowOnePct(a.ratios.standIn) : undefined,
+    aftermathPct: offAfter.default.length && offAfter.standIn.length ? belowPct(offAfter.default, offAfter.standIn) : undefined,
+    aftermathInterval: bootstrapInterval([offAfter.default, offAfter.standIn], belowPct),
     attachCostMs: spread(a.attachCostsMs?.default ?? []),
     standInAttachCostMs: spread(a.attachCostsMs?.standIn ?? []),
     helperCpuPct: spread(a.phases.filter((p) => p.kind === "default" && p.helperCpuPct !== undefined).map((p) => p.helperCpuPct as number)),

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import type { BenchComparison, FidelityRun } from "./fidelity";
 import { describe, spread, sum, type Spread } from "./stats";
 import { windowCostMs, type WindowExcess } from "./windows";
-import { ATTACH_S, summarize as summarizeAlternation, type AlternationResult } from "./alternation";
+import { ATTACH_S, OFF_SETTLE_S, summarize as summarizeAlternation, type AlternationResult } from "./alternation";
 
 export interface RunRecord {
   round: number;
@@ -776,10 +776,14 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
       `that attaches nothing (it says it attached, then sleeps); bpftrace timestamps each token the target writes. Each on phase's tokens/s ` +
       `over ${alt.onSeconds} s from ${ATTACH_S} s after its "attached" line (one window period: the window that opens on attaching is not in it, the next is; ` +
       `the helper's start-up before the line and its teardown after the span are not), against the mean of the off phases on either side: ` +
-      `default mode ${f3(alt.ratio.median)} (IQR ${f3(alt.ratio.q1)} to ${f3(alt.ratio.q3)}): a slowdown of ${f2(alt.slowdownPct ?? NaN)}%` +
-      `${interval(alt.slowdownInterval)}; the stand-in ${alt.standIn ? `${f3(alt.standIn.median)} (IQR ${f3(alt.standIn.q1)} to ${f3(alt.standIn.q3)}): ` +
-        `${f2(alt.standInSlowdownPct ?? NaN)}%${interval(alt.standInInterval)}, the method's own error (it attaches nothing)` : "n/a"}` +
-      `${alt.belowStandInPct === undefined ? "" : `; default mode against the stand-in ${f2(alt.belowStandInPct)}%`}. The helper used ` +
+      `default mode ${f3(alt.ratio.median)} (IQR ${f3(alt.ratio.q1)} to ${f3(alt.ratio.q3)}), the stand-in ` +
+      `${alt.standIn ? `${f3(alt.standIn.median)} (IQR ${f3(alt.standIn.q1)} to ${f3(alt.standIn.q3)})` : "n/a"}: ` +
+      `default mode's slowdown against the stand-in ${alt.slowdownPct === undefined ? "n/a" : `${f2(alt.slowdownPct)}%`}${interval(alt.slowdownInterval)}. ` +
+      `Against their own off phases they come out at ${f2(alt.ownOffPct ?? NaN)}% and ${f2(alt.standInOwnOffPct ?? NaN)}%, but those are not alike: ` +
+      `an off phase after default mode ran ${f2(alt.aftermathPct ?? NaN)}%${interval(alt.aftermathInterval)} slower than one after the stand-in ` +
+      `(each against the off phases two phases either side), ${f1(((alt.aftermathPct ?? NaN) / 100) * (alt.offSeconds - OFF_SETTLE_S) * 1000)} ms of decode time ` +
+      `over its ${f1(alt.offSeconds - OFF_SETTLE_S)} s. Whatever the helper leaves behind once it has exited lifts both kinds' ratios to their own ` +
+      `off phases alike, and the comparison with the stand-in cancels it. The helper used ` +
       `${alt.helperCpuPct ? `${f3(alt.helperCpuPct.median)}%` : "?"} of a core over the measured spans${alt.failed ? `; ${alt.failed} on phases failed` : ""}.` +
       (alt.attachCostMs ? ` Attaching itself (a one-off, left out of the above): the first ${ATTACH_S} s after the "attached" line lost ` +
         `${f1(alt.attachCostMs.median)} ms of decode time (IQR ${f1(alt.attachCostMs.q1)} to ${f1(alt.attachCostMs.q3)}; the first window is in it), the stand-in's ` +
