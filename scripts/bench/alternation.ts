@@ -8,7 +8,8 @@
 // one op-tracing window (the second), the share a long run has. What attaching costs the target is a
 // one-off, not decode speed: the first ATTACH_S are measured apart, and the helper's start-up before
 // its line and its teardown after the span are left out. Every other on phase runs a stand-in that
-// attaches nothing (it says it attached, then sleeps): its ratios are the method's own noise.
+// attaches nothing (it says it attached, then sleeps): default mode's slowdown is its ratios against
+// the stand-in's, which also cancels what the helper leaves behind in the off phase after it.
 import type { ChildProcess } from "node:child_process";
 import { cpuAfterMark, launch, sleep, startBpftrace, stopProcess } from "./proc";
 import { bootstrapInterval, spread } from "./stats";

@@ -265,12 +265,18 @@ export async function startBpftrace(script: string, onLine: (line: string) => vo
   return child;
 }
 
-/** Interrupts a process started by `start` and waits until it is gone. */
+/** Seconds a process has to end after SIGINT before it is killed (llama.cpp's SIGINT handler logs,
+ * and can deadlock on its own log mutex: every thread then waits on a futex for good). */
+const STOP_GRACE_MS = 5000;
+
+/** Interrupts a process started by `start` and waits until it is gone, killing it after STOP_GRACE_MS. */
 export async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const closed = new Promise((resolve) => child.once("close", resolve));
   child.kill("SIGINT");
+  const killer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
   await closed;
+  clearTimeout(killer);
 }
 
 export function sleep(ms: number): Promise<void> {
