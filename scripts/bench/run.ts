@@ -30,7 +30,7 @@ import { computeFigures, missedTargets, writeReport, type AttachRun, type BenchD
 
 const repo = path.resolve(__dirname, "../..");
 const THREADS = 2;
-/** Alternation phases: default mode (or its stand-in) measured this long after attaching (its window period), then this long with nothing attached. */
+/** Alternation phases: default mode (or its stand-in) measured this long (its window period, from 2 s after attaching), then this long with nothing attached. */
 const ALTERNATION_ON_S = 10;
 const ALTERNATION_OFF_S = 8;
 const PROMPT = "The quick brown fox jumps over the lazy dog while the old grey cat sleeps in the warm sun.";

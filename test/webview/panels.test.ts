@@ -37,7 +37,7 @@ async function screenshot(page: Page, name: string): Promise<void> {
 function record(llamaCompletion: string, model: string, out: string): void {
   execFileSync(
     process.execPath,
-    [path.join(REPO, "dist", "cli.js"), "record", "--mode", "full", "--out", out, "--", llamaCompletion, "-m", model, "-p", "Hello", "-n", "8", "-t", "2", "--no-warmup", "-no-cnv"],
+    [path.join(REPO, "dist", "cli.js"), "record", "--mode", "full", "--out", out, "--", llamaCompletion, "-m", model, "-p", "Hello", "-n", "32", "-t", "2", "--no-warmup", "-no-cnv"],
     { stdio: ["ignore", "ignore", "inherit"], timeout: 120_000 },
   );
 }
