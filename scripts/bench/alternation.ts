@@ -19,7 +19,7 @@ export const ATTACH_S = 2;
 /** Seconds the helper stays attached after its measured span. */
 const ON_TAIL_S = 1;
 /** Seconds of an off phase left out after the helper exited. */
-export const OFF_SETTLE_S = 0.5;
+const OFF_SETTLE_S = 0.5;
 
 export type PhaseKind = "off" | "default" | "stand-in";
 
@@ -87,14 +87,17 @@ export function tokenRate(stamps: number[], fromNs: number, toNs: number): { tok
 export function onOffRatios(phases: Phase[], kind: Exclude<PhaseKind, "off">, onRate = (p: Phase) => p.tokS): number[] {
   const ratios: number[] = [];
   phases.forEach((p, i) => {
-    const before = phases[i - 1];
-    const after = phases[i + 1];
-    const rate = onRate(p);
-    if (p.kind !== kind || before?.kind !== "off" || after?.kind !== "off") return;
-    if (rate === undefined || before.tokS === undefined || after.tokS === undefined) return;
-    ratios.push(rate / ((before.tokS + after.tokS) / 2));
+    const ratio = p.kind === kind ? againstOffPhases(phases, i, 1, onRate(p)) : undefined;
+    if (ratio !== undefined) ratios.push(ratio);
   });
   return ratios;
+}
+
+/** `rate` over the mean of the off phases `step` phases before and after phase `i`, when both have one. */
+function againstOffPhases(phases: Phase[], i: number, step: number, rate: number | undefined): number | undefined {
+  const [before, after] = [phases[i - step], phases[i + step]];
+  if (rate === undefined || before?.kind !== "off" || after?.kind !== "off" || before.tokS === undefined || after.tokS === undefined) return undefined;
+  return rate / ((before.tokS + after.tokS) / 2);
 }
 
 /** Decode time attaching cost each on phase (ms): the first ATTACH_S seconds' tokens/s against the off phases'. */
@@ -160,10 +163,8 @@ const belowPct = (these: number[], those: number[]): number => (1 - median(these
 export function offAfterRatios(phases: Phase[]): { default: number[]; standIn: number[] } {
   const out = { default: [] as number[], standIn: [] as number[] };
   phases.forEach((p, i) => {
-    const [before, after, on] = [phases[i - 2], phases[i + 2], phases[i - 1]];
-    if (p.kind !== "off" || before?.kind !== "off" || after?.kind !== "off" || !on) return;
-    if (p.tokS === undefined || before.tokS === undefined || after.tokS === undefined) return;
-    (on.kind === "default" ? out.default : out.standIn).push(p.tokS / ((before.tokS + after.tokS) / 2));
+    const ratio = p.kind === "off" && i > 0 ? againstOffPhases(phases, i, 2, p.tokS) : undefined;
+    if (ratio !== undefined) (phases[i - 1].kind === "default" ? out.default : out.standIn).push(ratio);
   });
   return out;
 }
@@ -187,6 +188,8 @@ export function summarize(a: AlternationResult) {
     standInOwnOffPct: standIn ? belowOnePct(a.ratios.standIn) : undefined,
     aftermathPct: offAfter.default.length && offAfter.standIn.length ? belowPct(offAfter.default, offAfter.standIn) : undefined,
     aftermathInterval: bootstrapInterval([offAfter.default, offAfter.standIn], belowPct),
+    /** seconds of an off phase that are measured */
+    offMeasuredS: a.offSeconds - OFF_SETTLE_S,
     attachCostMs: spread(a.attachCostsMs?.default ?? []),
     standInAttachCostMs: spread(a.attachCostsMs?.standIn ?? []),
     helperCpuPct: spread(a.phases.filter((p) => p.kind === "default" && p.helperCpuPct !== undefined).map((p) => p.helperCpuPct as number)),

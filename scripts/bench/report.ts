@@ -3,7 +3,7 @@ import fs from "node:fs";
 import type { BenchComparison, FidelityRun } from "./fidelity";
 import { describe, spread, sum, type Spread } from "./stats";
 import { windowCostMs, type WindowExcess } from "./windows";
-import { ATTACH_S, OFF_SETTLE_S, summarize as summarizeAlternation, type AlternationResult } from "./alternation";
+import { ATTACH_S, summarize as summarizeAlternation, type AlternationResult } from "./alternation";
 
 export interface RunRecord {
   round: number;
@@ -781,8 +781,8 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
       `default mode's slowdown against the stand-in ${alt.slowdownPct === undefined ? "n/a" : `${f2(alt.slowdownPct)}%`}${interval(alt.slowdownInterval)}. ` +
       `Against their own off phases they come out at ${f2(alt.ownOffPct ?? NaN)}% and ${f2(alt.standInOwnOffPct ?? NaN)}%, but those are not alike: ` +
       `an off phase after default mode ran ${f2(alt.aftermathPct ?? NaN)}%${interval(alt.aftermathInterval)} slower than one after the stand-in ` +
-      `(each against the off phases two phases either side), ${f1(((alt.aftermathPct ?? NaN) / 100) * (alt.offSeconds - OFF_SETTLE_S) * 1000)} ms of decode time ` +
-      `over its ${f1(alt.offSeconds - OFF_SETTLE_S)} s. Whatever the helper leaves behind once it has exited lifts both kinds' ratios to their own ` +
+      `(each against the off phases two phases either side), ${f1(((alt.aftermathPct ?? NaN) / 100) * alt.offMeasuredS * 1000)} ms of decode time ` +
+      `over its ${f1(alt.offMeasuredS)} s. Whatever the helper leaves behind once it has exited lifts both kinds' ratios to their own ` +
       `off phases alike, and the comparison with the stand-in cancels it. The helper used ` +
       `${alt.helperCpuPct ? `${f3(alt.helperCpuPct.median)}%` : "?"} of a core over the measured spans${alt.failed ? `; ${alt.failed} on phases failed` : ""}.` +
       (alt.attachCostMs ? ` Attaching itself (a one-off, left out of the above): the first ${ATTACH_S} s after the "attached" line lost ` +
