@@ -118,7 +118,7 @@ struct pending_copy {
 };
 
 struct thread_state {
-	__u64 tensor;
+	struct gl_op_begin op; /* the op running, written when it ends (op.tensor 0: none) */
 	struct gl_sw_counters op_start;
 	struct gl_sw_counters decode_start;
 	struct pending_copy copy;
@@ -126,6 +126,9 @@ struct thread_state {
 	__u32 name_kind;
 	__u32 pad;
 	__u64 stack_end; /* end of the mapping its stack lies in, once a sample looked it up */
+	__u64 params;    /* the compute-params block its ith was read from */
+	__s32 ith;
+	__u32 pad2;
 };
 
 struct {
@@ -213,11 +216,20 @@ static __always_inline void *reserve(__u32 size, __u16 type, __u32 kind)
 }
 
 /* Readers are woken by the helper's poll timeout, not per record, unless the buffer fills up. */
+static __always_inline void submit_to(void *ring, void *rec)
+{
+	__u64 avail = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
+	bpf_ringbuf_submit(rec, avail > wake_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+/* Submits a record reserved in this CPU's ring. */
 static __always_inline void submit(void *rec)
 {
 	void *ring = cpu_ring();
-	__u64 avail = ring ? bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) : 0;
-	bpf_ringbuf_submit(rec, avail > wake_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	if (ring)
+		submit_to(ring, rec);
+	else
+		bpf_ringbuf_discard(rec, 0);
 }
 
 /* Op tracing switched on or off by the kernel side of the window; the reader is woken at once when
@@ -692,28 +704,15 @@ int BPF_URETPROBE(name_exit, __u64 name)
 
 /* ---- op level ------------------------------------------------------------------------- */
 
-/* Value of an x86-64 DWARF register (0 rax, 1 rdx, 2 rcx, 3 rbx, 4 rsi, 5 rdi, 6 rbp, 7 rsp, 8-15 r8-r15). */
-static __always_inline __u64 dwarf_reg(struct pt_regs *regs, __s32 reg)
+/* The registers in DWARF's x86-64 numbering (0 rax, 1 rdx, 2 rcx, 3 rbx, 4 rsi, 5 rdi, 6 rbp, 7 rsp,
+ * 8-15 r8-r15), then the IP. */
+static __always_inline void copy_user_registers(__u64 *regs, struct pt_regs *user)
 {
-	switch (reg) {
-	case 0: return BPF_CORE_READ(regs, ax);
-	case 1: return BPF_CORE_READ(regs, dx);
-	case 2: return BPF_CORE_READ(regs, cx);
-	case 3: return BPF_CORE_READ(regs, bx);
-	case 4: return BPF_CORE_READ(regs, si);
-	case 5: return BPF_CORE_READ(regs, di);
-	case 6: return BPF_CORE_READ(regs, bp);
-	case 7: return BPF_CORE_READ(regs, sp);
-	case 8: return BPF_CORE_READ(regs, r8);
-	case 9: return BPF_CORE_READ(regs, r9);
-	case 10: return BPF_CORE_READ(regs, r10);
-	case 11: return BPF_CORE_READ(regs, r11);
-	case 12: return BPF_CORE_READ(regs, r12);
-	case 13: return BPF_CORE_READ(regs, r13);
-	case 14: return BPF_CORE_READ(regs, r14);
-	case 15: return BPF_CORE_READ(regs, r15);
-	default: return 0;
-	}
+	regs[0] = user->ax, regs[1] = user->dx, regs[2] = user->cx, regs[3] = user->bx;
+	regs[4] = user->si, regs[5] = user->di, regs[6] = user->bp, regs[7] = user->sp;
+	regs[8] = user->r8, regs[9] = user->r9, regs[10] = user->r10, regs[11] = user->r11;
+	regs[12] = user->r12, regs[13] = user->r13, regs[14] = user->r14, regs[15] = user->r15;
+	regs[16] = user->ip;
 }
 
 static __always_inline void emit_expert_ids(__u64 tensor)
@@ -746,31 +745,88 @@ static __always_inline void emit_expert_ids(__u64 tensor)
 	submit(rec);
 }
 
-static __always_inline int op_begin(struct pt_regs *regs, __u64 params, __u64 tensor, __u64 tensor2, __u32 site)
+#define GL_TENSOR_HEAD_CAP 128
+
+static __always_inline __u32 min_u32(__u32 a, __u32 b) { return a < b ? a : b; }
+static __always_inline __u32 max_u32(__u32 a, __u32 b) { return a > b ? a : b; }
+
+/* The op, type and shape of a tensor. They lead ggml_tensor, so one read of the bytes they span
+ * does (each user memory read costs about 60 ns here, however few its bytes). */
+static __always_inline void read_op_shape(__u64 tensor, struct gl_op_begin *op)
+{
+	__u32 n_dims = tensor_n_dims < GL_MAX_DIMS_CAP ? tensor_n_dims : GL_MAX_DIMS_CAP;
+	__u32 lo = min_u32(min_u32(off_tensor_type, off_tensor_op), off_tensor_ne);
+	__u32 hi = max_u32(max_u32(off_tensor_type, off_tensor_op) + 4, off_tensor_ne + n_dims * 8);
+	__builtin_memset(op->ne, 0, sizeof(op->ne));
+	if (hi - lo > GL_TENSOR_HEAD_CAP) {
+		op->op = read_s32(tensor + off_tensor_op);
+		op->type = read_s32(tensor + off_tensor_type);
+		read_ne(tensor, op->ne);
+		return;
+	}
+	__u8 head[GL_TENSOR_HEAD_CAP];
+	if (bpf_probe_read_user(head, hi - lo, (void *)(tensor + lo))) {
+		op->op = op->type = -1;
+		return;
+	}
+	op->op = *(__s32 *)(head + (off_tensor_op - lo));
+	op->type = *(__s32 *)(head + (off_tensor_type - lo));
+	for (__u32 i = 0; i < GL_MAX_DIMS_CAP; i++)
+		if (i < n_dims)
+			op->ne[i] = *(__s64 *)(head + (off_tensor_ne - lo) + i * 8);
+}
+
+/* The worker index, read once per compute-params block (it lives on the worker's stack for the
+ * whole graph). */
+static __always_inline __s32 worker_index(struct thread_state *st, __u64 params)
+{
+	if (!params || off_params_ith < 0)
+		return -1;
+	if (st->params != params) {
+		st->params = params;
+		st->ith = read_s32(params + off_params_ith);
+	}
+	return st->ith;
+}
+
+/* An op that began and did not end (no barrier followed it): its OP_BEGIN alone. */
+static __always_inline void write_unended_op(struct thread_state *st)
+{
+	void *ring = cpu_ring();
+	struct gl_op_begin *rec = ring ? bpf_ringbuf_reserve(ring, sizeof(*rec), 0) : NULL;
+	if (!rec) {
+		count(GL_PROBE_OP_BEGIN, &lost);
+		return;
+	}
+	__builtin_memcpy(rec, &st->op, sizeof(*rec));
+	submit_to(ring, rec);
+}
+
+/* An op begins: its OP_BEGIN is kept with the thread until the op ends (op_end writes both at once:
+ * one ring buffer record instead of two). */
+static __always_inline int op_begin(__u64 params, __u64 tensor, __u64 tensor2, __u32 site)
 {
 	struct thread_state *st = thread_state();
-	if (st) {
-		st->tensor = tensor;
-		read_counters(&st->op_start);
-	}
-	struct gl_op_begin *rec = reserve(sizeof(*rec), GL_REC_OP_BEGIN, GL_PROBE_OP_BEGIN);
-	if (!rec)
+	if (!st) {
+		count(GL_PROBE_OP_BEGIN, &lost);
 		return 0;
-	rec->tensor = tensor;
-	rec->tensor2 = tensor2;
-	rec->flags = tensor2 ? GL_OP_FUSED : 0;
-	rec->site = site;
-	rec->cpu = bpf_get_smp_processor_id();
-	rec->op = read_s32(tensor + off_tensor_op);
-	rec->type = read_s32(tensor + off_tensor_type);
-	rec->ith = params && off_params_ith >= 0 ? read_s32(params + off_params_ith) : -1;
-	__builtin_memset(rec->ne, 0, sizeof(rec->ne));
-	read_ne(tensor, rec->ne);
-	rec->name[0] = 0;
-	read_name(tensor, rec->name);
-	bool experts = rec->op == op_mul_mat_id && rec->ith == 0;
-	submit(rec);
-	if (experts)
+	}
+	struct gl_op_begin *op = &st->op;
+	if (op->tensor)
+		write_unended_op(st);
+	op->hdr.type = GL_REC_OP_BEGIN;
+	op->hdr.size = sizeof(*op);
+	op->hdr.tid = (__u32)bpf_get_current_pid_tgid();
+	op->hdr.ts = bpf_ktime_get_ns();
+	op->tensor = tensor;
+	op->tensor2 = tensor2;
+	op->flags = tensor2 ? GL_OP_FUSED : 0;
+	op->site = site;
+	op->cpu = bpf_get_smp_processor_id();
+	op->ith = worker_index(st, params);
+	read_op_shape(tensor, op);
+	read_counters(&st->op_start);
+	if (op->op == op_mul_mat_id && op->ith == 0)
 		emit_expert_ids(tensor);
 	return 0;
 }
@@ -779,8 +835,11 @@ static __always_inline int op_begin(struct pt_regs *regs, __u64 params, __u64 te
 static __always_inline void site_pointers(struct pt_regs *ctx, __u32 site, __u64 *params, __u64 *tensor)
 {
 	__s32 treg = site_tensor_reg[site], preg = site_params_reg[site];
-	*tensor = treg < 0 ? PT_REGS_PARM2(ctx) : dwarf_reg(ctx, treg);
-	*params = preg < 0 ? PT_REGS_PARM1(ctx) : dwarf_reg(ctx, preg);
+	__u64 regs[GL_UNWIND_REGS];
+	copy_user_registers(regs, ctx);
+	/* -1: the function's own arguments, params in rdi and the tensor in rsi */
+	*tensor = regs[treg < 0 ? 4 : treg & 15];
+	*params = regs[preg < 0 ? 5 : preg & 15];
 }
 
 /* Entered from a kernel rather than from the compute loop: not the end of the op. */
@@ -793,6 +852,12 @@ static __always_inline bool barrier_inside_kernel(struct pt_regs *ctx, __u32 sit
 	return caller < site_caller_lo[site] || caller >= site_caller_hi[site];
 }
 
+/* An OP_BEGIN and the OP_END that closes it, written as one ring buffer record. */
+struct op_pair {
+	struct gl_op_begin begin;
+	struct gl_op_end end;
+};
+
 /* A worker reaches the barrier after its op: the op's span ends. */
 static __always_inline int op_end(struct pt_regs *ctx, __u32 site)
 {
@@ -800,17 +865,28 @@ static __always_inline int op_end(struct pt_regs *ctx, __u32 site)
 	if (barrier_inside_kernel(ctx, site))
 		return 0;
 	struct thread_state *st = existing_thread_state();
-	if (!st || !st->tensor)
+	if (!st || !st->op.tensor)
 		return 0;
-	struct gl_op_end *rec = reserve(sizeof(*rec), GL_REC_OP_END, GL_PROBE_OP_END);
-	if (rec) {
-		rec->tensor = st->tensor;
-		rec->cpu = bpf_get_smp_processor_id();
-		rec->pad = 0;
-		counters_since(&st->op_start, &rec->delta);
-		submit(rec);
+	void *ring = cpu_ring();
+	struct op_pair *rec = ring ? bpf_ringbuf_reserve(ring, sizeof(*rec), 0) : NULL;
+	if (!rec) {
+		count(GL_PROBE_OP_BEGIN, &lost);
+		count(GL_PROBE_OP_END, &lost);
+		st->op.tensor = 0;
+		return 0;
 	}
-	st->tensor = 0;
+	__builtin_memcpy(&rec->begin, &st->op, sizeof(rec->begin));
+	struct gl_op_end *end = &rec->end;
+	end->hdr.type = GL_REC_OP_END;
+	end->hdr.size = sizeof(*end);
+	end->hdr.tid = st->op.hdr.tid;
+	end->hdr.ts = bpf_ktime_get_ns();
+	end->tensor = st->op.tensor;
+	end->cpu = bpf_get_smp_processor_id();
+	end->pad = 0;
+	counters_since(&st->op_start, &end->delta);
+	submit_to(ring, rec);
+	st->op.tensor = 0;
 	return 0;
 }
 
@@ -832,7 +908,7 @@ int op_probe(struct pt_regs *ctx)
 		return 0;
 	__u64 params, tensor;
 	site_pointers(ctx, site, &params, &tensor);
-	return op_begin(ctx, params, tensor, fused ? PT_REGS_PARM3(ctx) : 0, site);
+	return op_begin(params, tensor, fused ? PT_REGS_PARM3(ctx) : 0, site);
 }
 
 /* ---- timer samples and thread states --------------------------------------------------- */
@@ -906,16 +982,6 @@ static __always_inline void restore_return_addresses(struct gl_sample_unwind *re
 	}
 }
 
-/* The registers in DWARF's numbering (dwarf_reg's), then the IP. */
-static __always_inline void copy_user_registers(__u64 *regs, struct pt_regs *user)
-{
-	regs[0] = user->ax, regs[1] = user->dx, regs[2] = user->cx, regs[3] = user->bx;
-	regs[4] = user->si, regs[5] = user->di, regs[6] = user->bp, regs[7] = user->sp;
-	regs[8] = user->r8, regs[9] = user->r9, regs[10] = user->r10, regs[11] = user->r11;
-	regs[12] = user->r12, regs[13] = user->r13, regs[14] = user->r14, regs[15] = user->r15;
-	regs[16] = user->ip;
-}
-
 /* A timer sample: the user IP, the op its thread runs, and the user registers and stack top, from
  * which the helper unwinds the caller chain with the target's DWARF call frame information (frame
  * pointers are not needed: ggml is built without them by default). */
@@ -937,7 +1003,7 @@ int sample(struct bpf_perf_event_data *ctx)
 		if (!plain)
 			return 0;
 		plain->ip = ip;
-		plain->tensor = st ? st->tensor : 0;
+		plain->tensor = st ? st->op.tensor : 0;
 		plain->cpu = bpf_get_smp_processor_id();
 		plain->stack = 0;
 		submit(plain);
@@ -947,7 +1013,7 @@ int sample(struct bpf_perf_event_data *ctx)
 	if (!rec)
 		return 0;
 	rec->sample.ip = ip;
-	rec->sample.tensor = st ? st->tensor : 0;
+	rec->sample.tensor = st ? st->op.tensor : 0;
 	rec->sample.cpu = bpf_get_smp_processor_id();
 	rec->sample.stack = 0;
 	copy_user_registers(rec->regs, user);

@@ -36,14 +36,8 @@ static size_t entry_size(size_t record_size)
 	return (sizeof(uint32_t) + record_size + ENTRY_ALIGN - 1) & ~(size_t)(ENTRY_ALIGN - 1);
 }
 
-static int enqueue(void *ctx, void *data, size_t size)
+static int enqueue_record(struct queue *q, void *data, size_t size)
 {
-	struct queue *q = ctx;
-	if (size < sizeof(struct gl_record))
-		return 0;
-	const struct gl_record *rec = data;
-	if (rec->size >= sizeof(*rec) && rec->size < size)
-		size = rec->size; /* the record used less than it reserved (a sample's stack copy) */
 	uint64_t reduced[REDUCED_MAX / sizeof(uint64_t)];
 	size_t reduced_size = q->owner->reduce ? q->owner->reduce(q->owner->ctx, data, size, reduced, sizeof(reduced)) : 0;
 	if (reduced_size >= sizeof(struct gl_record) && reduced_size <= sizeof(reduced)) {
@@ -70,6 +64,23 @@ static int enqueue(void *ctx, void *data, size_t size)
 	memcpy(q->buf + q->len, &size32, sizeof(size32));
 	memcpy(q->buf + q->len + sizeof(size32), data, size);
 	q->len += need;
+	return 0;
+}
+
+/* One ring buffer entry: a record, or several back to back (an op's OP_BEGIN and OP_END, written
+ * when it ends). A record may use less than its entry reserved (a sample's stack copy). */
+static int enqueue(void *ctx, void *data, size_t size)
+{
+	struct queue *q = ctx;
+	while (size >= sizeof(struct gl_record)) {
+		const struct gl_record *rec = data;
+		size_t used = rec->size >= sizeof(*rec) && rec->size < size ? rec->size : size;
+		int err = enqueue_record(q, data, used);
+		if (err || used == size || rec->type != GL_REC_OP_BEGIN)
+			return err;
+		data = (uint8_t *)data + used;
+		size -= used;
+	}
 	return 0;
 }
 

@@ -1,4 +1,5 @@
-/* One BPF ring buffer per CPU, read back as one stream in time order.
+/* One BPF ring buffer per CPU, read back as one stream in time order (but for an op's OP_BEGIN,
+ * which the kernel writes when the op ends, together with its OP_END: it comes right before that).
  *
  * A single shared ring buffer makes the target's threads contend for its lock and its producer
  * position whenever they record at the same moment, which ggml's workers do at every barrier: with
@@ -10,7 +11,8 @@
 #include <stdint.h>
 
 struct rings;
-/* Called for each record, in timestamp order across rings. */
+/* Called for each record, in timestamp order across rings (an entry of several records, as an op's
+ * OP_BEGIN and OP_END, is passed on record by record). */
 typedef void (*rings_record_fn)(void *ctx, const void *data, size_t size);
 /* Called for each record as it is read from its ring, before it waits for its turn: may write a
  * smaller record to take its place into out (at most out_cap bytes) and return its size, or return

@@ -36,8 +36,8 @@ typedef int64_t gl_s64;
 #endif
 
 #define GL_STREAM_MAGIC "GGMLLENS"
-#define GL_STREAM_VERSION_MAJOR 1
-#define GL_STREAM_VERSION_MINOR 4
+#define GL_STREAM_VERSION_MAJOR 2
+#define GL_STREAM_VERSION_MINOR 0
 
 /* Capacities of the fixed-size fields. The target's own sizes come from its DWARF; when the
  * target's are larger, the header says so and fields are truncated, never overrun. */
@@ -52,7 +52,8 @@ enum gl_record_type {
 	GL_REC_GRAPH_BEGIN = 3,  /* a ggml graph starts computing */
 	GL_REC_GRAPH_END = 4,    /* ... and finished */
 	GL_REC_GRAPH_NODE = 5,   /* one node of a graph seen for the first time */
-	GL_REC_OP_BEGIN = 6,     /* a worker thread starts one op (or a fused group) */
+	GL_REC_OP_BEGIN = 6,     /* a worker thread starts one op (or a fused group); written when the op
+				  * ends, right before its OP_END (major 2), so out of time order there */
 	GL_REC_OP_END = 7,       /* ... and reaches the barrier after it */
 	GL_REC_EXPERT_IDS = 8,   /* MUL_MAT_ID: the experts selected per token */
 	GL_REC_SAMPLE = 9,       /* timer sample of a target thread's user IP */
@@ -162,7 +163,8 @@ struct gl_op_begin {
 	gl_u32 cpu;
 	gl_u32 site;  /* probe site index (header lists them) */
 	gl_u32 flags; /* enum gl_op_flags */
-	char name[GL_NAME_CAP];
+	/* major 1 had the tensor's name here (GL_NAME_CAP chars); since major 2 it comes from the
+	 * graph's GRAPH_NODE of the same tensor, read once per graph rather than once per op */
 };
 
 struct gl_op_end {

@@ -44,7 +44,7 @@ export interface Instance {
 }
 
 /** Graph runs in order of start, with their structure's nodes by tensor address. */
-class GraphIndex {
+export class GraphIndex {
   readonly order: number[];
   readonly starts: Float64Array;
   private readonly nodes: (Map<number, GraphNode> | undefined)[];

@@ -15,8 +15,8 @@
  */
 
 export const STREAM_MAGIC = "GGMLLENS";
-export const STREAM_VERSION_MAJOR = 1;
-export const STREAM_VERSION_MINOR = 4;
+export const STREAM_VERSION_MAJOR = 2;
+export const STREAM_VERSION_MINOR = 0;
 
 /** magic[8], u16 major, u16 minor, u32 length of the JSON header. */
 export const FILE_HEADER = { size: 16, major: 8, minor: 10, jsonLen: 12 } as const;
@@ -217,7 +217,7 @@ export const LAYOUTS = {
     consumer: field("consumer", 100, "i32"),
     name: field("name", 104, "char", NAME_CAP),
   }),
-  opBegin: layout(RecordType.OpBegin, "gl_op_begin", 152, {
+  opBegin: layout(RecordType.OpBegin, "gl_op_begin", 88, {
     tensor: field("tensor", 16, "u64"),
     tensor2: field("tensor2", 24, "u64"),
     ne: field("ne", 32, "i64", MAX_DIMS_CAP),
@@ -227,7 +227,7 @@ export const LAYOUTS = {
     cpu: field("cpu", 76, "u32"),
     site: field("site", 80, "u32"),
     flags: field("flags", 84, "u32"),
-    name: field("name", 88, "char", NAME_CAP),
+    // major 1 appended the tensor's name (read no more: the graph's GRAPH_NODE names it)
   }),
   opEnd: layout(RecordType.OpEnd, "gl_op_end", 56, {
     tensor: field("tensor", 16, "u64"),
@@ -471,7 +471,7 @@ export function cString(bytes: Uint8Array, at: number, cap: number): string {
 }
 
 /** The name carried by row `row` of a table with a name field (a tensor's; a backend's for BACKEND_NAME). */
-export function tensorName(batch: RecordBatch, table: "opBegin" | "graphNode" | "graphLeaf" | "tensorCopy" | "backendName", row: number): string {
+export function tensorName(batch: RecordBatch, table: "graphNode" | "graphLeaf" | "tensorCopy" | "backendName", row: number): string {
   const names = batch.names?.[table];
   if (names) return names(row);
   return cString(batch.bytes, batch.tables[table].offset[row] + LAYOUTS[table].fields.name.at, NAME_CAP);

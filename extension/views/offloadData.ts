@@ -39,7 +39,7 @@ export function backendSplits(profile: Profile, origin: number): BackendSplits {
 /** What the panel says when nothing was offloaded: no backend records, or one backend only. */
 function singleBackendSummary(profile: Profile): string | null {
   if (profile.backends.length === 0) {
-    return profile.version.minor < 3
+    return profile.version.major < 2 && profile.version.minor < 3
       ? `No backend records: this profile's stream (version ${profile.version.major}.${profile.version.minor}) predates them (1.3). Record again to see the backends.`
       : "No ggml backend computed a graph while the run was recorded (no ggml_backend_graph_compute call was seen): nothing to show.";
   }

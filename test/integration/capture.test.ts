@@ -46,21 +46,27 @@ function record(name: string, probeArgs: string[], command: string[]): Recording
 
 /**
  * Each CPU writes its own ring buffer and the helper merges them by time: every thread's records are
- * in time order in the stream (a thread that moved between CPUs wrote to two rings), and the op
- * records came from more than one CPU (so the merge had work to do). Returns the CPUs seen.
+ * in time order in the stream (a thread that moved between CPUs wrote to two rings), but for an op's
+ * OP_BEGIN, which is written when the op ends, right before its OP_END: a thread's OP_BEGINs are in
+ * time order among themselves. The op records came from more than one CPU (so the merge had work to
+ * do). Returns the CPUs seen.
  */
 function assertThreadsInTimeOrder(stream: DecodedStream): Set<number> {
-  const records: { offset: number; ts: number; tid: number }[] = [];
-  for (const table of Object.values(stream.tables)) {
-    for (let i = 0; i < table.count; i++) if (table.tid[i] !== 0) records.push({ offset: table.offset[i], ts: table.ts[i], tid: table.tid[i] });
-  }
-  records.sort((a, b) => a.offset - b.offset);
-  const last = new Map<number, number>();
-  for (const { ts, tid, offset } of records) {
-    assert.ok(ts >= (last.get(tid) ?? 0), `thread ${tid}: record at ${offset} (ts ${ts}) follows one at ts ${last.get(tid)}`);
-    last.set(tid, ts);
-  }
+  const inOrder = (tables: { count: number; offset: Uint32Array; ts: Float64Array; tid: Uint32Array }[], what: string): void => {
+    const records: { offset: number; ts: number; tid: number }[] = [];
+    for (const table of tables) {
+      for (let i = 0; i < table.count; i++) if (table.tid[i] !== 0) records.push({ offset: table.offset[i], ts: table.ts[i], tid: table.tid[i] });
+    }
+    records.sort((a, b) => a.offset - b.offset);
+    const last = new Map<number, number>();
+    for (const { ts, tid, offset } of records) {
+      assert.ok(ts >= (last.get(tid) ?? 0), `thread ${tid}: ${what} at ${offset} (ts ${ts}) follows one at ts ${last.get(tid)}`);
+      last.set(tid, ts);
+    }
+  };
   const { opBegin, opEnd } = stream.tables;
+  inOrder(Object.entries(stream.tables).filter(([name]) => name !== "opBegin").map(([, table]) => table), "record");
+  inOrder([opBegin], "OP_BEGIN");
   return new Set([...opBegin.cpu.subarray(0, opBegin.count), ...opEnd.cpu.subarray(0, opEnd.count)]);
 }
 

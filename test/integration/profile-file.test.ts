@@ -93,6 +93,8 @@ test("Perfetto trace and CSV of a real run", { skip }, () => {
   assertValidTrace(trace);
   const ops = trace.traceEvents.filter((e: { cat?: string }) => e.cat === "op");
   assert.equal(ops.length, two.profile.spans.count);
+  const unnamed = ops.filter((e: { args: { tensor: string } }) => e.args.tensor === "");
+  assert.equal(unnamed.length, 0, "every op span's tensor named from its graph's structure");
   const rows = parseCsv(opTableCsv(two.profile.ops));
   assert.equal(rows.length, two.profile.ops.length + 1);
 });

@@ -38,16 +38,21 @@ function recording(): Recording {
   const b = new StreamBuilder(header);
   for (const [base, nTokens] of [[1_000_000, 4], [2_000_000, 1]] as const) {
     b.decodeBegin({ tid: 1, ts: base, nTokens })
-      .graphBegin({ tid: 1, ts: base + 10_000, signature: SIG, nNodes: 3 })
-      .opBegin({ tid: 1, ts: base + 20_000, tensor: 0xa0, op: OP.MUL_MAT, type: 1, ne: [4096, nTokens, 1, 1], name: "ffn_up-0" })
-      .opBegin({ tid: 2, ts: base + 21_000, tensor: 0xa0, op: OP.MUL_MAT, type: 1, ith: 1, ne: [4096, nTokens, 1, 1], name: "ffn_up-0" })
+      .graphBegin({ tid: 1, ts: base + 10_000, signature: SIG, nNodes: 3 });
+    if (base === 1_000_000) {
+      for (const [index, tensor, op, name] of [[0, 0xa0, OP.MUL_MAT, "ffn_up-0"], [1, 0xb0, OP.SOFT_MAX, "kq_soft_max-0"], [2, 0xc0, OP.ADD, "ffn_out-0"]] as const) {
+        b.graphNode({ tid: 1, ts: base + 10_000, signature: SIG, tensor, index, op, name });
+      }
+    }
+    b.opBegin({ tid: 1, ts: base + 20_000, tensor: 0xa0, op: OP.MUL_MAT, type: 1, ne: [4096, nTokens, 1, 1] })
+      .opBegin({ tid: 2, ts: base + 21_000, tensor: 0xa0, op: OP.MUL_MAT, type: 1, ith: 1, ne: [4096, nTokens, 1, 1] })
       .sample({ tid: 2, ts: base + 30_000, ip: IP_INLINED })
       .opEnd({ tid: 1, ts: base + 60_000, tensor: 0xa0, minFlt: 2, nvcsw: 1, cpuNs: 39_000 })
       .opEnd({ tid: 2, ts: base + 61_000, tensor: 0xa0, majFlt: 1, nivcsw: 3, cpuNs: 40_000 })
-      .opBegin({ tid: 1, ts: base + 70_000, tensor: 0xb0, op: OP.SOFT_MAX, name: "kq_soft_max-0" })
+      .opBegin({ tid: 1, ts: base + 70_000, tensor: 0xb0, op: OP.SOFT_MAX })
       .opEnd({ tid: 1, ts: base + 80_000, tensor: 0xb0 })
       .sample({ tid: 1, ts: base + 85_000, ip: IP_PLAIN })
-      .opBegin({ tid: 2, ts: base + 88_000, tensor: 0xc0, op: OP.ADD, name: "ffn_out-0" })
+      .opBegin({ tid: 2, ts: base + 88_000, tensor: 0xc0, op: OP.ADD })
       .graphEnd({ tid: 1, ts: base + 90_000 })
       .opEnd({ tid: 2, ts: base + 95_000, tensor: 0xc0 })
       .decodeEnd({ tid: 1, ts: base + 100_000 });
@@ -148,6 +153,21 @@ test("Perfetto: a slice that outlives its parent is cut at the parent's end and 
   assertValidTrace(t);
   const op = t.traceEvents.find((e) => e.cat === "op");
   assert.deepEqual([op?.ts, op?.dur, op?.args?.clipped], [0.001, 0.498, true]);
+});
+
+test("Perfetto: an op span's tensor is named by its graph's node when its OP_BEGIN has no name (stream major 2)", () => {
+  const b = new StreamBuilder(DEFAULT_HEADER, 2, 0)
+    .graphBegin({ tid: 1, ts: 1_000_001, signature: SIG, nNodes: 1 })
+    .graphNode({ tid: 1, ts: 1_000_001, signature: SIG, tensor: 0xa0, index: 0, op: OP.ADD, name: "ffn_out-3" })
+    .opBegin({ tid: 1, ts: 1_000_002, tensor: 0xa0, op: OP.ADD })
+    .opEnd({ tid: 1, ts: 1_000_099, tensor: 0xa0 })
+    .opBegin({ tid: 1, ts: 1_000_102, tensor: 0xb0, op: OP.ADD })
+    .opEnd({ tid: 1, ts: 1_000_199, tensor: 0xb0 })
+    .graphEnd({ tid: 1, ts: 1_000_500 });
+  const stream = decodeStream(b.trailer().bytes());
+  assert.deepEqual(stream.errors, []);
+  const t = trace({ stream, profile: buildProfile(stream), meta: undefined });
+  assert.deepEqual(t.traceEvents.filter((e) => e.cat === "op").map((e) => e.args?.tensor), ["ffn_out-3", ""], "a tensor the graph does not list has no name");
 });
 
 test("exports read the same from a container as from the raw stream", () => {

@@ -82,7 +82,6 @@ function plainProfile(p: Profile): unknown {
 
 function assertSameRecording(a: DecodedStream, b: DecodedStream): void {
   for (const table of TABLE_NAMES) assert.deepEqual(columnsOf(b, table), columnsOf(a, table), table);
-  for (let row = 0; row < a.tables.opBegin.count; row++) assert.equal(tensorName(b, "opBegin", row), tensorName(a, "opBegin", row));
   for (let row = 0; row < a.tables.graphNode.count; row++) assert.equal(tensorName(b, "graphNode", row), tensorName(a, "graphNode", row));
   for (let row = 0; row < a.tables.graphLeaf.count; row++) assert.equal(tensorName(b, "graphLeaf", row), tensorName(a, "graphLeaf", row));
   assert.deepEqual(b.header, a.header);

@@ -88,7 +88,7 @@ function columnKeys(table: TableName): string[] {
   return ["offset", "ts", "tid", ...fields.map(([k]) => k)];
 }
 
-const NAMED: ("opBegin" | "graphNode" | "graphLeaf")[] = ["opBegin", "graphNode", "graphLeaf"];
+const NAMED: ("graphNode" | "graphLeaf")[] = ["graphNode", "graphLeaf"];
 
 /** Reads every column and tensor name, as the views may: lazy reads fail here if they fail at all. */
 function touchAll(stream: DecodedStream): void {

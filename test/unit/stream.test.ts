@@ -75,7 +75,6 @@ test("decodes the header, every record type and the trailer", () => {
   const o = t.opBegin;
   assert.deepEqual([o.tid[0], o.ts[0], o.tensor[0], o.tensor2[0], o.op[0], o.type[0], o.ith[0], o.cpu[0], o.site[0], o.flags[0]], [11, 120, 0x1000, 0x1100, OP.MUL_MAT, 2, 1, 3, 5, 1]);
   assert.deepEqual([...o.ne], [4096, 7, -1, 1]);
-  assert.equal(tensorName(s, "opBegin", 0), "ffn_out-0");
   assert.deepEqual([t.opEnd.tensor[0], t.opEnd.ts[0]], [0x1000, 150]);
   const e = t.expertIds;
   assert.deepEqual([e.count, e.nUsed[0], e.nTokens[0], e.idCount[0]], [1, 2, 2, 4]);
@@ -108,7 +107,7 @@ test("reads Node Buffers at any byte offset (records copied once when not 4-alig
     const s = decodeStream(buffer);
     assert.equal(s.count, 11, `shift ${shift}`);
     assert.deepEqual([...s.tables.opBegin.ne], [4096, 7, -1, 1]);
-    assert.equal(tensorName(s, "opBegin", 0), "ffn_out-0");
+    assert.equal(tensorName(s, "graphNode", 0), "ffn_out-0");
     const decoder = new StreamDecoder();
     const batches = [decoder.push(buffer.subarray(0, 333)), decoder.push(buffer.subarray(333))];
     assert.equal(batches[0].count + batches[1].count, 11);
@@ -162,10 +161,25 @@ test("a record whose size reaches beyond the end is a cut stream", () => {
   assert.match(s.errors.join(), /ends inside a record/);
 });
 
+test("reads major 2's OP_BEGIN (no name) and major 1's (a name appended, skipped)", () => {
+  const b = new StreamBuilder(DEFAULT_HEADER, 2, 0)
+    .opBegin({ tid: 1, ts: 10, tensor: 0x1000, ne: [4096, 7, 1, 1], op: OP.MUL_MAT, type: 2, ith: 1, cpu: 3, site: 5 })
+    .opEnd({ tid: 1, ts: 20, tensor: 0x1000 })
+    .opBegin({ tid: 1, ts: 30, tensor: 0x2000, op: OP.ADD, name: "named-0" })
+    .trailer();
+  const s = decodeStream(b.bytes());
+  assert.deepEqual(s.errors, []);
+  const o = s.tables.opBegin;
+  assert.equal(o.count, 2);
+  assert.deepEqual([o.tensor[0], o.op[0], o.type[0], o.ith[0], o.cpu[0], o.site[0], [...o.ne.subarray(0, 4)]], [0x1000, OP.MUL_MAT, 2, 1, 3, 5, [4096, 7, 1, 1]]);
+  assert.deepEqual([o.tensor[1], o.op[1]], [0x2000, OP.ADD]);
+  assert.deepEqual([s.tables.opEnd.count, s.tables.opEnd.ts[0]], [1, 20]);
+});
+
 test("refuses a newer major version", () => {
   assertFormatError(
-    () => decodeStream(fullStream(new StreamBuilder(DEFAULT_HEADER, 2, 0)).bytes()),
-    /^written by a newer ggml-lens: major 2 > supported 1; update ggml-lens$/,
+    () => decodeStream(fullStream(new StreamBuilder(DEFAULT_HEADER, 3, 0)).bytes()),
+    /^written by a newer ggml-lens: major 3 > supported 2; update ggml-lens$/,
   );
 });
 
@@ -194,7 +208,7 @@ test("a known record smaller than its struct is skipped and reported", () => {
   const s = decodeStream(b.bytes());
   assert.equal(s.tables.opBegin.count, 0);
   assert.equal(s.tables.opEnd.count, 1);
-  assert.match(s.errors[0], /gl_op_begin of 32 bytes is smaller than its 152; skipped/);
+  assert.match(s.errors[0], /gl_op_begin of 32 bytes is smaller than its 88; skipped/);
 });
 
 test("clear errors for what is not a stream", () => {
@@ -247,7 +261,7 @@ function flatten(batches: RecordBatch[]): Record<string, number[]> {
     out.opBeginTensor.push(...batch.tables.opBegin.tensor);
     out.opEndTs.push(...batch.tables.opEnd.ts);
     out.count.push(batch.count);
-    for (let i = 0; i < batch.tables.opBegin.count; i++) out.names.push(tensorName(batch, "opBegin", i).length);
+    for (let i = 0; i < batch.tables.graphNode.count; i++) out.names.push(tensorName(batch, "graphNode", i).length);
   }
   out.count = [out.count.reduce((a, b) => a + b, 0)];
   return out;

@@ -204,8 +204,9 @@ export class StreamBuilder {
     });
   }
 
+  /** OP_BEGIN as stream major 2 writes it (88 bytes), or with a name as major 1 did (152). */
   opBegin(c: OpBeginFields): this {
-    return this.record(6, 152, c, (v, b) => {
+    return this.record(6, c.name === undefined ? 88 : 152, c, (v, b) => {
       v.setBigUint64(16, BigInt(c.tensor), true);
       v.setBigUint64(24, BigInt(c.tensor2 ?? 0), true);
       (c.ne ?? [1, 1, 1, 1]).forEach((n, i) => v.setBigInt64(32 + 8 * i, BigInt(n), true));
@@ -215,7 +216,7 @@ export class StreamBuilder {
       v.setUint32(76, c.cpu ?? 0, true);
       v.setUint32(80, c.site ?? 0, true);
       v.setUint32(84, c.flags ?? 0, true);
-      b.set(new TextEncoder().encode(c.name ?? ""), 88);
+      if (c.name !== undefined) b.set(new TextEncoder().encode(c.name), 88);
     });
   }
 

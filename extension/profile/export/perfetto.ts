@@ -11,7 +11,8 @@
 import * as path from "node:path";
 import type { Recording } from "../file";
 import { typeName, opName, type Profile, type ThreadLane } from "../model";
-import { tensorName, type DecodedStream } from "../stream";
+import { GraphIndex } from "../instances";
+import type { DecodedStream } from "../stream";
 import { callName, graphName } from "./context";
 
 interface Slice {
@@ -57,13 +58,19 @@ function callSlices(p: Profile, pid: number): Map<number, Slice[]> {
   return byThread;
 }
 
+/** The name of span `s`'s tensor, from its graph's structure ("" when that does not list it). */
+function spanTensorName(p: Profile, graphs: GraphIndex, s: number): string {
+  const node = graphs.node(graphs.graphAt(p.spans.startNs[s]), p.opRecords.begin.tensor[p.spans.row[s]]);
+  return node?.name ?? "";
+}
+
 /** The args of op span `s`: its tensor, op, shape, type, worker index, CPU and counters. */
-function opArgs(stream: DecodedStream, p: Profile, s: number): Record<string, unknown> {
+function opArgs(p: Profile, graphs: GraphIndex, s: number): Record<string, unknown> {
   const begin = p.opRecords.begin;
   const end = p.opRecords.end;
   const row = p.spans.row[s];
   const args: Record<string, unknown> = {
-    tensor: tensorName(stream, "opBegin", row),
+    tensor: spanTensorName(p, graphs, s),
     op: opName(p.header, begin.op[row]),
     shape: Array.from(begin.ne.subarray(row * 4, row * 4 + 4)),
     type: typeName(p.header, begin.type[row]),
@@ -84,7 +91,7 @@ function opArgs(stream: DecodedStream, p: Profile, s: number): Record<string, un
   return args;
 }
 
-function opSlices(stream: DecodedStream, p: Profile, pid: number, { tid, first, count }: ThreadLane): Slice[] {
+function opSlices(p: Profile, graphs: GraphIndex, pid: number, { tid, first, count }: ThreadLane): Slice[] {
   const slices: Slice[] = [];
   for (let s = first; s < first + count; s++) {
     const name = p.labels[p.spans.label[s]].name;
@@ -92,7 +99,7 @@ function opSlices(stream: DecodedStream, p: Profile, pid: number, { tid, first, 
       startNs: p.spans.startNs[s],
       endNs: Math.max(p.spans.startNs[s], p.spans.endNs[s]),
       level: 2,
-      body: (clipped) => JSON.stringify({ ph: "X", pid, tid, cat: "op", name, args: { ...opArgs(stream, p, s), ...(clipped ? { clipped } : {}) } }),
+      body: (clipped) => JSON.stringify({ ph: "X", pid, tid, cat: "op", name, args: { ...opArgs(p, graphs, s), ...(clipped ? { clipped } : {}) } }),
     });
   }
   return slices;
@@ -146,7 +153,8 @@ export function* perfettoTrace(recording: Recording): Generator<string> {
   const pid = p.header.target.pid;
   const origin = firstNs(p);
   const byThread = callSlices(p, pid);
-  for (const lane of p.threads) byThread.set(lane.tid, [...(byThread.get(lane.tid) ?? []), ...opSlices(stream, p, pid, lane)]);
+  const graphs = new GraphIndex(p);
+  for (const lane of p.threads) byThread.set(lane.tid, [...(byThread.get(lane.tid) ?? []), ...opSlices(p, graphs, pid, lane)]);
   const tids = [...byThread.keys()].sort((a, b) => a - b);
   const meta = { tool: "ggml-lens", origin_ns: origin, mode: p.header.mode, op_method: p.header.op_method, argv: p.header.target.argv };
   yield `{"displayTimeUnit":"ns","otherData":${JSON.stringify(meta)},"traceEvents":[\n`;
