@@ -603,8 +603,10 @@ static int attach_sampling(struct run *r)
 {
 	if (r->opt.sample_hz == 0)
 		return 0;
-	struct perf_event_attr attr = { .type = PERF_TYPE_SOFTWARE, .size = sizeof(attr),
-					.config = PERF_COUNT_SW_CPU_CLOCK, .sample_freq = r->opt.sample_hz, .freq = 1 };
+	/* A fixed period in nanoseconds of the CPU clock, not .freq: in frequency mode the kernel stops
+	 * and restarts the event's timer at every scheduler tick to adjust its period. */
+	struct perf_event_attr attr = { .type = PERF_TYPE_SOFTWARE, .size = sizeof(attr), .config = PERF_COUNT_SW_CPU_CLOCK,
+					.sample_period = 1000000000ull / r->opt.sample_hz };
 	int n_cpus = libbpf_num_possible_cpus();
 	for (int cpu = 0; cpu < n_cpus && cpu < MAX_CPUS; cpu++) {
 		int fd = perf_event_open(&attr, -1, cpu);
