@@ -16,9 +16,12 @@ export interface CpuTimes {
   atMs: number;
 }
 
+/** The process's threads' time on the CPU (schedstat is per thread; a thread that has exited is not in it). */
 function runSeconds(pid: number): number | undefined {
   try {
-    return Number(fs.readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]) / 1e9;
+    let ns = 0;
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    return ns / 1e9;
   } catch {
     return undefined; // no schedstat (CONFIG_SCHED_INFO off), or the process is gone: stat's ticks are used
   }

@@ -1,5 +1,6 @@
 // Figures from the raw runs of scripts/bench/run.ts, and bench/results.md.
 import fs from "node:fs";
+import path from "node:path";
 import type { BenchComparison, FidelityRun } from "./fidelity";
 import { describe, spread, sum, type Spread } from "./stats";
 import { windowCostMs, type WindowExcess } from "./windows";
@@ -30,6 +31,8 @@ export interface RunRecord {
   /** the target's CPU time from its "generate:" log line to its "eval time" line */
   targetUserS?: number;
   targetSystemS?: number;
+  /** ... on the CPU, user and system together, in schedstat's nanoseconds (stat's ticks are 10 ms) */
+  targetRunS?: number;
   snapshotGapMs?: number;
   /** ggml-lens-probe's own CPU time over the same interval */
   helperCpuS?: number;
@@ -141,6 +144,9 @@ export interface BenchData {
   /** figure 3 on the MoE model */
   moeModelFile?: string;
   moeRuns: RunRecord[];
+  /** figure 2, precise: the same per-hit comparison on the tiny model with one thread (perHitModel) */
+  perHitRuns?: RunRecord[];
+  perHitModel?: { file: string; tokens: number; threads: number };
   /** figure 6 */
   fidelity: { runs: FidelityRun[]; bench: BenchComparison[] };
   durationS: number;
@@ -188,6 +194,43 @@ function perRound(p: Pairs, need: string[], f: (v: Map<string, RunRecord>) => nu
   const out: number[] = [];
   for (const v of p.values()) if (need.every((n) => v.has(n))) out.push(f(v));
   return out;
+}
+
+/**
+ * Figure 2, precise: per round, the CPU time (schedstat ns) each op probe hit adds to the tiny
+ * model's one-thread run (lens-full - lens-sample over op hits) and each empty uprobe on the same
+ * sites (perf-empty - none over perf's count); their ratio per round and pooled over the rounds.
+ */
+function preciseFigure(runs: RunRecord[]) {
+  const p = byRound(runs);
+  const cpu = (v: Map<string, RunRecord>, n: string): number => v.get(n)?.targetRunS ?? NaN;
+  const lensDelta = (v: Map<string, RunRecord>) => cpu(v, "lens-full") - cpu(v, "lens-sample");
+  const emptyDelta = (v: Map<string, RunRecord>) => cpu(v, "perf-empty") - cpu(v, "none");
+  const lensHits = (v: Map<string, RunRecord>) => opHits(v.get("lens-full") as RunRecord);
+  const emptyHits = (v: Map<string, RunRecord>) => perfHits(v.get("perf-empty") as RunRecord);
+  const all = ["none", "perf-empty", "lens-sample", "lens-full"];
+  const rounds = perRound(p, all, (v) => v.size);
+  const lensUs = perRound(p, all, (v) => (lensDelta(v) / lensHits(v)) * 1e6);
+  const emptyUs = perRound(p, all, (v) => (emptyDelta(v) / emptyHits(v)) * 1e6);
+  const pooled = (delta: typeof lensDelta, hits: typeof lensHits) => sum(perRound(p, all, delta)) / sum(perRound(p, all, hits));
+  // each variant's median over the rounds: a run disturbed once (the first of a series runs cold) moves no median
+  const median = (n: string) => spread(perRound(p, all, (v) => cpu(v, n)))?.median ?? NaN;
+  const hitsMedian = (f: typeof lensHits) => spread(perRound(p, all, f))?.median ?? NaN;
+  const lensOfMedians = ((median("lens-full") - median("lens-sample")) / hitsMedian(lensHits)) * 1e6;
+  const emptyOfMedians = ((median("perf-empty") - median("none")) / hitsMedian(emptyHits)) * 1e6;
+  return {
+    rounds: rounds.length,
+    lensOfMediansUs: lensOfMedians,
+    emptyOfMediansUs: emptyOfMedians,
+    ratioOfMedians: rounds.length ? lensOfMedians / emptyOfMedians : undefined,
+    opHits: spread(perRound(p, all, lensHits)),
+    perfHits: spread(perRound(p, all, emptyHits)),
+    sampleCpuS: spread(perRound(p, all, (v) => cpu(v, "lens-sample"))),
+    lensUs: spread(lensUs),
+    emptyUs: spread(emptyUs),
+    ratio: spread(lensUs.map((x, i) => x / emptyUs[i])),
+    pooledRatio: rounds.length ? pooled(lensDelta, lensHits) / pooled(emptyDelta, emptyHits) : undefined,
+  };
 }
 
 /** The kernel's own account of the BPF programs' run time (bpf_stats), from the run that kept it. */
@@ -269,7 +312,7 @@ export function computeFigures(d: BenchData) {
   const perfThr = perRound(p, ["perf-empty", "none"], (v) => (((comp(v, "perf-empty") - comp(v, "none")) * THREADS) / perfHits(g(v, "perf-empty"))) * us);
   const btThr = thr("bpftrace-empty", "none", entryHits);
   const ratio = (a: string, b: string, num: (v: Map<string, RunRecord>) => number, den: (v: Map<string, RunRecord>) => number) =>
-    perRound(p, ["lens-full", "lens-sample", "none", a, b].filter((x, i, all) => all.indexOf(x) === i), (v) => num(v) / den(v));
+    perRound(p, ["lens-full", "lens-sample", "none", a, b].filter((x, i, all) => all.indexOf(x) === i), (v) => (den(v) > 0 ? num(v) / den(v) : NaN));
   const lensOpSysOf = (v: Map<string, RunRecord>) => (sys(v, "lens-full") - sys(v, "lens-sample")) / opHits(g(v, "lens-full"));
   const perfSysOf = (v: Map<string, RunRecord>) => (sys(v, "perf-empty") - sys(v, "none")) / perfHits(g(v, "perf-empty"));
   const btSysOf = (v: Map<string, RunRecord>) => (sys(v, "bpftrace-empty") - sys(v, "none")) / entryHits(v);
@@ -290,6 +333,7 @@ export function computeFigures(d: BenchData) {
     },
     target: PER_HIT_TARGET,
     inKernel: inKernelCost(d.attach),
+    precise: d.perHitRuns?.length ? preciseFigure(d.perHitRuns) : undefined,
   };
 
   // ---- figure 3: overhead ------------------------------------------------------------------
@@ -699,8 +743,27 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
       `it is off in the runs above): the op probe's BPF program ran ${f0(k.opRuns)} times, ${f0(k.opProbeNs)} ns per hit` +
       (k.sampleNs !== undefined ? `; the timer sample's program ${f0(k.sampleNs)} ns per sample` : "") + ". The rest of a hit's cost is the uprobe trap itself.");
   }
-  L.push("", `Target <= ${g2.target}x the empty uprobe: ${verdict(rSys ? rSys.median <= g2.target : undefined)} (median ratio ${rSys ? f2(rSys.median) : "n/a"})` +
-    (rSys && rSys.q1 <= g2.target && g2.target <= rSys.q3 ? `; its interquartile range straddles ${g2.target}, so one run does not settle it.` : "."), "");
+  const pr = g2.precise;
+  if (pr && d.perHitModel) {
+    L.push("", `The system time above is counted in 10 ms ticks, a dozen or so per run: too coarse for a per-hit figure. Precisely: ` +
+      `\`${path.basename(d.perHitModel.file)}\` with ${d.perHitModel.threads} thread and ${d.perHitModel.tokens} tokens (a short context: each token's compute is ` +
+      `small against its op hits), \`none\`, \`perf-empty\`, \`lens-sample\` and \`lens-full\` in turns, ${pr.rounds} rounds; the target's time on the CPU ` +
+      `(user and system, /proc/PID/task/*/schedstat, nanoseconds) from its \`generate:\` line to its \`eval time\` line. ` +
+      `Hits per run: ggml-lens op probes ${pr.opHits ? f0(pr.opHits.median) : "n/a"}, perf-empty ${pr.perfHits ? f0(pr.perfHits.median) : "n/a"}; ` +
+      `\`lens-sample\` used ${pr.sampleCpuS ? f3(pr.sampleCpuS.median) : "?"} s of CPU.`, "");
+    L.push("| per-hit cost, CPU time (us) | median | IQR | range |", "| --- | --- | --- | --- |");
+    L.push(`| ggml-lens op probe (lens-full - lens-sample) | ${cell(pr.lensUs, f3)} |`);
+    L.push(`| empty uprobe (perf-empty - none) | ${cell(pr.emptyUs, f3)} |`);
+    L.push(`| **ratio ggml-lens / empty** | ${cell(pr.ratio, f2)} |`);
+    L.push("", `From each variant's median CPU time over the rounds (robust to a disturbed run, which a per-round difference is not): ggml-lens ` +
+      `${f3(pr.lensOfMediansUs)} us a hit, the empty uprobe ${f3(pr.emptyOfMediansUs)} us, **ratio ${pr.ratioOfMedians === undefined ? "n/a" : f2(pr.ratioOfMedians)}**. ` +
+      `Pooled over the rounds (the deltas summed, over the hits summed): ratio ${pr.pooledRatio === undefined ? "n/a" : f2(pr.pooledRatio)}.`);
+  }
+  // a ratio per round divides by a difference of a few ticks (or nanoseconds of a noisy run): the medians' ratio is the verdict's
+  const sysOfMedians = g2.perHitSystemUs.lensOp && g2.perHitSystemUs.perfEmpty ? g2.perHitSystemUs.lensOp.median / g2.perHitSystemUs.perfEmpty.median : undefined;
+  const basis = pr?.ratioOfMedians ?? sysOfMedians;
+  L.push("", `Target <= ${g2.target}x the empty uprobe: ${verdict(basis === undefined ? undefined : basis <= g2.target)} (ratio ${basis === undefined ? "n/a" : f2(basis)}, ` +
+    `${pr?.ratioOfMedians !== undefined ? "from the median CPU times on the tiny model" : "the median per-hit system times' ratio"}).`, "");
 
   // figure 3
   const g3 = f.fig3;
@@ -842,10 +905,10 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
     for (const r of disturbed) L.push(`- round ${r.round + 1} ${r.variant}: ${f2(r.foreignCpuS ?? 0)} CPU s of other work, decode ${r.decodeTokS ? f2(r.decodeTokS) : "?"} tok/s`);
     L.push("");
   }
-  const failed = d.runs.filter((r) => !r.ok);
+  const failed = [...d.runs.map((r) => ({ r, what: "" })), ...(d.perHitRuns ?? []).map((r) => ({ r, what: "per-hit " }))].filter(({ r }) => !r.ok);
   if (failed.length) {
     L.push("## Failed runs", "");
-    for (const r of failed) L.push(`- round ${r.round + 1} ${r.variant}: ${r.error ?? ""}`);
+    for (const { r, what } of failed) L.push(`- ${what}round ${r.round + 1} ${r.variant}: ${r.error ?? ""}`);
     L.push("");
   }
   fs.writeFileSync(file, L.join("\n"));
@@ -853,7 +916,8 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
   const s = [
     `ggml-lens bench (${(d.durationS / 60).toFixed(1)} min, ${o.rounds} rounds, load ${d.load.start[0]} -> ${d.load.end[0]})`,
     `  1. op probes attach ${describe(f1x.opAttachMs, f2)} ms, detach ${describe(f1x.opDetachMs, f1)} ms`,
-    `  2. per op hit: ggml-lens ${describe(g2.perHitSystemUs.lensOp, f2)} us, empty ${describe(g2.perHitSystemUs.perfEmpty, f2)} us; ratio ${describe(rSys, f2)}`,
+    `  2. per op hit: ggml-lens ${describe(g2.perHitSystemUs.lensOp, f2)} us, empty ${describe(g2.perHitSystemUs.perfEmpty, f2)} us; ratio ${describe(rSys, f2)}` +
+      (g2.precise ? `; precise (tiny model, CPU time) ${describe(g2.precise.lensUs, f3)} us against ${describe(g2.precise.emptyUs, f3)} us, ratio ${describe(g2.precise.ratio, f2)}` : ""),
     `  3. decode ratio default ${describe(dr, f3)}; full ${describe(g3.decodeRatio["lens-full"], f3)}; control ${describe(ctl, f3)}; ` +
       `modelled default ${describe(md.defaultFromThread, f3)} %`,
     `  4. lost in full mode: ${g4.totalLost}`,

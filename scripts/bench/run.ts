@@ -40,6 +40,10 @@ const EVENT_GROUP = "ggml_lens_bench";
 export const VARIANTS = ["none", "none-b", "bpftrace-empty", "perf-empty", "lens-sample", "lens-default", "lens-full", "bpftrace-ops", "perf-record"] as const;
 /** The MoE model's rounds: no profiler and each ggml-lens mode. */
 const MOE_VARIANTS = ["none", "lens-sample", "lens-default", "lens-full"] as const;
+/** The precise per-hit rounds: each side of both differences (op probes alone; empty uprobes on the same sites). */
+const PER_HIT_VARIANTS = ["none", "perf-empty", "lens-sample", "lens-full"] as const;
+/** Tokens of a per-hit run: the context stays short, so each token's compute stays small against its op hits. */
+const PER_HIT_TOKENS = 100;
 /** The generic peers: a bpftrace script timing every exported op kernel, and perf's timer sampling. */
 const bpftraceOps = (lib: string, kernels: string[]): string => {
   const at = (kind: string) => kernels.map((k) => `${kind}:${lib}:${k}`).join(",");
@@ -77,6 +81,8 @@ interface Options {
   alternationCycles: number;
   decodeRepeats: number;
   moeRounds: number;
+  /** rounds of the precise per-hit comparison on the tiny model (0: not measured) */
+  perHitRounds: number;
   fidelityRounds: number;
   outDir: string;
   keep: boolean;
@@ -106,6 +112,7 @@ function parseArgs(argv: string[]): Options {
     alternationCycles: quick ? 1 : 12,
     decodeRepeats: quick ? 3 : 9,
     moeRounds: quick ? 2 : 5,
+    perHitRounds: quick ? 1 : 9,
     fidelityRounds: quick ? 1 : 3,
     outDir: path.join(repo, "bench"),
     keep: false,
@@ -135,6 +142,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--steady-seconds") o.steadySeconds = num();
     else if (a === "--alternation-cycles") o.alternationCycles = count();
     else if (a === "--moe-rounds") o.moeRounds = count();
+    else if (a === "--per-hit-rounds") o.perHitRounds = count();
     else if (a === "--fidelity-rounds") o.fidelityRounds = count();
     else if (a === "--out-dir") o.outDir = path.resolve(argv[++i]);
     else if (a === "--keep") o.keep = true;
@@ -302,11 +310,14 @@ interface Ctx {
   perfEvents: string[];
   /** exported op kernels the bpftrace peer probes */
   opKernels: string[];
+  /** tokens and threads of the target, when not the options' tokens and THREADS */
+  tokens?: number;
+  threads?: number;
 }
 
 function completionArgs(c: Ctx, extra: string[] = []): string[] {
-  return [c.llama, "-m", c.model, "-f", c.promptFile, "-n", String(c.o.tokens), "-no-cnv", "--temp", "0", "--ignore-eos",
-    "-t", String(THREADS), "--no-warmup", ...extra];
+  return [c.llama, "-m", c.model, "-f", c.promptFile, "-n", String(c.tokens ?? c.o.tokens), "-no-cnv", "--temp", "0", "--ignore-eos",
+    "-t", String(c.threads ?? THREADS), "--no-warmup", ...extra];
 }
 
 function trailerOf(file: string, windowCosts = false): {
@@ -352,6 +363,7 @@ async function runVariant(c: Ctx, variant: Variant, round: number, position: num
   if (r.targetStart && r.targetEnd && r.targetStart.pid === r.targetEnd.pid) {
     rec.targetUserS = r.targetEnd.userS - r.targetStart.userS;
     rec.targetSystemS = r.targetEnd.systemS - r.targetStart.systemS;
+    if (r.targetStart.runS !== undefined && r.targetEnd.runS !== undefined) rec.targetRunS = r.targetEnd.runS - r.targetStart.runS;
     rec.snapshotGapMs = r.targetEnd.atMs - r.targetStart.atMs;
   }
   let launcherCpu = 0;
@@ -615,6 +627,25 @@ async function main(): Promise<void> {
           (rec.hits ? `, op hits ${(rec.hits.op_begin ?? 0) + (rec.hits.op_fused ?? 0) + (rec.hits.op_end ?? 0)}` : "") +
           (rec.perfCounts ? `, perf hits ${Object.values(rec.perfCounts).reduce((a, b) => a + b, 0)}` : "") +
           ` (load ${rec.load1.toFixed(2)})` + (rec.error ? ` ${rec.error}` : ""));
+      }
+    }
+    // Figure 2, precise: where the op hits are a large share of the target's time (the tiny model,
+    // one thread, short context), its CPU time in nanoseconds says what each costs.
+    const tinySrc = fixtures.models.tinyDense;
+    if (o.perHitRounds > 0 && tinySrc && fs.existsSync(tinySrc)) {
+      const tiny: Ctx = { ...ctx, model: path.join(work, `per-hit-${path.basename(tinySrc)}`), tokens: o.quick ? 100 : PER_HIT_TOKENS, threads: 1 };
+      linkModel(tinySrc, tiny.model);
+      data.perHitModel = { file: tinySrc, tokens: tiny.tokens!, threads: 1 };
+      data.perHitRuns = [];
+      await runVariant(tiny, "none", -1, 0); // untimed: the first run of a series runs cold
+      for (let round = 0; round < o.perHitRounds; round++) {
+        for (let position = 0; position < PER_HIT_VARIANTS.length; position++) {
+          const rec = await runVariant(tiny, PER_HIT_VARIANTS[(position + round) % PER_HIT_VARIANTS.length], round, position);
+          data.perHitRuns.push(rec);
+          log(`per-hit round ${round + 1}/${o.perHitRounds} ${rec.variant.padEnd(12)} ${rec.ok ? "" : "FAILED "}target CPU ${rec.targetRunS?.toFixed(4)} s` +
+            (rec.hits ? `, op hits ${(rec.hits.op_begin ?? 0) + (rec.hits.op_fused ?? 0) + (rec.hits.op_end ?? 0)}` : "") +
+            (rec.perfCounts ? `, perf hits ${Object.values(rec.perfCounts).reduce((a, b) => a + b, 0)}` : "") + (rec.error ? ` ${rec.error}` : ""));
+        }
       }
     }
     removeUprobeEvents();
