@@ -195,6 +195,15 @@ static __always_inline void *cpu_ring(void)
 }
 
 /* Reserves a record in `ring`; counts it lost when the ring is full. */
+/* A record's header, stamped now. */
+static __always_inline void stamp(struct gl_record *rec, __u32 size, __u16 type, __u32 tid)
+{
+	rec->type = type;
+	rec->size = size;
+	rec->tid = tid;
+	rec->ts = bpf_ktime_get_ns();
+}
+
 static __always_inline void *reserve_in(void *ring, __u32 size, __u16 type, __u32 kind)
 {
 	struct gl_record *rec = ring ? bpf_ringbuf_reserve(ring, size, 0) : NULL;
@@ -202,10 +211,7 @@ static __always_inline void *reserve_in(void *ring, __u32 size, __u16 type, __u3
 		count(kind, &lost);
 		return NULL;
 	}
-	rec->type = type;
-	rec->size = size;
-	rec->tid = (__u32)bpf_get_current_pid_tgid();
-	rec->ts = bpf_ktime_get_ns();
+	stamp(rec, size, type, (__u32)bpf_get_current_pid_tgid());
 	return rec;
 }
 
@@ -814,10 +820,7 @@ static __always_inline int op_begin(__u64 params, __u64 tensor, __u64 tensor2, _
 	struct gl_op_begin *op = &st->op;
 	if (op->tensor)
 		write_unended_op(st);
-	op->hdr.type = GL_REC_OP_BEGIN;
-	op->hdr.size = sizeof(*op);
-	op->hdr.tid = (__u32)bpf_get_current_pid_tgid();
-	op->hdr.ts = bpf_ktime_get_ns();
+	stamp(&op->hdr, sizeof(*op), GL_REC_OP_BEGIN, (__u32)bpf_get_current_pid_tgid());
 	op->tensor = tensor;
 	op->tensor2 = tensor2;
 	op->flags = tensor2 ? GL_OP_FUSED : 0;
@@ -877,10 +880,7 @@ static __always_inline int op_end(struct pt_regs *ctx, __u32 site)
 	}
 	__builtin_memcpy(&rec->begin, &st->op, sizeof(rec->begin));
 	struct gl_op_end *end = &rec->end;
-	end->hdr.type = GL_REC_OP_END;
-	end->hdr.size = sizeof(*end);
-	end->hdr.tid = st->op.hdr.tid;
-	end->hdr.ts = bpf_ktime_get_ns();
+	stamp(&end->hdr, sizeof(*end), GL_REC_OP_END, st->op.hdr.tid);
 	end->tensor = st->op.tensor;
 	end->cpu = bpf_get_smp_processor_id();
 	end->pad = 0;
