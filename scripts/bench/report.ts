@@ -176,7 +176,7 @@ function byRound(runs: RunRecord[]): Pairs {
   return m;
 }
 
-const opHits = (r: RunRecord): number => (r.hits ? (r.hits.op_begin ?? 0) + (r.hits.op_fused ?? 0) + (r.hits.op_end ?? 0) : NaN);
+export const opHits = (r: RunRecord): number => (r.hits ? (r.hits.op_begin ?? 0) + (r.hits.op_fused ?? 0) + (r.hits.op_end ?? 0) : NaN);
 /** Traps of the always-on probes that fire as graphs are computed: the trailer counts the backend
  * API's calls (graphs given to a backend or the scheduler, copies) at entry only, and each returns
  * through its uretprobe too. */
@@ -187,7 +187,7 @@ const fixedUprobeHits = (r: RunRecord): number => {
 };
 /** All uprobe traps, the backends' and devices' names (asked at start-up, entry and return) included. */
 const uprobeHits = (r: RunRecord): number => opHits(r) + fixedUprobeHits(r) + 2 * (r.hits?.backend_name ?? 0);
-const perfHits = (r: RunRecord): number => (r.perfCounts ? sum(Object.values(r.perfCounts)) : NaN);
+export const perfHits = (r: RunRecord): number => (r.perfCounts ? sum(Object.values(r.perfCounts)) : NaN);
 
 /** per round: f(round's runs) when every named variant ran fine in that round */
 function perRound(p: Pairs, need: string[], f: (v: Map<string, RunRecord>) => number): number[] {

@@ -26,7 +26,7 @@ import { buildProfile } from "../../extension/profile/model";
 import { cpuAfterMark, cpuBetween, launch, start, sleep, startBpftrace, stopProcess, waitQuiet, type LaunchResult } from "./proc";
 import { windowExcessOf, type WindowExcess } from "./windows";
 import { alternate, type AlternationResult } from "./alternation";
-import { computeFigures, missedTargets, writeReport, type AttachRun, type BenchData, type DecodeRun, type LinkEvent, type RunRecord } from "./report";
+import { computeFigures, missedTargets, opHits, perfHits, writeReport, type AttachRun, type BenchData, type DecodeRun, type LinkEvent, type RunRecord } from "./report";
 
 const repo = path.resolve(__dirname, "../..");
 const THREADS = 2;
@@ -624,8 +624,8 @@ async function main(): Promise<void> {
         log(`round ${round + 1}/${o.rounds} ${rec.variant.padEnd(14)} ${rec.ok ? "" : "FAILED "}` +
           `decode ${rec.decodeTokS?.toFixed(2)} tok/s, prompt ${rec.promptTokS?.toFixed(1)} tok/s, ` +
           `target sys ${rec.targetSystemS?.toFixed(2)} s user ${rec.targetUserS?.toFixed(2)} s` +
-          (rec.hits ? `, op hits ${(rec.hits.op_begin ?? 0) + (rec.hits.op_fused ?? 0) + (rec.hits.op_end ?? 0)}` : "") +
-          (rec.perfCounts ? `, perf hits ${Object.values(rec.perfCounts).reduce((a, b) => a + b, 0)}` : "") +
+          (rec.hits ? `, op hits ${opHits(rec)}` : "") +
+          (rec.perfCounts ? `, perf hits ${perfHits(rec)}` : "") +
           ` (load ${rec.load1.toFixed(2)})` + (rec.error ? ` ${rec.error}` : ""));
       }
     }
@@ -633,7 +633,7 @@ async function main(): Promise<void> {
     // one thread, short context), its CPU time in nanoseconds says what each costs.
     const tinySrc = fixtures.models.tinyDense;
     if (o.perHitRounds > 0 && tinySrc && fs.existsSync(tinySrc)) {
-      const tiny: Ctx = { ...ctx, model: path.join(work, `per-hit-${path.basename(tinySrc)}`), tokens: o.quick ? 100 : PER_HIT_TOKENS, threads: 1 };
+      const tiny: Ctx = { ...ctx, model: path.join(work, `per-hit-${path.basename(tinySrc)}`), tokens: PER_HIT_TOKENS, threads: 1 };
       linkModel(tinySrc, tiny.model);
       data.perHitModel = { file: tinySrc, tokens: tiny.tokens!, threads: 1 };
       data.perHitRuns = [];
@@ -643,8 +643,8 @@ async function main(): Promise<void> {
           const rec = await runVariant(tiny, PER_HIT_VARIANTS[(position + round) % PER_HIT_VARIANTS.length], round, position);
           data.perHitRuns.push(rec);
           log(`per-hit round ${round + 1}/${o.perHitRounds} ${rec.variant.padEnd(12)} ${rec.ok ? "" : "FAILED "}target CPU ${rec.targetRunS?.toFixed(4)} s` +
-            (rec.hits ? `, op hits ${(rec.hits.op_begin ?? 0) + (rec.hits.op_fused ?? 0) + (rec.hits.op_end ?? 0)}` : "") +
-            (rec.perfCounts ? `, perf hits ${Object.values(rec.perfCounts).reduce((a, b) => a + b, 0)}` : "") + (rec.error ? ` ${rec.error}` : ""));
+            (rec.hits ? `, op hits ${opHits(rec)}` : "") +
+            (rec.perfCounts ? `, perf hits ${perfHits(rec)}` : "") + (rec.error ? ` ${rec.error}` : ""));
         }
       }
     }
