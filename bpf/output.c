@@ -65,6 +65,7 @@ static void write_layout(struct json *j, const struct plan *plan)
 	json_str(j, "source", "dwarf");
 	json_str(j, "from", t->source);
 	json_str(j, "borrowed_from", plan->cpu ? plan->cpu->layout_donor : NULL);
+	json_str(j, "op_shapes", plan->op_shapes_live ? "live" : "graph");
 	json_open(j, "ggml_tensor", '{');
 	json_int(j, "type", t->type);
 	json_int(j, "ne", t->ne);

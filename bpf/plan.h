@@ -77,6 +77,10 @@ struct plan {
 	struct probe_point backend_fns[PLAN_BACKEND_FNS];
 	int may_split_graphs; /* a backend other than the CPU's may compute graphs (plan.c: may_split_graphs) */
 	const char *op_method; /* "dwarf-inline" or "symbols" */
+	/* Where an op span's op, type and shape come from: its graph's GRAPH_NODE (0; the target's graphs
+	 * have a uid, so a structure is written again whenever shapes may change), or the tensor as the
+	 * op begins (1: set by the helper) */
+	int op_shapes_live;
 	size_t n_sites;
 	struct op_site sites[PLAN_MAX_SITES];
 	struct tensor_layout layout;

@@ -50,6 +50,11 @@ const volatile __s32 off_backend_device = -1;
 const volatile __s32 op_none = -1;
 /* GGML_OP_MUL_MAT_ID's value in this target, -1 when not to be read */
 const volatile __s32 op_mul_mat_id = -1;
+/* Read each op's op, type and shape from its tensor as it begins; else the reader takes them from
+ * the tensor's GRAPH_NODE (GL_OP_SHAPE_IN_GRAPH), sparing a user memory read (~0.1 us) an op. */
+const volatile bool op_shapes_live = true;
+/* A graph structure written so far had MUL_MAT_ID nodes (in expert_ops). */
+volatile bool expert_ops_seen = false;
 /* The op site table is mutable (.bss): the helper fills the entries of a CPU backend the target
  * loads after the start (dlopen) before it attaches that library's op probes.
  * Per op-begin site (the uprobe's cookie): where the tensor and params pointers live there.
@@ -91,6 +96,17 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 << 20);
 } structures SEC(".maps");
+
+/* Each CPU's op log (struct gl_op_log_head, then op_log_entries struct gl_op_pair): one value per
+ * possible CPU, sized by the helper. */
+const volatile __u32 op_log_entries = 1; /* a power of two */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct gl_op_log_head) + sizeof(struct gl_op_pair));
+} op_logs SEC(".maps");
 
 /* Per-CPU counters: probe hits and records lost for want of ring buffer space, by probe kind. */
 struct {
@@ -137,6 +153,15 @@ struct {
 	__type(key, int);
 	__type(value, struct thread_state);
 } threads SEC(".maps");
+
+/* MUL_MAT_ID nodes of the graph structures written (tensor address), so that an op begin knows one
+ * without reading the tensor (a hit is checked: the address may have been reused since). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} expert_ops SEC(".maps");
 
 /* Graph structures already written to the stream. */
 struct {
@@ -434,6 +459,11 @@ static long emit_node(__u64 index, struct node_walk *walk)
 	rec->flags = read_s32(tensor + off_tensor_flags);
 	rec->op_params0 = read_s32(tensor + off_tensor_op_params);
 	rec->pad = 0;
+	if (op_mul_mat_id >= 0 && rec->op == op_mul_mat_id) {
+		__u8 one = 1;
+		bpf_map_update_elem(&expert_ops, &tensor, &one, BPF_ANY);
+		expert_ops_seen = true;
+	}
 	__builtin_memset(rec->src, 0, sizeof(rec->src));
 	__builtin_memset(rec->ne, 0, sizeof(rec->ne));
 	__builtin_memset(rec->nb, 0, sizeof(rec->nb));
@@ -795,6 +825,16 @@ static __always_inline __s32 worker_index(struct thread_state *st, __u64 params)
 	return st->ith;
 }
 
+/* Whether the op beginning is a MUL_MAT_ID (whose expert ids are written). */
+static __always_inline bool is_expert_op(const struct gl_op_begin *op, __u64 tensor)
+{
+	if (op_mul_mat_id < 0)
+		return false;
+	if (op_shapes_live)
+		return op->op == op_mul_mat_id;
+	return expert_ops_seen && bpf_map_lookup_elem(&expert_ops, &tensor) && read_s32(tensor + off_tensor_op) == op_mul_mat_id;
+}
+
 /* An op that began and did not end (no barrier followed it): its OP_BEGIN alone. */
 static __always_inline void write_unended_op(struct thread_state *st)
 {
@@ -827,9 +867,15 @@ static __always_inline int op_begin(__u64 params, __u64 tensor, __u64 tensor2, _
 	op->site = site;
 	op->cpu = bpf_get_smp_processor_id();
 	op->ith = worker_index(st, params);
-	read_op_shape(tensor, op);
+	if (op_shapes_live) {
+		read_op_shape(tensor, op);
+	} else {
+		op->op = op->type = -1;
+		__builtin_memset(op->ne, 0, sizeof(op->ne));
+		op->flags |= GL_OP_SHAPE_IN_GRAPH;
+	}
 	read_counters(&st->op_start);
-	if (op->op == op_mul_mat_id && op->ith == 0)
+	if (op->ith == 0 && is_expert_op(op, tensor))
 		emit_expert_ids(tensor);
 	return 0;
 }
@@ -855,11 +901,69 @@ static __always_inline bool barrier_inside_kernel(struct pt_regs *ctx, __u32 sit
 	return caller < site_caller_lo[site] || caller >= site_caller_hi[site];
 }
 
-/* An OP_BEGIN and the OP_END that closes it, written as one ring buffer record. */
-struct op_pair {
-	struct gl_op_begin begin;
-	struct gl_op_end end;
-};
+/* The op the thread ran, as it ends now. */
+static __always_inline void write_pair(struct gl_op_pair *rec, struct thread_state *st)
+{
+	__builtin_memcpy(&rec->begin, &st->op, sizeof(rec->begin));
+	struct gl_op_end *end = &rec->end;
+	stamp(&end->hdr, sizeof(*end), GL_REC_OP_END, st->op.hdr.tid);
+	end->tensor = st->op.tensor;
+	end->cpu = bpf_get_smp_processor_id();
+	end->pad = 0;
+	counters_since(&st->op_start, &end->delta);
+}
+
+/* Wakes the helper (through the CPU's ring: the log cannot). */
+static __always_inline void wake_helper(void)
+{
+	void *ring = cpu_ring();
+	struct gl_record *rec = ring ? bpf_ringbuf_reserve(ring, sizeof(*rec), 0) : NULL;
+	if (!rec)
+		return;
+	stamp(rec, sizeof(*rec), GL_REC_WAKE, 0);
+	bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP);
+}
+
+/* Writes the op pair into this CPU's op log; false when the log is full or another writer on this
+ * CPU holds it (preempted in the middle of its write). */
+static __always_inline bool write_to_log(struct thread_state *st)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u8 *log = bpf_map_lookup_elem(&op_logs, &cpu);
+	if (!log)
+		return false;
+	struct gl_op_log_head *head = (struct gl_op_log_head *)log;
+	if (__sync_lock_test_and_set(&head->busy, 1))
+		return false;
+	__u64 produced = head->produced;
+	__u64 used = produced - *(volatile __u64 *)&head->consumed;
+	bool room = used < op_log_entries;
+	if (room) {
+		__u64 at = sizeof(*head) + (produced & (op_log_entries - 1)) * sizeof(struct gl_op_pair);
+		write_pair((struct gl_op_pair *)(log + at), st);
+		barrier(); /* the entry before its count: x86 keeps stores in order */
+		*(volatile __u64 *)&head->produced = produced + 1;
+	}
+	barrier();
+	*(volatile __u64 *)&head->busy = 0;
+	if (used + 1 == op_log_entries / 2)
+		wake_helper();
+	return room;
+}
+
+/* Writes the op pair into this CPU's ring buffer. */
+static __always_inline void write_to_ring(struct thread_state *st)
+{
+	void *ring = cpu_ring();
+	struct gl_op_pair *rec = ring ? bpf_ringbuf_reserve(ring, sizeof(*rec), 0) : NULL;
+	if (!rec) {
+		count(GL_PROBE_OP_BEGIN, &lost);
+		count(GL_PROBE_OP_END, &lost);
+		return;
+	}
+	write_pair(rec, st);
+	submit_to(ring, rec);
+}
 
 /* A worker reaches the barrier after its op: the op's span ends. */
 static __always_inline int op_end(struct pt_regs *ctx, __u32 site)
@@ -870,22 +974,8 @@ static __always_inline int op_end(struct pt_regs *ctx, __u32 site)
 	struct thread_state *st = existing_thread_state();
 	if (!st || !st->op.tensor)
 		return 0;
-	void *ring = cpu_ring();
-	struct op_pair *rec = ring ? bpf_ringbuf_reserve(ring, sizeof(*rec), 0) : NULL;
-	if (!rec) {
-		count(GL_PROBE_OP_BEGIN, &lost);
-		count(GL_PROBE_OP_END, &lost);
-		st->op.tensor = 0;
-		return 0;
-	}
-	__builtin_memcpy(&rec->begin, &st->op, sizeof(rec->begin));
-	struct gl_op_end *end = &rec->end;
-	stamp(&end->hdr, sizeof(*end), GL_REC_OP_END, st->op.hdr.tid);
-	end->tensor = st->op.tensor;
-	end->cpu = bpf_get_smp_processor_id();
-	end->pad = 0;
-	counters_since(&st->op_start, &end->delta);
-	submit_to(ring, rec);
+	if (!write_to_log(st))
+		write_to_ring(st);
 	st->op.tensor = 0;
 	return 0;
 }

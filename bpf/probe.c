@@ -62,6 +62,9 @@ static const char USAGE[] =
 	"  --window-every S   default mode: seconds from the opening of one op-tracing window to the\n"
 	"                     next (default 10); the first opens at the first llama_decode call\n"
 	"  --window-decodes N default mode: llama_decode calls traced per window (default 1)\n"
+	"  --live-shapes      read each op's type and shape from its tensor as it begins (about 0.1 us\n"
+	"                     more an op) instead of from its graph's structure; always so for a ggml\n"
+	"                     whose graphs carry no uid\n"
 	"  --layout-from DIR  for libraries without DWARF: a directory with a build of the same ggml\n"
 	"                     that has DWARF (e.g. llama.cpp's build/bin), to borrow its layout from\n"
 	"  --pid PID          attach to a running process instead of starting COMMAND\n"
@@ -83,6 +86,7 @@ struct options {
 	long ringbuf_kb;
 	double window_every;
 	long window_decodes;
+	int live_shapes;
 	pid_t pid;
 	double duration;
 	pid_t also_pids[GL_MAX_ALSO_PIDS];
@@ -175,6 +179,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "window-every", required_argument, 0, 'w' }, { "window-decodes", required_argument, 0, 'n' },
 		{ "pid", required_argument, 0, 'p' },	       { "duration", required_argument, 0, 'd' },
 		{ "layout-from", required_argument, 0, 'l' }, { "also-pid", required_argument, 0, 'a' },
+		{ "live-shapes", no_argument, 0, 'L' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -196,6 +201,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'o': o->out = optarg; break;
 		case 'l': o->layout_from = optarg; break;
+		case 'L': o->live_shapes = 1; break;
 		case 's':
 			if (parse_long(optarg, 0, 10000, &o->sample_hz))
 				return fail("--sample-hz must be an integer from 0 to 10000"), -1;
@@ -317,6 +323,20 @@ static __u32 ring_bytes(const struct run *r)
 	return kb * 1024;
 }
 
+/* Op pairs in each CPU's op log: about as many bytes as its ring (a power of two). */
+static __u32 op_log_entries(const struct run *r)
+{
+	__u32 entries = 1;
+	while ((__u64)entries * sizeof(struct gl_op_pair) < ring_bytes(r))
+		entries *= 2;
+	return entries;
+}
+
+static __u32 op_log_bytes(const struct run *r)
+{
+	return sizeof(struct gl_op_log_head) + op_log_entries(r) * sizeof(struct gl_op_pair);
+}
+
 static void configure(struct run *r)
 {
 	const struct tensor_layout *t = &r->plan.layout;
@@ -344,11 +364,16 @@ static void configure(struct run *r)
 	ro->off_batch_n_tokens = t->batch_n_tokens;
 	ro->op_none = t->op_none;
 	ro->op_mul_mat_id = t->data < 0 ? -1 : t->op_mul_mat_id;
+	r->plan.op_shapes_live = r->opt.live_shapes || t->graph_uid < 0;
+	ro->op_shapes_live = r->plan.op_shapes_live;
 	configure_sites(r, 0);
 	ro->trace_sched = true;
 	ro->sample_stack_bytes = (__u32)r->opt.stack_kb * 1024;
 	bpf_map__set_max_entries(r->skel->maps.rings, (__u32)possible_cpus());
 	ro->wake_bytes = ring_bytes(r) / 2;
+	ro->op_log_entries = op_log_entries(r);
+	bpf_map__set_max_entries(r->skel->maps.op_logs, (__u32)possible_cpus());
+	bpf_map__set_value_size(r->skel->maps.op_logs, op_log_bytes(r));
 	/* Op probes attach in windows (default) or not at all (sample): they are not autoattached. */
 	bpf_program__set_autoattach(r->skel->progs.op_probe, false);
 }
@@ -944,6 +969,9 @@ static int start(struct run *r)
 	r->samples = samples_new();
 	r->rings = rings_new(bpf_map__fd(r->skel->maps.rings), possible_cpus(), ring_bytes(r), bpf_map__fd(r->skel->maps.structures),
 			     reduce_record, on_record, r);
+	if (r->rings && rings_add_op_logs(r->rings, bpf_map__fd(r->skel->maps.op_logs), op_log_bytes(r), op_log_entries(r)))
+		return fail("cannot map the op logs (%d CPUs, %u KiB each): %s; a smaller --ringbuf-kb may do", possible_cpus(),
+			    op_log_bytes(r) / 1024, strerror(errno)), -1;
 	if (!r->rings)
 		return fail("cannot create the ring buffers (%d CPUs, %u KiB each): %s; a smaller --ringbuf-kb may do",
 			    possible_cpus(), ring_bytes(r) / 1024, strerror(errno)), -1;

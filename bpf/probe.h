@@ -28,6 +28,27 @@ struct gl_sample_unwind {
 	gl_u64 stack_len; /* bytes of stack[] copied from regs[7] (the stack pointer) up */
 	gl_u8 stack[GL_STACK_COPY_CAP];
 };
+/* An op's OP_BEGIN and the OP_END that closes it, written together when the op ends: one entry of a
+ * CPU's op log, or of its ring buffer when the log is full or taken. */
+struct gl_op_pair {
+	struct gl_op_begin begin;
+	struct gl_op_end end;
+};
+/* Each CPU's op log: op pairs in a memory-mapped array map, written by the op probe and read by the
+ * helper without a lock, since a ring buffer's reserve and submit cost about 0.1 us an op here. The
+ * writer marks the log busy (an exchange), so that a program preempted on the CPU by another traced
+ * thread keeps it: the other writes to the ring. Entries are produced % entries, in time order. */
+struct gl_op_log_head {
+	gl_u64 produced; /* entries written (the op probe) */
+	gl_u64 pad0[7];
+	gl_u64 consumed; /* entries read (the helper) */
+	gl_u64 pad1[7];
+	gl_u64 busy; /* a writer holds the log */
+	gl_u64 pad2[7];
+};
+/* A record the op probe puts in the CPU's ring to wake the helper when the CPU's op log is half full
+ * (the log itself cannot wake it); never written to the stream. */
+#define GL_REC_WAKE 0xfff1
 /* What an op site is (the op probe's cookie indexes a table of them). */
 enum gl_site_kind { GL_SITE_OP_START, GL_SITE_OP_FUSED, GL_SITE_OP_END };
 #endif

@@ -3,10 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "output.h"
+#include "probe.h"
 #include "rings.h"
 #include "stream.h"
 
@@ -17,12 +19,23 @@ struct queue {
 	struct rings *owner;
 };
 
+/* A CPU's op log, mapped from the BPF array map (probe.h). */
+struct op_log {
+	struct gl_op_log_head *head;
+	const uint8_t *entries;
+	struct queue *queue;
+};
+
 struct rings {
 	struct ring_buffer *rb;
 	int n; /* per-CPU rings created */
 	int *fds;
-	int n_queues; /* one per CPU, then the shared ring's */
+	int n_queues; /* one per CPU, then the shared ring's, then one per CPU's op log */
 	struct queue *queues;
+	struct op_log *logs; /* one per CPU once mapped, else NULL */
+	uint64_t log_entries;
+	void *log_map;
+	size_t log_map_len;
 	rings_reduce_fn reduce;
 	rings_record_fn fn;
 	void *ctx;
@@ -72,6 +85,8 @@ static int enqueue_record(struct queue *q, void *data, size_t size)
 static int enqueue(void *ctx, void *data, size_t size)
 {
 	struct queue *q = ctx;
+	if (size >= sizeof(struct gl_record) && ((const struct gl_record *)data)->type == GL_REC_WAKE)
+		return 0;
 	while (size >= sizeof(struct gl_record)) {
 		const struct gl_record *rec = data;
 		size_t used = rec->size >= sizeof(*rec) && rec->size < size ? rec->size : size;
@@ -132,7 +147,7 @@ struct rings *rings_new(int outer_fd, int n_cpus, uint32_t ring_bytes, int share
 	r->fn = fn;
 	r->ctx = ctx;
 	r->fds = malloc(n_cpus * sizeof(*r->fds));
-	r->n_queues = n_cpus + 1;
+	r->n_queues = 2 * n_cpus + 1;
 	r->queues = calloc(r->n_queues, sizeof(*r->queues));
 	if (!r->fds || !r->queues)
 		return rings_free(r), NULL;
@@ -159,6 +174,44 @@ struct rings *rings_new(int outer_fd, int n_cpus, uint32_t ring_bytes, int share
 	return r;
 }
 
+int rings_add_op_logs(struct rings *r, int map_fd, uint32_t value_bytes, uint32_t entries)
+{
+	size_t stride = (value_bytes + 7) & ~(size_t)7, page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t len = (stride * r->n + page - 1) / page * page;
+	void *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
+	if (map == MAP_FAILED)
+		return -1;
+	r->logs = calloc(r->n, sizeof(*r->logs));
+	if (!r->logs)
+		return munmap(map, len), -1;
+	r->log_map = map;
+	r->log_map_len = len;
+	r->log_entries = entries;
+	for (int cpu = 0; cpu < r->n; cpu++) {
+		uint8_t *value = (uint8_t *)map + cpu * stride;
+		r->logs[cpu] = (struct op_log){ .head = (struct gl_op_log_head *)value,
+						.entries = value + sizeof(struct gl_op_log_head),
+						.queue = &r->queues[r->n + 1 + cpu] };
+	}
+	return 0;
+}
+
+/* Queues the op pairs the op logs hold and frees their space. */
+static void read_op_logs(struct rings *r)
+{
+	for (int cpu = 0; r->logs && cpu < r->n; cpu++) {
+		struct op_log *log = &r->logs[cpu];
+		uint64_t produced = __atomic_load_n(&log->head->produced, __ATOMIC_ACQUIRE);
+		uint64_t consumed = log->head->consumed;
+		for (; consumed < produced; consumed++) {
+			size_t at = (consumed & (r->log_entries - 1)) * sizeof(struct gl_op_pair);
+			if (enqueue(log->queue, (void *)(log->entries + at), sizeof(struct gl_op_pair)))
+				break;
+		}
+		__atomic_store_n(&log->head->consumed, consumed, __ATOMIC_RELEASE);
+	}
+}
+
 void rings_wait(struct rings *r, int timeout_ms)
 {
 	struct epoll_event ready;
@@ -169,12 +222,14 @@ void rings_read(struct rings *r)
 {
 	uint64_t read_at = clock_ns(CLOCK_MONOTONIC);
 	ring_buffer__consume(r->rb);
+	read_op_logs(r);
 	emit_until(r, read_at);
 }
 
 void rings_drain(struct rings *r)
 {
 	ring_buffer__consume(r->rb);
+	read_op_logs(r);
 	emit_until(r, UINT64_MAX);
 }
 
@@ -183,6 +238,9 @@ void rings_free(struct rings *r)
 	if (!r)
 		return;
 	ring_buffer__free(r->rb);
+	if (r->log_map)
+		munmap(r->log_map, r->log_map_len);
+	free(r->logs);
 	for (int i = 0; i < r->n; i++)
 		close(r->fds[i]);
 	for (int i = 0; r->queues && i < r->n_queues; i++)

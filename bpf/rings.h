@@ -1,5 +1,6 @@
-/* One BPF ring buffer per CPU, read back as one stream in time order (but for an op's OP_BEGIN,
- * which the kernel writes when the op ends, together with its OP_END: it comes right before that).
+/* One BPF ring buffer and one op log (probe.h) per CPU, read back as one stream in time order (but
+ * for an op's OP_BEGIN, which the kernel writes when the op ends, together with its OP_END: it comes
+ * right before that).
  *
  * A single shared ring buffer makes the target's threads contend for its lock and its producer
  * position whenever they record at the same moment, which ggml's workers do at every barrier: with
@@ -25,6 +26,9 @@ typedef size_t (*rings_reduce_fn)(void *ctx, const void *data, size_t size, void
  * buffer map `shared_fd` is read and merged with them. reduce may be NULL. */
 struct rings *rings_new(int outer_fd, int n_cpus, uint32_t ring_bytes, int shared_fd, rings_reduce_fn reduce, rings_record_fn fn,
 			void *ctx);
+/* Maps the op logs (probe.h) of the BPF_MAP_TYPE_ARRAY `map_fd`, one value of value_bytes per CPU
+ * holding `entries` op pairs (a power of two), and reads them with the rings from now on. */
+int rings_add_op_logs(struct rings *r, int map_fd, uint32_t value_bytes, uint32_t entries);
 /* Waits up to timeout_ms for a ring's wakeup; reads nothing. */
 void rings_wait(struct rings *r, int timeout_ms);
 /* Reads every ring and passes on the records written before the read began. Later ones wait for

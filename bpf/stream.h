@@ -37,7 +37,7 @@ typedef int64_t gl_s64;
 
 #define GL_STREAM_MAGIC "GGMLLENS"
 #define GL_STREAM_VERSION_MAJOR 2
-#define GL_STREAM_VERSION_MINOR 0
+#define GL_STREAM_VERSION_MINOR 1
 
 /* Capacities of the fixed-size fields. The target's own sizes come from its DWARF; when the
  * target's are larger, the header says so and fields are truncated, never overrun. */
@@ -150,6 +150,9 @@ struct gl_graph_leaf {
 
 enum gl_op_flags {
 	GL_OP_FUSED = 1, /* tensor2 ran fused with tensor */
+	/* op, type and ne are not in the record (-1, -1, zeros): the tensor's GRAPH_NODE in the graph
+	 * running has them (minor 1) */
+	GL_OP_SHAPE_IN_GRAPH = 2,
 };
 
 struct gl_op_begin {

@@ -63,7 +63,8 @@ script, else bpf/build/ggml-lens-probe of the source tree) with these options, t
 appear as they come; a line summing up the profile ends the run. The exit status is the
 helper's: the program's own when it ran CMD.
 
-report prints the tokens, graphs, threads, lost events and op method of the run (and the CPU
+report prints the tokens, graphs, threads, lost events, op method and where op shapes
+came from (the graph, or read live) of the run (and the CPU
 backends the program loaded after the start, probed from then on), the time per
 backend and the tensor copies between backends when more than one backend ran, then one
 line per op: calls (one call is one thread running the op once), total time over threads,
@@ -415,6 +416,7 @@ function reportJson(file: string, p: Profile, analysis: Analysis, ceilingsSource
     target: p.header.target,
     mode: p.header.mode,
     op_method: p.header.op_method,
+    op_shapes: p.header.op_shapes || "live",
     tokens: {
       count: t.tokens,
       calls: t.calls,
@@ -509,7 +511,7 @@ function summaryLines(p: Profile): string[] {
   const target = p.header.target;
   const argv = target.argv.join(" ") || target.exe || "?";
   const lines = [
-    `  target    ${argv} (pid ${target.pid}), mode ${p.header.mode || "?"}, op method ${p.header.op_method || "?"}`,
+    `  target    ${argv} (pid ${target.pid}), mode ${p.header.mode || "?"}, op method ${p.header.op_method || "?"}, shapes ${p.header.op_shapes === "graph" ? "from the graph" : "read live"}`,
     `  tokens    ${t.tokens}: prefill ${t.prefill.calls} calls / ${t.prefill.tokens} tokens, decode ${t.decode.calls} calls, ` +
       `unknown ${t.unknownCalls} calls; ttft ${fmt(t.ttftNs)}, tpot ${fmt(t.tpotNs)}`,
     `  graphs    ${p.graphs.length} runs of ${p.structures.size} structures`,

@@ -294,7 +294,9 @@ export function buildProfile(stream: DecodedStream): Profile {
   const header = stream.header.info;
   const calls = pairByThread(t.decodeBegin, t.decodeEnd);
   const graphs = pairByThread(t.graphBegin, t.graphEnd);
-  const ops = opSpans(t, new LabelTable(header, new NodeIndex(stream)), windowEnds(t));
+  const nodes = new NodeIndex(stream);
+  const unplaced = shapesFromGraphs(t, nodes);
+  const ops = opSpans(t, new LabelTable(header, nodes), windowEnds(t));
   const { spans } = ops;
   const { threads } = ops;
   const leaves = graphLeaves(stream);
@@ -309,7 +311,7 @@ export function buildProfile(stream: DecodedStream): Profile {
     version: { major: stream.header.major, minor: stream.header.minor },
     trailer: stream.trailer,
     truncated: stream.truncated,
-    errors: stream.errors,
+    errors: unplaced ? [...stream.errors, unplacedMessage(unplaced)] : stream.errors,
     calls: tokenCalls,
     tokens: summarizeTokens(tokenCalls),
     graphs: graphRuns(t, graphs),
@@ -687,11 +689,16 @@ class NodeIndex {
     this.graphStructures = Int32Array.from(order, (i) => numbers.get(begins.signature[i]) ?? -1);
   }
 
-  /** The op value of `tensor` at time `ts`, or undefined. */
-  opOf(tensor: number, ts: number): number | undefined {
+  /** The GRAPH_NODE row of `tensor` in the graph running at time `ts` (else in any graph), or undefined. */
+  rowOf(tensor: number, ts: number): number | undefined {
     const graph = this.graphAt(ts);
     const structure = graph < 0 ? -1 : this.graphStructures[graph];
-    const row = (structure < 0 ? undefined : this.byStructure[structure].get(tensor)) ?? this.anyGraph.get(tensor);
+    return (structure < 0 ? undefined : this.byStructure[structure].get(tensor)) ?? this.anyGraph.get(tensor);
+  }
+
+  /** The op value of `tensor` at time `ts`, or undefined. */
+  opOf(tensor: number, ts: number): number | undefined {
+    const row = this.rowOf(tensor, ts);
     return row === undefined ? undefined : this.stream.tables.graphNode.op[row];
   }
 
@@ -713,6 +720,45 @@ class NodeIndex {
 }
 
 // ---- op spans ----------------------------------------------------------------------------
+
+/**
+ * Gives the op begins written without their op, type and shape (OpFlags.ShapeInGraph: the probe
+ * spares reading the tensor) those of their tensor's GRAPH_NODE in the graph running, in the
+ * opBegin table's columns. Returns how many no graph structure describes (left op -1).
+ */
+function shapesFromGraphs(t: RecordTables, nodes: NodeIndex): number {
+  const begins = t.opBegin;
+  const f = recordFields(begins, ["flags", "tensor", "ts"] as const);
+  const [words, position, flags, tensor, ts] = [f.words, f.position, f.at.flags, f.at.tensor, f.at.ts];
+  // imported bindings read once: in the loop each would be a property read of the module
+  const [shapeInGraph, dims] = [OpFlags.ShapeInGraph, MAX_DIMS_CAP];
+  let first = 0;
+  while (first < begins.count && (words[(position[first] >>> 2) + flags] & shapeInGraph) === 0) first++;
+  if (first === begins.count) return 0;
+  const [op, type, ne] = [begins.op, begins.type, begins.ne];
+  const [nodeOp, nodeType, nodeNe] = [t.graphNode.op, t.graphNode.type, t.graphNode.ne];
+  let unplaced = 0;
+  for (let i = first; i < begins.count; i++) {
+    const w = position[i] >>> 2;
+    if ((words[w + flags] & shapeInGraph) === 0) continue;
+    const row = nodes.rowOf(words[w + tensor] + words[w + tensor + 1] * 4294967296, words[w + ts] + words[w + ts + 1] * 4294967296);
+    if (row === undefined) {
+      unplaced++;
+      continue;
+    }
+    op[i] = nodeOp[row];
+    type[i] = nodeType[row];
+    for (let d = 0; d < dims; d++) ne[i * dims + d] = nodeNe[row * dims + d];
+  }
+  return unplaced;
+}
+
+function unplacedMessage(unplaced: number): string {
+  return (
+    `${unplaced} op span(s) ran on tensors that no recorded graph structure describes: their op, type and shape are unknown ` +
+    "(shown as op#-1); record with the helper's --live-shapes to read them from the tensors as the ops begin"
+  );
+}
 
 /** Interns the labels spans are counted under. */
 class LabelTable {
@@ -782,7 +828,7 @@ interface OpScan {
 }
 
 /** The fields of OP_BEGIN and OP_END records the walk reads. */
-const BEGIN_FIELDS = ["ts", "tid", "op", "flags", "tensor2"] as const;
+const BEGIN_FIELDS = ["ts", "tid", "flags", "tensor2"] as const;
 const END_FIELDS = ["ts", "tid", "minFlt", "majFlt", "nvcsw", "nivcsw", "cpuNs"] as const;
 
 /** OP_BEGIN records per thread lane (an upper bound of its spans). */
@@ -859,6 +905,8 @@ class OpPairing {
   constructor(
     private readonly begins: RecordFields<(typeof BEGIN_FIELDS)[number]>,
     private readonly beginOffset: Uint32Array,
+    /** The op of each begin (its column: shapesFromGraphs may have filled it in). */
+    private readonly beginOp: Int32Array,
     private readonly ends: RecordFields<(typeof END_FIELDS)[number]>,
     private readonly endOffset: Uint32Array,
     private readonly lanes: LaneNumbers,
@@ -875,7 +923,7 @@ class OpPairing {
 
   walk(): void {
     const { begins, ends, lanes, labels, counts, sums, openRow, openNs, openLabel } = this;
-    const [bWords, bPosition, b, bOffset, nBegins] = [begins.words, begins.position, begins.at, this.beginOffset, this.beginOffset.length];
+    const [bWords, bPosition, b, bOffset, nBegins, bOp] = [begins.words, begins.position, begins.at, this.beginOffset, this.beginOffset.length, this.beginOp];
     const [eWords, ePosition, e, eOffset, nEnds] = [ends.words, ends.position, ends.at, this.endOffset, this.endOffset.length];
     for (let i = 0, j = 0; i < nBegins || j < nEnds; ) {
       if (j >= nEnds || (i < nBegins && bOffset[i] < eOffset[j])) {
@@ -886,7 +934,7 @@ class OpPairing {
         if (previous >= 0) this.closeByBegin(lane, previous, ts);
         openRow[lane] = i;
         openNs[lane] = ts;
-        openLabel[lane] = labels.of(bWords[w + b.op] | 0, bWords[w + b.flags], u64At(bWords, w + b.tensor2), ts);
+        openLabel[lane] = labels.of(bOp[i], bWords[w + b.flags], u64At(bWords, w + b.tensor2), ts);
         i++;
       } else {
         const w = ePosition[j] >>> 2;
@@ -949,7 +997,7 @@ function opSpans(t: RecordTables, labels: LabelTable, windowOffs: Float64Array):
   order.reduce((at, lane) => ((start[lane] = at), at + capacity[lane]), 0);
   const next = start.slice();
   const spans = newSpans(nBegins);
-  const pairing = new OpPairing(begins, t.opBegin.offset, ends, t.opEnd.offset, lanes, labels, windowOffs, spans, next);
+  const pairing = new OpPairing(begins, t.opBegin.offset, t.opBegin.op, ends, t.opEnd.offset, lanes, labels, windowOffs, spans, next);
   pairing.walk();
   const { counts, sums } = pairing;
   counts.openAtEnd = pairing.openRow.filter((row) => row >= 0).length;

@@ -16,7 +16,7 @@
 
 export const STREAM_MAGIC = "GGMLLENS";
 export const STREAM_VERSION_MAJOR = 2;
-export const STREAM_VERSION_MINOR = 0;
+export const STREAM_VERSION_MINOR = 1;
 
 /** magic[8], u16 major, u16 minor, u32 length of the JSON header. */
 export const FILE_HEADER = { size: 16, major: 8, minor: 10, jsonLen: 12 } as const;
@@ -73,6 +73,8 @@ export enum NameKind {
 /** enum gl_op_flags */
 export enum OpFlags {
   Fused = 1,
+  /** op, type and ne are not in the record: the tensor's GRAPH_NODE has them (minor 1). */
+  ShapeInGraph = 2,
 }
 
 /** enum gl_sched_kind */
@@ -361,6 +363,8 @@ export interface HeaderInfo {
   format: "ggml-lens-stream";
   mode: string;
   op_method: string;
+  /** Where op spans' op, type and shape come from: "graph" (the tensor's GRAPH_NODE, minor 1), "live" (read as each op began), "" (before minor 1: live). */
+  op_shapes: string;
   clock: string;
   start_ns: number;
   /** The profiled process: its executable, and its command line when the helper gives it. */
@@ -594,6 +598,7 @@ function parseHeaderJson(bytes: Uint8Array): HeaderInfo {
     format: "ggml-lens-stream",
     mode: str(raw.mode),
     op_method: str(raw.op_method),
+    op_shapes: str(obj(raw.layout).op_shapes),
     clock: str(raw.clock),
     start_ns: num(raw.start_ns),
     target: {

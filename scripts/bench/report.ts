@@ -228,7 +228,7 @@ function preciseFigure(runs: RunRecord[]) {
     sampleCpuS: spread(perRound(p, all, (v) => cpu(v, "lens-sample"))),
     lensUs: spread(lensUs),
     emptyUs: spread(emptyUs),
-    ratio: spread(lensUs.map((x, i) => x / emptyUs[i])),
+    ratio: spread(lensUs.map((x, i) => (emptyUs[i] > 0 ? x / emptyUs[i] : NaN)).filter((x) => !Number.isNaN(x))),
     pooledRatio: rounds.length ? pooled(lensDelta, lensHits) / pooled(emptyDelta, emptyHits) : undefined,
   };
 }

@@ -8,7 +8,8 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { decodeStream, type DecodedStream } from "../../extension/profile/stream";
+import { decodeStream, OpFlags, type DecodedStream } from "../../extension/profile/stream";
+import { GraphIndex } from "../../extension/profile/instances";
 import { buildProfile, type GraphNode, type Profile } from "../../extension/profile/model";
 import { recordedFixtures, type RecordedFixtures } from "../harness/fixtures";
 import { withBpfStats } from "../harness/bpfStats";
@@ -145,6 +146,7 @@ test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
     assert.equal(p.truncated, false);
     assert.deepEqual(p.errors, []);
     assert.equal(header(p).op_method, "dwarf-inline");
+    assert.equal(p.header.op_shapes, "graph", "a ggml whose graphs carry a uid: op shapes from the graph's structure");
     // one prompt batch, then one decode per generated token except the last, which is not fed back
     assert.equal(p.tokens.prefill.calls, 1);
     assert.equal(p.tokens.decode.calls, N_PREDICT - 1);
@@ -182,6 +184,34 @@ test("capture", { skip: !isRoot && "needs root (eBPF)" }, async (t) => {
         assert.equal(new Set(chosen).size, chosen.length, "distinct experts per token");
       }
     }
+  });
+
+  await t.test("--live-shapes: each op's type and shape read from its tensor as it begins equal its graph node's", () => {
+    const args = completionArgs(fixtures.models.tinyMoe, ["-n", "40", "-b", "4", "-ub", "4"]);
+    const live = record("moe-live", ["--mode", "full", "--sample-hz", "0", "--live-shapes"], args);
+    const p = live.profile;
+    assert.equal(live.status, 0, live.stderr);
+    assert.equal(p.header.op_shapes, "live");
+    const begin = p.opRecords.begin;
+    assert.ok(p.calls.length > 40, "prompt batches of 4 tokens, then decodes: graphs of several shapes");
+    const graphs = new GraphIndex(p);
+    const typeName = (t: number): string => p.header.types[t]?.name ?? `type#${t}`;
+    for (let s = 0; s < p.spans.count; s++) {
+      const row = p.spans.row[s];
+      assert.equal(begin.flags[row] & OpFlags.ShapeInGraph, 0, "written with its shape");
+      const node = graphs.node(graphs.graphAt(p.spans.startNs[s]), begin.tensor[row]);
+      assert.ok(node, `span ${s}: its tensor is a node of the graph running`);
+      const ne = Array.from(begin.ne.subarray(row * 4, row * 4 + 4));
+      assert.deepEqual([p.header.ops[begin.op[row]], typeName(begin.type[row]), ne], [node.op, node.type, node.ne], `span ${s} (${node.name})`);
+    }
+    const fromGraph = record("moe-graph", ["--mode", "full", "--sample-hz", "0"], args);
+    assert.equal(fromGraph.profile.header.op_shapes, "graph");
+    assert.deepEqual(fromGraph.profile.errors, []);
+    const flagged = fromGraph.profile.opRecords.begin.flags.filter((f) => (f & OpFlags.ShapeInGraph) !== 0).length;
+    assert.equal(flagged, fromGraph.profile.opRecords.begin.count, "written without their shapes");
+    const totals = (q: Profile): string[] => q.ops.map((o) => `${o.op} ${o.calls}`).sort();
+    assert.deepEqual(totals(fromGraph.profile), totals(p), "the same ops, as often");
+    assert.equal(fromGraph.profile.experts.length, p.experts.length, "expert ids of every MUL_MAT_ID");
   });
 
   await t.test("stock prebuilt libraries without DWARF: symbols method, every op of every thread", { skip: !fixtures.stockRunner && "no stock libraries" }, () => {

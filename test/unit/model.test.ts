@@ -125,6 +125,33 @@ test("fused spans are named FIRST+SECOND from the graph computing at the time", 
   );
 });
 
+test("op begins written without their shape take op, type and shape from the graph running; an unknown tensor is reported", () => {
+  const b = new StreamBuilder(undefined, 2, 1)
+    .graphBegin({ tid: 1, ts: 0, signature: SIG_A, nNodes: 1 })
+    .graphNode({ tid: 1, ts: 1, signature: SIG_A, tensor: 0x10, index: 0, op: OP.MUL_MAT, type: 1, ne: [64, 7, 1, 1] })
+    .opBegin({ tid: 1, ts: 10, tensor: 0x10, flags: 2, op: -1, type: -1, ne: [0, 0, 0, 0] })
+    .opEnd({ tid: 1, ts: 20, tensor: 0x10 })
+    .graphEnd({ tid: 1, ts: 30 })
+    .graphBegin({ tid: 1, ts: 100, signature: SIG_B, nNodes: 1 })
+    .graphNode({ tid: 1, ts: 101, signature: SIG_B, tensor: 0x10, index: 0, op: OP.ADD, type: 0, ne: [64, 1, 1, 1] })
+    .opBegin({ tid: 1, ts: 110, tensor: 0x10, flags: 2, op: -1, type: -1, ne: [0, 0, 0, 0] })
+    .opEnd({ tid: 1, ts: 115, tensor: 0x10 })
+    .opBegin({ tid: 1, ts: 120, tensor: 0x77, flags: 2, op: -1, type: -1, ne: [0, 0, 0, 0] })
+    .opEnd({ tid: 1, ts: 121, tensor: 0x77 })
+    .opBegin({ tid: 1, ts: 130, tensor: 0x10, op: OP.SOFT_MAX, type: 0, ne: [3, 1, 1, 1] })
+    .opEnd({ tid: 1, ts: 131, tensor: 0x10 })
+    .graphEnd({ tid: 1, ts: 150 })
+    .trailer();
+  const p = profileOf(b);
+  assert.deepEqual(spansOf(p, 1).map(([start, , name]) => [start, name]), [[10, "MUL_MAT"], [110, "ADD"], [120, "op#-1"], [130, "SOFT_MAX"]]);
+  const begin = p.opRecords.begin;
+  assert.deepEqual([...begin.type.subarray(0, 4)], [1, 0, -1, 0]);
+  assert.deepEqual([...begin.ne.subarray(0, 8)], [64, 7, 1, 1, 64, 1, 1, 1], "each graph's shape");
+  assert.deepEqual([...begin.ne.subarray(12, 16)], [3, 1, 1, 1], "a begin with its shape keeps it");
+  assert.equal(p.errors.length, 1);
+  assert.match(p.errors[0], /^1 op span\(s\) ran on tensors that no recorded graph structure describes.*--live-shapes/);
+});
+
 test("per-op table: hand-computed totals, shares, means and percentiles", () => {
   const b = new StreamBuilder();
   const add = [30, 10, 100, 20, 50, 40, 90, 60, 80, 70];
