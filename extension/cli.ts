@@ -766,6 +766,12 @@ function isUserError(err: unknown): err is Error {
   return err instanceof UsageError || err instanceof ProfileReadError || err instanceof ProfileFormatError || err instanceof MachineError || err instanceof ScaleArgsError;
 }
 
+// A reader that stops early (`report --json | head`) is no error.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code !== "EPIPE") throw err;
+  process.exit(0);
+});
+
 main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
   (err: unknown) => {
