@@ -50,11 +50,16 @@ const volatile __s32 off_backend_device = -1;
 const volatile __s32 op_none = -1;
 /* GGML_OP_MUL_MAT_ID's value in this target, -1 when not to be read */
 const volatile __s32 op_mul_mat_id = -1;
-/* Read each op's op, type and shape from its tensor as it begins; else the reader takes them from
- * the tensor's GRAPH_NODE (GL_OP_SHAPE_IN_GRAPH), sparing a user memory read (~0.1 us) an op. */
+/* Read each op's op, type and shape from its tensor as it begins; else, in a graph with a uid, the
+ * reader takes them from the tensor's GRAPH_NODE (GL_OP_SHAPE_IN_GRAPH), sparing a user memory
+ * read (~0.1 us) an op. */
 const volatile bool op_shapes_live = true;
 /* A graph structure written so far had MUL_MAT_ID nodes (in expert_ops). */
 volatile bool expert_ops_seen = false;
+/* The graph ggml_graph_compute runs has a uid (the scheduler split it): its structure, written
+ * again whenever the uid changes, has the shapes its ops run with. A graph a program built and
+ * computes itself has none, and may change shapes under the same signature. */
+volatile bool graph_has_uid = false;
 /* The op site table is mutable (.bss): the helper fills the entries of a CPU backend the target
  * loads after the start (dlopen) before it attaches that library's op probes.
  * Per op-begin site (the uprobe's cookie): where the tensor and params pointers live there.
@@ -483,14 +488,18 @@ static long emit_node(__u64 index, struct node_walk *walk)
 	return 0;
 }
 
+static __always_inline __u64 graph_uid(__u64 graph)
+{
+	return off_graph_uid >= 0 ? read_ptr(graph + off_graph_uid) : 0;
+}
+
 /* Cheap identity of a graph's structure: its address, uid, size and the first and last nodes. */
-static __always_inline __u64 graph_signature(__u64 graph, __u64 nodes, __s32 n_nodes)
+static __always_inline __u64 graph_signature(__u64 graph, __u64 uid, __u64 nodes, __s32 n_nodes)
 {
 	__u64 first = read_ptr(nodes), last = read_ptr(nodes + (__u64)(n_nodes - 1) * 8);
 	__s64 ne_first[GL_MAX_DIMS_CAP] = {}, ne_last[GL_MAX_DIMS_CAP] = {};
 	read_ne(first, ne_first);
 	read_ne(last, ne_last);
-	__u64 uid = off_graph_uid >= 0 ? read_ptr(graph + off_graph_uid) : 0;
 	__u64 h = (graph ^ uid * 0xd6e8feb86659fd93ull) * 0x9E3779B97F4A7C15ull ^ (__u64)n_nodes;
 	h = (h ^ first) * 0xff51afd7ed558ccdull;
 	h = (h ^ last) * 0xc4ceb9fe1a85ec53ull;
@@ -520,7 +529,9 @@ int BPF_UPROBE(graph_enter, __u64 graph)
 	count(GL_PROBE_GRAPH_ENTER, &hits);
 	__s32 n_nodes = read_s32(graph + off_graph_n_nodes);
 	__u64 nodes = read_ptr(graph + off_graph_nodes);
-	__u64 signature = n_nodes > 0 ? graph_signature(graph, nodes, n_nodes) : 0;
+	__u64 uid = graph_uid(graph);
+	__u64 signature = n_nodes > 0 ? graph_signature(graph, uid, nodes, n_nodes) : 0;
+	graph_has_uid = uid != 0;
 	struct gl_graph_begin *rec = reserve(sizeof(*rec), GL_REC_GRAPH_BEGIN, GL_PROBE_GRAPH_ENTER);
 	if (!rec)
 		return 0;
@@ -588,7 +599,7 @@ int BPF_UPROBE(backend_graph_enter, __u64 backend, __u64 graph)
 	thread_state();
 	__s32 n_nodes = read_s32(graph + off_graph_n_nodes);
 	__u64 nodes = read_ptr(graph + off_graph_nodes);
-	__u64 signature = n_nodes > 0 ? graph_signature(graph, nodes, n_nodes) : 0;
+	__u64 signature = n_nodes > 0 ? graph_signature(graph, graph_uid(graph), nodes, n_nodes) : 0;
 	emit_graph_begin(GL_REC_BACKEND_GRAPH_BEGIN, backend, graph, signature, n_nodes);
 	emit_structure(signature, nodes, n_nodes);
 	return 0;
@@ -830,7 +841,7 @@ static __always_inline bool is_expert_op(const struct gl_op_begin *op, __u64 ten
 {
 	if (op_mul_mat_id < 0)
 		return false;
-	if (op_shapes_live)
+	if (!(op->flags & GL_OP_SHAPE_IN_GRAPH))
 		return op->op == op_mul_mat_id;
 	return expert_ops_seen && bpf_map_lookup_elem(&expert_ops, &tensor) && read_s32(tensor + off_tensor_op) == op_mul_mat_id;
 }
@@ -867,7 +878,7 @@ static __always_inline int op_begin(__u64 params, __u64 tensor, __u64 tensor2, _
 	op->site = site;
 	op->cpu = bpf_get_smp_processor_id();
 	op->ith = worker_index(st, params);
-	if (op_shapes_live) {
+	if (op_shapes_live || !graph_has_uid) {
 		read_op_shape(tensor, op);
 	} else {
 		op->op = op->type = -1;

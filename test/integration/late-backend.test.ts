@@ -12,7 +12,7 @@ import { test, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import assert from "node:assert/strict";
 import { buildProfile } from "../../extension/profile/model";
-import { decodeStream } from "../../extension/profile/stream";
+import { decodeStream, OpFlags } from "../../extension/profile/stream";
 import { checkRecordedLines, recordedLines } from "../../extension/target/sourceLines";
 import { buildFixtureProgram } from "../harness/cPrograms";
 import { recordedFixtures } from "../harness/fixtures";
@@ -83,6 +83,9 @@ test("a CPU backend dlopened after the start is probed: op spans from the late l
   for (let i = 0; i < begin.count; i++) {
     assert.ok(lateSites.has(begin.site[i]), `op begin ${i} at site ${begin.site[i]}`);
     assert.ok(begin.ts[i] >= late[0].attached_ns, "no op before the probes were attached");
+    // a graph the program built itself has no uid, and could change shapes under the same signature
+    assert.equal(begin.flags[i] & OpFlags.ShapeInGraph, 0, "shapes read live in a graph without a uid");
+    assert.deepEqual(Array.from(begin.ne.subarray(4 * i, 4 * i + 2)), [128, 4], "the fixture's shapes");
   }
   const profile = buildProfile(stream);
   assert.deepEqual(profile.errors, []);
