@@ -18,13 +18,23 @@ export interface CpuTimes {
 
 /** The process's threads' time on the CPU (schedstat is per thread; a thread that has exited is not in it). */
 function runSeconds(pid: number): number | undefined {
+  let tids: string[];
   try {
-    let ns = 0;
-    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
-    return ns / 1e9;
+    tids = fs.readdirSync(`/proc/${pid}/task`);
   } catch {
-    return undefined; // no schedstat (CONFIG_SCHED_INFO off), or the process is gone: stat's ticks are used
+    return undefined; // the process is gone: stat's ticks are used
   }
+  let ns = 0;
+  let read = 0;
+  for (const tid of tids) {
+    try {
+      ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+      read++;
+    } catch {
+      // a thread that ended since the listing (its time is in no later reading either)
+    }
+  }
+  return read > 0 ? ns / 1e9 : undefined; // none: no schedstat (CONFIG_SCHED_INFO off), or the process ended
 }
 
 export function readCpuTimes(pid: number): CpuTimes | undefined {

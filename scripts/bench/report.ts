@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { BenchComparison, FidelityRun } from "./fidelity";
-import { describe, spread, sum, type Spread } from "./stats";
+import { bootstrapInterval, describe, spread, sum, type Spread } from "./stats";
 import { windowCostMs, type WindowExcess } from "./windows";
 import { ATTACH_S, summarize as summarizeAlternation, type AlternationResult } from "./alternation";
 
@@ -212,17 +212,29 @@ function preciseFigure(runs: RunRecord[]) {
   const rounds = perRound(p, all, (v) => v.size);
   const lensUs = perRound(p, all, (v) => (lensDelta(v) / lensHits(v)) * 1e6);
   const emptyUs = perRound(p, all, (v) => (emptyDelta(v) / emptyHits(v)) * 1e6);
-  const pooled = (delta: typeof lensDelta, hits: typeof lensHits) => sum(perRound(p, all, delta)) / sum(perRound(p, all, hits));
+  // rounds where a reading is missing (the target ended before its last line was read) are left out
+  const complete = (v: Map<string, RunRecord>) => all.every((n) => !Number.isNaN(cpu(v, n)));
+  const pooled = (delta: typeof lensDelta, hits: typeof lensHits) => {
+    const kept = perRound(p, all, (v) => (complete(v) ? 1 : 0));
+    const only = (f: typeof lensDelta) => perRound(p, all, f).filter((_, i) => kept[i] === 1);
+    return sum(only(delta)) / sum(only(hits));
+  };
   // each variant's median over the rounds: a run disturbed once (the first of a series runs cold) moves no median
   const median = (n: string) => spread(perRound(p, all, (v) => cpu(v, n)))?.median ?? NaN;
   const hitsMedian = (f: typeof lensHits) => spread(perRound(p, all, f))?.median ?? NaN;
   const lensOfMedians = ((median("lens-full") - median("lens-sample")) / hitsMedian(lensHits)) * 1e6;
   const emptyOfMedians = ((median("perf-empty") - median("none")) / hitsMedian(emptyHits)) * 1e6;
+  // the same ratio over the variants' CPU times drawn with replacement, each variant's on its own
+  const times = all.map((n) => perRound(p, all, (v) => cpu(v, n)).filter((x) => !Number.isNaN(x)));
+  const [lensHitsN, emptyHitsN] = [hitsMedian(lensHits), hitsMedian(emptyHits)];
+  const ratioInterval = bootstrapInterval(times, (none, perfEmpty, lensSample, lensFull) =>
+    (medianOf(lensFull) - medianOf(lensSample)) / lensHitsN / ((medianOf(perfEmpty) - medianOf(none)) / emptyHitsN));
   return {
     rounds: rounds.length,
     lensOfMediansUs: lensOfMedians,
     emptyOfMediansUs: emptyOfMedians,
     ratioOfMedians: rounds.length ? lensOfMedians / emptyOfMedians : undefined,
+    ratioInterval,
     opHits: spread(perRound(p, all, lensHits)),
     perfHits: spread(perRound(p, all, emptyHits)),
     sampleCpuS: spread(perRound(p, all, (v) => cpu(v, "lens-sample"))),
@@ -232,6 +244,8 @@ function preciseFigure(runs: RunRecord[]) {
     pooledRatio: rounds.length ? pooled(lensDelta, lensHits) / pooled(emptyDelta, emptyHits) : undefined,
   };
 }
+
+const medianOf = (values: number[]): number => spread(values)?.median ?? NaN;
 
 /** The kernel's own account of the BPF programs' run time (bpf_stats), from the run that kept it. */
 function inKernelCost(attach: AttachRun[]): { opProbeNs: number; opRuns: number; sampleNs?: number; run: string } | undefined {
@@ -756,7 +770,8 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
     L.push(`| empty uprobe (perf-empty - none) | ${cell(pr.emptyUs, f3)} |`);
     L.push(`| **ratio ggml-lens / empty** | ${cell(pr.ratio, f2)} |`);
     L.push("", `From each variant's median CPU time over the rounds (robust to a disturbed run, which a per-round difference is not): ggml-lens ` +
-      `${f3(pr.lensOfMediansUs)} us a hit, the empty uprobe ${f3(pr.emptyOfMediansUs)} us, **ratio ${pr.ratioOfMedians === undefined ? "n/a" : f2(pr.ratioOfMedians)}**. ` +
+      `${f3(pr.lensOfMediansUs)} us a hit, the empty uprobe ${f3(pr.emptyOfMediansUs)} us, **ratio ${pr.ratioOfMedians === undefined ? "n/a" : f2(pr.ratioOfMedians)}**` +
+      `${pr.ratioInterval ? ` (95% bootstrap interval ${f2(pr.ratioInterval[0])} to ${f2(pr.ratioInterval[1])}, each variant's runs resampled)` : ""}. ` +
       `Pooled over the rounds (the deltas summed, over the hits summed): ratio ${pr.pooledRatio === undefined ? "n/a" : f2(pr.pooledRatio)}.`);
   }
   // A ratio per round divides by a difference of a few ticks (or of nanoseconds of a noisy run): the
@@ -768,9 +783,11 @@ export function writeReport(file: string, d: BenchData, f: Figures): string {
   ].filter((m): m is { ratio: number; what: string } => m.ratio !== undefined && Number.isFinite(m.ratio));
   const met = measures.length ? measures.every((m) => m.ratio <= g2.target) : undefined;
   const straddle = [rSys, pr?.ratio].some((r) => r && r.q1 <= g2.target && g2.target <= r.q3);
+  const within = pr?.ratioInterval && pr.ratioInterval[0] <= g2.target && g2.target <= pr.ratioInterval[1];
   L.push("", `Target <= ${g2.target}x the empty uprobe: ${verdict(met)} (ratio ${measures.map((m) => `${f2(m.ratio)} from ${m.what}`).join("; ") || "n/a"}` +
     `${measures.length > 1 ? "; met only where both say so" : ""})` +
-    (straddle ? `; the interquartile range of a ratio per round straddles ${g2.target}, so one run does not settle it.` : "."), "");
+    (within ? `; ${g2.target} lies inside the precise ratio's 95% bootstrap interval, so one run does not settle it.`
+      : straddle ? `; the interquartile range of a ratio per round straddles ${g2.target}, so one run does not settle it.` : "."), "");
 
   // figure 3
   const g3 = f.fig3;

@@ -112,7 +112,7 @@ function parseArgs(argv: string[]): Options {
     alternationCycles: quick ? 1 : 12,
     decodeRepeats: quick ? 3 : 9,
     moeRounds: quick ? 2 : 5,
-    perHitRounds: quick ? 1 : 9,
+    perHitRounds: quick ? 1 : 25,
     fidelityRounds: quick ? 1 : 3,
     outDir: path.join(repo, "bench"),
     keep: false,
@@ -153,7 +153,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--from-json") o.fromJson = path.resolve(argv[++i]);
     else if (a === "-h" || a === "--help") {
       process.stdout.write(
-        "npm run bench [-- --quick] [--rounds N] [--tokens N] [--attach-rounds N] [--long-seconds S] [--steady-seconds S (default 30)] [--alternation-cycles N (default 12)] [--moe-rounds N] [--per-hit-rounds N (default 9)] [--fidelity-rounds N]\n       [--out-dir DIR] [--keep]\n       [--quiet-wait S (default 60; 0: never wait)] [--quiet-budget S (default 480)]\n       [--from-json results.json: only rewrite the report from earlier raw numbers]\n       Exit status 1 when a target is not met (each is listed), 0 when all are met or not measured.\n       [--model KEY, --moe-model KEY: models of `npm run fixtures`, to try the bench itself on tinyDense / tinyMoe]\n",
+        "npm run bench [-- --quick] [--rounds N] [--tokens N] [--attach-rounds N] [--long-seconds S] [--steady-seconds S (default 30)] [--alternation-cycles N (default 12)] [--moe-rounds N] [--per-hit-rounds N (default 25)] [--fidelity-rounds N]\n       [--out-dir DIR] [--keep]\n       [--quiet-wait S (default 60; 0: never wait)] [--quiet-budget S (default 480)]\n       [--from-json results.json: only rewrite the report from earlier raw numbers]\n       Exit status 1 when a target is not met (each is listed), 0 when all are met or not measured.\n       [--model KEY, --moe-model KEY: models of `npm run fixtures`, to try the bench itself on tinyDense / tinyMoe]\n",
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
