@@ -218,18 +218,23 @@ void rings_wait(struct rings *r, int timeout_ms)
 	epoll_wait(ring_buffer__epoll_fd(r->rb), &ready, 1, timeout_ms);
 }
 
+/* Queues what the rings and the op logs hold. */
+static void consume(struct rings *r)
+{
+	ring_buffer__consume(r->rb);
+	read_op_logs(r);
+}
+
 void rings_read(struct rings *r)
 {
 	uint64_t read_at = clock_ns(CLOCK_MONOTONIC);
-	ring_buffer__consume(r->rb);
-	read_op_logs(r);
+	consume(r);
 	emit_until(r, read_at);
 }
 
 void rings_drain(struct rings *r)
 {
-	ring_buffer__consume(r->rb);
-	read_op_logs(r);
+	consume(r);
 	emit_until(r, UINT64_MAX);
 }
 

@@ -213,22 +213,21 @@ function preciseFigure(runs: RunRecord[]) {
   const lensUs = perRound(p, all, (v) => (lensDelta(v) / lensHits(v)) * 1e6);
   const emptyUs = perRound(p, all, (v) => (emptyDelta(v) / emptyHits(v)) * 1e6);
   // rounds where a reading is missing (the target ended before its last line was read) are left out
-  const complete = (v: Map<string, RunRecord>) => all.every((n) => !Number.isNaN(cpu(v, n)));
+  const kept = perRound(p, all, (v) => (all.every((n) => !Number.isNaN(cpu(v, n))) ? 1 : 0));
   const pooled = (delta: typeof lensDelta, hits: typeof lensHits) => {
-    const kept = perRound(p, all, (v) => (complete(v) ? 1 : 0));
     const only = (f: typeof lensDelta) => perRound(p, all, f).filter((_, i) => kept[i] === 1);
     return sum(only(delta)) / sum(only(hits));
   };
-  // each variant's median over the rounds: a run disturbed once (the first of a series runs cold) moves no median
-  const median = (n: string) => spread(perRound(p, all, (v) => cpu(v, n)))?.median ?? NaN;
-  const hitsMedian = (f: typeof lensHits) => spread(perRound(p, all, f))?.median ?? NaN;
-  const lensOfMedians = ((median("lens-full") - median("lens-sample")) / hitsMedian(lensHits)) * 1e6;
-  const emptyOfMedians = ((median("perf-empty") - median("none")) / hitsMedian(emptyHits)) * 1e6;
-  // the same ratio over the variants' CPU times drawn with replacement, each variant's on its own
+  // each variant's median over the rounds: a run disturbed once (the first of a series runs cold) moves
+  // no median; and the same over its CPU times drawn with replacement, each variant's on its own
   const times = all.map((n) => perRound(p, all, (v) => cpu(v, n)).filter((x) => !Number.isNaN(x)));
+  const hitsMedian = (f: typeof lensHits) => spread(perRound(p, all, f))?.median ?? NaN;
   const [lensHitsN, emptyHitsN] = [hitsMedian(lensHits), hitsMedian(emptyHits)];
+  const usOfMedians = (without: number[], withProbes: number[], hits: number) => ((medianOf(withProbes) - medianOf(without)) / hits) * 1e6;
+  const lensOfMedians = usOfMedians(times[2], times[3], lensHitsN);
+  const emptyOfMedians = usOfMedians(times[0], times[1], emptyHitsN);
   const ratioInterval = bootstrapInterval(times, (none, perfEmpty, lensSample, lensFull) =>
-    (medianOf(lensFull) - medianOf(lensSample)) / lensHitsN / ((medianOf(perfEmpty) - medianOf(none)) / emptyHitsN));
+    usOfMedians(lensSample, lensFull, lensHitsN) / usOfMedians(none, perfEmpty, emptyHitsN));
   return {
     rounds: rounds.length,
     lensOfMediansUs: lensOfMedians,

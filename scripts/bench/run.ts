@@ -546,6 +546,11 @@ function linkModel(from: string, to: string): void {
   }
 }
 
+/** ", op hits N" and ", perf hits N" of a run's log line, where it counted them. */
+function hitCounts(rec: RunRecord): string {
+  return (rec.hits ? `, op hits ${opHits(rec)}` : "") + (rec.perfCounts ? `, perf hits ${perfHits(rec)}` : "");
+}
+
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   if (o.fromJson) {
@@ -624,9 +629,7 @@ async function main(): Promise<void> {
         log(`round ${round + 1}/${o.rounds} ${rec.variant.padEnd(14)} ${rec.ok ? "" : "FAILED "}` +
           `decode ${rec.decodeTokS?.toFixed(2)} tok/s, prompt ${rec.promptTokS?.toFixed(1)} tok/s, ` +
           `target sys ${rec.targetSystemS?.toFixed(2)} s user ${rec.targetUserS?.toFixed(2)} s` +
-          (rec.hits ? `, op hits ${opHits(rec)}` : "") +
-          (rec.perfCounts ? `, perf hits ${perfHits(rec)}` : "") +
-          ` (load ${rec.load1.toFixed(2)})` + (rec.error ? ` ${rec.error}` : ""));
+          hitCounts(rec) + ` (load ${rec.load1.toFixed(2)})` + (rec.error ? ` ${rec.error}` : ""));
       }
     }
     // Figure 2, precise: where the op hits are a large share of the target's time (the tiny model,
@@ -643,8 +646,7 @@ async function main(): Promise<void> {
           const rec = await runVariant(tiny, PER_HIT_VARIANTS[(position + round) % PER_HIT_VARIANTS.length], round, position);
           data.perHitRuns.push(rec);
           log(`per-hit round ${round + 1}/${o.perHitRounds} ${rec.variant.padEnd(12)} ${rec.ok ? "" : "FAILED "}target CPU ${rec.targetRunS?.toFixed(4)} s` +
-            (rec.hits ? `, op hits ${opHits(rec)}` : "") +
-            (rec.perfCounts ? `, perf hits ${perfHits(rec)}` : "") + (rec.error ? ` ${rec.error}` : ""));
+            hitCounts(rec) + (rec.error ? ` ${rec.error}` : ""));
         }
       }
     }
